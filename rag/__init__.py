@@ -1,0 +1,2 @@
+"""Placeholder; replaced below."""
+__version__ = "0.1.0"

@@ -1,0 +1,65 @@
+"""Split documents into passages that know their source and offsets in it.
+
+The splitter is LangChain's recursive character splitter with separators for Chinese and
+English sentence and clause ends; on text with no punctuation at all it falls back to
+character windows, so no passage exceeds the size. Splitting runs on normalised text, and
+each passage is mapped back to [start, end) of the original file text.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+from .documents import Document, normalise
+
+SEPARATORS = ["\n\n", "\n", "。", "！", "？", "!", "?", "；", ";", "，", ",", "、", " ", ""]
+_WORD = re.compile(r"[\w\u3400-\u9fff]")
+MIN_WORD_CHARS = 8  # fewer than this is a stray heading or a rule ("---"), not a passage
+
+
+@dataclass(frozen=True)
+class ChunkSettings:
+    size: int = 300
+    overlap: int = 60
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrievable piece of a transcript. `text` is normalised; `start`/`end` index the file text."""
+
+    source: str
+    title: str
+    start: int
+    end: int
+    text: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def split(doc: Document, settings: ChunkSettings = ChunkSettings()) -> list[Passage]:
+    """Passages of one document, in reading order."""
+    splitter = RecursiveCharacterTextSplitter(
+        chunk_size=settings.size,
+        chunk_overlap=settings.overlap,
+        separators=SEPARATORS,
+        keep_separator="end",
+        strip_whitespace=True,
+    )
+    passages = []
+    for start, end in doc.regions:
+        norm = normalise(doc.text, start, end)
+        cursor = 0
+        for chunk in splitter.split_text(norm.text):
+            at = norm.text.find(chunk, cursor)
+            if at < 0:  # the splitter only strips and joins, so this cannot happen on its own output
+                raise AssertionError(f"chunk not found in {doc.source}: {chunk[:40]!r}")
+            cursor = at + 1
+            if len(_WORD.findall(chunk)) < MIN_WORD_CHARS:
+                continue
+            s, e = norm.span(at, at + len(chunk))
+            passages.append(Passage(doc.source, doc.title, s, e, chunk))
+    return passages

@@ -1,0 +1,274 @@
+"""Transcript files in: metadata from headers, body regions, and offset-preserving normalisation.
+
+A transcript file keeps its original decoded text; everything downstream (passages, citations)
+points into it with character offsets. Normalised text (ASR spacing between Chinese characters
+removed or turned into pauses) is what gets embedded and displayed, and `Normalised.offsets`
+maps each of its characters back to the original.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import statistics
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import CorpusError
+
+SUFFIXES = (".txt", ".md")
+
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_CJK_PUNCT = "\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\u2018-\u201f\u2026\u2014"
+_CJK_RE = re.compile(f"[{_CJK}]")
+_CJK_RUN = re.compile(f"[{_CJK}]+")
+_CJK_SPACE_CJK = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}])")
+# Half-width punctuation right after a Chinese character reads as its full-width form.
+_FULL_WIDTH = str.maketrans({",": "，", "?": "？", "!": "！", ";": "；", ":": "："})
+
+# Header lines that are boilerplate of podcast apps and read-later exports, not passage text.
+_BOILERPLATE = [
+    re.compile(p)
+    for p in (
+        r"^cover of episode\b",
+        r"^logo of podcast\b",
+        r"^(AI Deep Dive|Deep Dive|AI Chapters|Chapters|Transcript|Shownotes Transcript|Shownotes|People|Topics)"
+        r"( (AI Deep Dive|Deep Dive|AI Chapters|Chapters|Transcript|Shownotes))*$",
+        r"^\[[^\]]*\]\(\S+\)$",  # [Read on Omnivore](https://...)
+        r"^#[A-Za-z]\w*$",  # #Omnivore tag line
+        r"^-{3,}$",
+        r"^#+ Full Content:?$",
+        r"^date_saved: ",
+    )
+]
+_DATE_LINE = re.compile(r"^(\d{4})[/-](\d{1,2})[/-](\d{1,2})$")
+_BODY_MARKERS = {"Shownotes Transcript", "Transcript"}
+_HEADER_LINES = 80  # boilerplate is only looked for near the top of a file
+
+
+@dataclass(frozen=True)
+class Document:
+    """One transcript: its original text, metadata, and the regions of it that are passage text."""
+
+    source: str
+    title: str
+    text: str
+    regions: tuple[tuple[int, int], ...]
+    meta: dict = field(default_factory=dict)
+
+    @property
+    def sha256(self) -> str:
+        return sha256_text(self.text)
+
+
+@dataclass(frozen=True)
+class Normalised:
+    """Normalised text plus, for each of its characters, the offset of its origin in the file text."""
+
+    text: str
+    offsets: tuple[int, ...]
+
+    def span(self, start: int, end: int) -> tuple[int, int]:
+        """Original [start, end) of the normalised slice [start, end)."""
+        return self.offsets[start], self.offsets[end - 1] + 1
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def read_text(path: Path) -> str:
+    """Decode a corpus file as UTF-8, refusing empty, binary and non-UTF-8 files by name."""
+    data = path.read_bytes()
+    if not data.strip():
+        raise CorpusError(f"{path.name}: file is empty")
+    if b"\x00" in data[:8192]:
+        raise CorpusError(f"{path.name}: looks binary (NUL bytes), not a text transcript")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise CorpusError(f"{path.name}: not UTF-8 ({e.reason} at byte {e.start})") from None
+    return text.removeprefix("\ufeff")
+
+
+def corpus_files(folder: Path) -> list[Path]:
+    """The transcript files of a corpus folder, sorted by name."""
+    if not folder.is_dir():
+        raise CorpusError(f"corpus folder not found: {folder}")
+    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+    if not files:
+        raise CorpusError(f"no transcript files ({', '.join(SUFFIXES)}) in {folder}")
+    return files
+
+
+def parse(source: str, text: str) -> Document:
+    """Split a file's text into metadata and passage regions."""
+    meta: dict = {}
+    lines = _lines(text)
+    body_from = 0
+    if text.startswith("---"):
+        body_from = _front_matter(text, lines, meta)
+    skip = set(range(body_from))
+    in_people = False
+    for i, (start, end) in enumerate(lines[:_HEADER_LINES]):
+        line = text[start:end].strip()
+        if i < body_from or not line:
+            continue
+        if line in _BODY_MARKERS:
+            skip.add(i)
+            break
+        if line.startswith("cover of episode "):
+            meta.setdefault("title", line.removeprefix("cover of episode ").strip())
+        elif line.startswith("logo of podcast "):
+            meta.setdefault("show", line.removeprefix("logo of podcast ").strip())
+        elif m := _DATE_LINE.match(line):
+            meta.setdefault("date", "{}-{:0>2}-{:0>2}".format(*m.groups()))
+        elif line == "People":
+            in_people = True
+        elif line == "Topics":
+            in_people = False
+        elif in_people:
+            # "People" lists names, each followed by a one-paragraph bio.
+            if len(line) <= 20:
+                meta.setdefault("speakers", []).append(line)
+            skip.add(i)
+            continue
+        elif not (line in (meta.get("title"), meta.get("show")) or line.lstrip("# ") == meta.get("title")):
+            if not any(p.search(line) for p in _BOILERPLATE):
+                continue
+        skip.add(i)
+    regions = _regions(lines, skip, text)
+    if not regions:
+        raise CorpusError(f"{source}: no passage text after the header")
+    title = meta.pop("title", None) or _first_words(text[regions[0][0] : regions[0][1]])
+    return Document(source=source, title=title, text=text, regions=tuple(regions), meta=meta)
+
+
+def load(path: Path) -> Document:
+    """Read and parse one transcript file."""
+    return parse(path.name, read_text(path))
+
+
+def normalise(text: str, start: int = 0, end: int | None = None) -> Normalised:
+    """Normalise ASR spacing in text[start:end], keeping a map back to original offsets.
+
+    Two kinds of ASR spacing occur between Chinese characters: word segmentation
+    ("好多 人都 这么 跟 我") and pauses in unpunctuated speech ("大家好 大家有没有想过").
+    The first is removed, the second becomes a comma, told apart by the mean length of the
+    Chinese runs the spaces separate. Other whitespace runs collapse to one space or newline.
+    """
+    end = len(text) if end is None else end
+    piece = text[start:end]
+    pause = _spaces_are_pauses(piece)
+    out: list[str] = []
+    offs: list[int] = []
+    i, n = 0, len(piece)
+    while i < n:
+        ch = piece[i]
+        if ch.isspace():
+            j = i
+            while j < n and piece[j].isspace():
+                j += 1
+            prev = out[-1] if out else ""
+            nxt = piece[j] if j < n else ""
+            if not out or j == n:
+                pass
+            elif "\n" in piece[i:j]:
+                out.append("\n")
+                offs.append(start + i)
+            elif _is_cjk(prev) and _is_cjk(nxt):
+                if pause:
+                    out.append("，")
+                    offs.append(start + i)
+            elif _is_cjk_punct(prev) or (_is_cjk(prev) and _is_cjk_punct(nxt)):
+                pass
+            else:
+                out.append(" ")
+                offs.append(start + i)
+            i = j
+            continue
+        if out and _is_cjk(out[-1]) and ch in ",?!;:":
+            ch = ch.translate(_FULL_WIDTH)
+        out.append(ch)
+        offs.append(start + i)
+        i += 1
+    return Normalised("".join(out), tuple(offs))
+
+
+def _spaces_are_pauses(text: str) -> bool:
+    runs = _CJK_RUN.findall(text)
+    gaps = len(_CJK_SPACE_CJK.findall(text))
+    return bool(runs) and gaps > 0 and statistics.mean(len(r) for r in runs) >= 4
+
+
+def _is_cjk(ch: str) -> bool:
+    return bool(ch) and bool(_CJK_RE.match(ch))
+
+
+def _is_cjk_punct(ch: str) -> bool:
+    return bool(ch) and bool(re.match(f"[{_CJK_PUNCT}]", ch))
+
+
+def _lines(text: str) -> list[tuple[int, int]]:
+    spans, pos = [], 0
+    for line in text.splitlines(keepends=True):
+        spans.append((pos, pos + len(line.rstrip("\r\n"))))
+        pos += len(line)
+    return spans
+
+
+def _regions(lines: list[tuple[int, int]], skip: set[int], text: str) -> list[tuple[int, int]]:
+    """Merge consecutive kept non-blank lines into (start, end) regions of the text."""
+    regions: list[tuple[int, int]] = []
+    cur: list[int] | None = None
+    for i, (start, end) in enumerate(lines):
+        if i in skip:
+            if cur:
+                regions.append((cur[0], cur[1]))
+            cur = None
+            continue
+        if not text[start:end].strip():
+            continue
+        if cur is None:
+            cur = [start, end]
+        else:
+            cur[1] = end
+    if cur:
+        regions.append((cur[0], cur[1]))
+    return regions
+
+
+def _front_matter(text: str, lines: list[tuple[int, int]], meta: dict) -> int:
+    """Read a YAML-style front matter block (plain keys, `|` blocks, `-` lists); return the body's first line."""
+    key = None
+    for i, (start, end) in enumerate(lines[1:], start=1):
+        line = text[start:end]
+        if line.strip() == "---":
+            for name, value in list(meta.items()):
+                meta[name] = value.strip() if isinstance(value, str) else value
+            if "author" in meta:
+                meta["speakers"] = [meta.pop("author")]
+            if "date_saved" in meta:
+                meta.setdefault("date", meta.pop("date_saved")[:10])
+            for name in ("id", "draft"):
+                meta.pop(name, None)
+            return i + 1
+        if m := re.match(r"^([A-Za-z_]\w*):\s*(.*)$", line):
+            key, value = m.group(1), m.group(2).strip()
+            meta[key] = "" if value in ("|", ">") else value
+        elif key and line.strip().startswith("- "):
+            if not isinstance(meta.get(key), list):
+                meta[key] = []
+            meta[key].append(line.strip()[2:])
+        elif key and isinstance(meta.get(key), str):
+            meta[key] += " " + line.strip()
+    return 0  # no closing fence: not front matter
+
+
+def _first_words(text: str, limit: int = 40) -> str:
+    """A title for a file without one: its first clause, cut at a boundary."""
+    text = normalise(text[: limit * 4]).text.replace("\n", " ")
+    m = re.match(rf"(.{{8,{limit}}}?)[，。！？,.!?；;]", text)
+    if m:
+        return m.group(1)
+    return text[:limit].rstrip() + ("…" if len(text) > limit else "")

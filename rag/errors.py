@@ -1,0 +1,46 @@
+"""The exceptions this package raises, all under one root.
+
+    RagError                      anything the user can act on
+    ├── UsageError                bad input: empty question, k out of range, unknown backend name
+    ├── IndexMissingError         no index where one was expected (run `rag build`)
+    ├── IndexMismatchError        index built with other settings or corrupted files
+    ├── CorpusError               a corpus folder or file cannot be used
+    ├── PromptError               a prompt template is missing or lacks a placeholder
+    ├── DependencyError           an optional package is not installed
+    └── LLMError                  the LLM server failed after bounded retries
+
+The CLI maps UsageError to exit 2 and the rest to exit 1; the HTTP app maps UsageError to 422,
+IndexMissingError / IndexMismatchError to 503 and LLMError to 502, each in one place.
+"""
+
+
+class RagError(Exception):
+    """Root of every error the package raises on purpose."""
+
+
+class UsageError(RagError):
+    """The caller asked for something invalid."""
+
+
+class IndexMissingError(RagError):
+    """No index exists at the given path."""
+
+
+class IndexMismatchError(RagError):
+    """The index on disk does not fit what was asked, or is damaged."""
+
+
+class CorpusError(RagError):
+    """A corpus folder or file cannot be read."""
+
+
+class PromptError(RagError):
+    """A prompt template is missing or malformed."""
+
+
+class DependencyError(RagError):
+    """An optional dependency is not installed."""
+
+
+class LLMError(RagError):
+    """The configured LLM could not produce an answer."""

@@ -1,0 +1,241 @@
+"""The index: one directory holding vectors, passages, a BM25 index and a manifest.
+
+    index/
+      manifest.json    embedder, dimension, chunk settings, sha256 per source, package version
+      passages.jsonl   one Passage per line, in vector order
+      vectors.faiss    FAISS inner-product index of unit vectors
+      bm25/            bm25s index of the same passages
+
+`write` builds the new directory beside the target and swaps it in with renames, so a crash
+leaves either the old index or the new one, never a mix; `open_index` recovers the old one if
+a crash fell between the two renames.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import __version__
+from .chunking import ChunkSettings, Passage, split
+from .documents import Document, corpus_files, load
+from .embedders import Embedder
+from .errors import CorpusError, IndexMismatchError, IndexMissingError
+from .lexical import BM25
+
+FORMAT = 1
+MANIFEST = "manifest.json"
+_FILES = (MANIFEST, "passages.jsonl", "vectors.faiss", "bm25")
+BATCH = 32
+
+
+@dataclass
+class Manifest:
+    embedder: str
+    dim: int
+    chunk: dict
+    sources: dict[str, str]  # file name -> sha256 of its text
+    passages: int
+    version: str = __version__
+    format: int = FORMAT
+    built_at: str = ""
+
+
+@dataclass
+class Index:
+    """A loaded index: passages, their vectors and BM25, and the manifest that describes them."""
+
+    path: Path
+    manifest: Manifest
+    passages: list[Passage]
+    vectors: object  # faiss.Index
+    bm25: BM25
+
+    def check_embedder(self, embedder: Embedder) -> None:
+        if embedder.name != self.manifest.embedder or embedder.dim != self.manifest.dim:
+            raise IndexMismatchError(
+                f"index at {self.path} was built with {self.manifest.embedder} ({self.manifest.dim} dims), "
+                f"asked for {embedder.name} ({embedder.dim} dims): run `rag build` with that embedder"
+            )
+
+
+@dataclass
+class BuildReport:
+    index: Index
+    skipped: list[str]  # one reason per corpus file that was left out
+
+
+def load_corpus(folder: Path, strict: bool = False) -> tuple[list[Document], list[str]]:
+    """Parse every transcript in `folder`; unusable files are skipped with a reason, or raise if strict."""
+    docs, skipped = [], []
+    for path in corpus_files(folder):
+        try:
+            docs.append(load(path))
+        except CorpusError as e:
+            if strict:
+                raise
+            skipped.append(str(e))
+    if not docs:
+        raise CorpusError(f"no usable transcripts in {folder}: " + "; ".join(skipped))
+    return docs, skipped
+
+
+def build(
+    folder: Path,
+    dest: Path,
+    embedder: Embedder,
+    chunk: ChunkSettings = ChunkSettings(),
+    strict: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> BuildReport:
+    """Chunk and embed the transcripts in `folder` and atomically write the index to `dest`.
+
+    `progress(done, total)` is called after each batch of passages is embedded.
+    """
+    docs, skipped = load_corpus(folder, strict)
+    passages = [p for doc in docs for p in split(doc, chunk)]
+    vectors = embed_passages(embedder, passages, progress)
+    manifest = Manifest(
+        embedder=embedder.name,
+        dim=embedder.dim,
+        chunk=asdict(chunk),
+        sources={doc.source: doc.sha256 for doc in docs},
+        passages=len(passages),
+        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    )
+    write(dest, manifest, passages, vectors)
+    return BuildReport(open_index(dest), skipped)
+
+
+def embed_passages(
+    embedder: Embedder, passages: list[Passage], progress: Callable[[int, int], None] | None = None
+) -> np.ndarray:
+    """Passage vectors, embedded in batches."""
+    out = np.zeros((len(passages), embedder.dim), dtype=np.float32)
+    for i in range(0, len(passages), BATCH):
+        batch = passages[i : i + BATCH]
+        out[i : i + len(batch)] = embedder.embed_passages([passage_text(p) for p in batch])
+        if progress:
+            progress(i + len(batch), len(passages))
+    return out
+
+
+def passage_text(p: Passage) -> str:
+    """What gets embedded for a passage."""
+    return p.text
+
+
+def write(dest: Path, manifest: Manifest, passages: Iterable[Passage], vectors: np.ndarray) -> None:
+    """Write an index directory next to `dest`, then swap it in."""
+    import faiss
+
+    passages = list(passages)
+    dest = Path(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(f".{dest.name}.new-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir()
+    try:
+        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
+            for p in passages:
+                f.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
+        flat = faiss.IndexFlatIP(manifest.dim)
+        if len(vectors):
+            flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        faiss.write_index(flat, str(tmp / "vectors.faiss"))
+        BM25.build([p.text for p in passages]).save(tmp / "bm25")
+        # The manifest goes last: a directory without one is never mistaken for an index.
+        (tmp / MANIFEST).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2) + "\n", "utf-8")
+        _fsync_tree(tmp)
+        _swap(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _swap(new: Path, dest: Path) -> None:
+    old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
+    if dest.exists():
+        os.rename(dest, old)
+    os.rename(new, dest)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _fsync_tree(folder: Path) -> None:
+    for root, _, files in os.walk(folder):
+        for name in files:
+            fd = os.open(os.path.join(root, name), os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+
+
+def _recover(path: Path) -> None:
+    """If a crash fell between the two renames of `_swap`, put the previous index back."""
+    if path.exists():
+        return
+    olds = sorted(path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if olds and (olds[-1] / MANIFEST).exists():
+        os.rename(olds[-1], path)
+
+
+def open_index(path: Path) -> Index:
+    """Load an index directory, explaining what is wrong if it cannot be used."""
+    import faiss
+
+    path = Path(path)
+    _recover(path)
+    if not (path / MANIFEST).exists():
+        if path.exists() and any(path.iterdir()):
+            raise IndexMismatchError(f"{path} is not an index (no {MANIFEST}): run `rag build --index {path}`")
+        raise IndexMissingError(f"no index at {path}: run `rag build CORPUS_DIR --index {path}`")
+    try:
+        raw = json.loads((path / MANIFEST).read_text("utf-8"))
+        manifest = Manifest(**raw)
+    except (ValueError, TypeError) as e:
+        raise IndexMismatchError(f"{path / MANIFEST} is damaged ({e}): run `rag build`") from None
+    if manifest.format != FORMAT:
+        raise IndexMismatchError(
+            f"index at {path} has format {manifest.format}, this version reads {FORMAT}: run `rag build`"
+        )
+    missing = [name for name in _FILES if not (path / name).exists()]
+    if missing:
+        raise IndexMismatchError(f"index at {path} lacks {', '.join(missing)}: run `rag build`")
+    try:
+        with open(path / "passages.jsonl", encoding="utf-8") as f:
+            passages = [Passage(**json.loads(line)) for line in f if line.strip()]
+        vectors = faiss.read_index(str(path / "vectors.faiss"))
+        bm25 = BM25.load(path / "bm25")
+    except Exception as e:  # any parse failure of these files means the same thing to the user
+        raise IndexMismatchError(f"index at {path} is damaged ({type(e).__name__}: {e}): run `rag build`") from None
+    if not (len(passages) == vectors.ntotal == manifest.passages) or vectors.d != manifest.dim:
+        raise IndexMismatchError(
+            f"index at {path} is inconsistent ({len(passages)} passages, {vectors.ntotal} vectors, "
+            f"manifest says {manifest.passages}): run `rag build`"
+        )
+    return Index(path, manifest, passages, vectors, bm25)
+
+
+def stale_sources(index: Index, folder: Path) -> dict[str, str]:
+    """Sources whose files in `folder` differ from what the index was built from: name -> why."""
+    from .documents import read_text, sha256_text
+
+    now = {}
+    for path in corpus_files(folder):
+        try:
+            now[path.name] = sha256_text(read_text(path))
+        except CorpusError:
+            continue
+    built = index.manifest.sources
+    out = {name: "changed" for name in now.keys() & built.keys() if now[name] != built[name]}
+    out.update({name: "not indexed" for name in now.keys() - built.keys()})
+    out.update({name: "removed from corpus" for name in built.keys() - now.keys()})
+    return out

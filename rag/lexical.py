@@ -1,0 +1,83 @@
+"""Lexical search: Chinese-aware tokens scored with BM25 (bm25s).
+
+Chinese is segmented with jieba in search mode (long words and their parts), Latin-script
+words are lower-cased whole, so names such as OpenAI or Sora stay exact terms.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from functools import cache
+from pathlib import Path
+
+import numpy as np
+
+_TOKEN = re.compile(r"[a-z0-9]+(?:[.\-+][a-z0-9]+)*|[\u3400-\u9fff]+")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+# Function words that carry no topic; jieba leaves them as single-character tokens.
+STOPWORDS = frozenset(
+    "的 了 是 在 和 也 就 都 而 及 与 着 或 一个 没有 我们 你们 他们 它们 这个 那个 这些 那些 什么 怎么 为什么 "
+    "吗 呢 吧 啊 嗯 哦 呀 对 就是 然后 其实 所以 因为 但是 如果 可能 这样 那么 还是 比如说 觉得 "
+    "the a an of to in on for and or is are was were be been it its this that these those with as by at "
+    "from what which who whom how why when where does did do about according his her their he she they".split()
+)
+
+
+@cache
+def _jieba():
+    import jieba
+
+    jieba.setLogLevel(logging.WARNING)
+    jieba.initialize()
+    return jieba
+
+
+def tokenize(text: str) -> list[str]:
+    """Search tokens of a text: jieba words for Chinese runs, whole lower-case words otherwise."""
+    tokens = []
+    for m in _TOKEN.finditer(text.lower()):
+        tok = m.group()
+        if _CJK.match(tok):
+            tokens.extend(w for w in _jieba().cut_for_search(tok) if w not in STOPWORDS)
+        elif tok not in STOPWORDS:
+            tokens.append(tok)
+    return tokens
+
+
+class BM25:
+    """A BM25 index over passage texts, saved to and loaded from a folder."""
+
+    def __init__(self, model):
+        self._model = model
+
+    @classmethod
+    def build(cls, texts: list[str]) -> "BM25":
+        import bm25s
+
+        model = bm25s.BM25()
+        model.index([tokenize(t) for t in texts], show_progress=False)
+        return cls(model)
+
+    def save(self, folder: Path) -> None:
+        self._model.save(str(folder), show_progress=False)
+
+    @classmethod
+    def load(cls, folder: Path) -> "BM25":
+        import bm25s
+
+        return cls(bm25s.BM25.load(str(folder), show_progress=False))
+
+    @property
+    def vocab(self) -> dict[str, int]:
+        return self._model.vocab_dict
+
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        """BM25 score of every passage for the query tokens (unknown tokens are ignored)."""
+        vocab = self._model.vocab_dict
+        known = [t for t in tokens if t in vocab]
+        n = self._model.scores["num_docs"]
+        if not known:
+            return np.zeros(n, dtype=np.float32)
+        return self._model.get_scores(known).astype(np.float32)
+

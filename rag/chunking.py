@@ -60,6 +60,9 @@ def split(doc: Document, settings: ChunkSettings = ChunkSettings()) -> list[Pass
             cursor = at + 1
             if len(_WORD.findall(chunk)) < MIN_WORD_CHARS:
                 continue
-            s, e = norm.span(at, at + len(chunk))
-            passages.append(Passage(doc.source, doc.title, s, e, chunk))
+            stop = at + len(chunk)
+            while stop > at and doc.text[norm.offsets[stop - 1]].isspace():  # a pause comma made from a space
+                stop -= 1
+            s, e = norm.span(at, stop)
+            passages.append(Passage(doc.source, doc.title, s, e, norm.text[at:stop]))
     return passages

@@ -106,7 +106,7 @@ def parse(source: str, text: str) -> Document:
     meta: dict = {}
     lines = _lines(text)
     body_from = 0
-    if text.startswith("---"):
+    if text.startswith("---\n") or text.startswith("---\r\n"):
         body_from = _front_matter(text, lines, meta)
     skip = set(range(body_from))
     in_people = False
@@ -256,6 +256,9 @@ def _front_matter(text: str, lines: list[tuple[int, int]], meta: dict) -> int:
         if m := re.match(r"^([A-Za-z_]\w*):\s*(.*)$", line):
             key, value = m.group(1), m.group(2).strip()
             meta[key] = "" if value in ("|", ">") else value
+        elif key is None:  # the first line is not `key: value`: a horizontal rule, not front matter
+            meta.clear()
+            return 0
         elif key and line.strip().startswith("- "):
             if not isinstance(meta.get(key), list):
                 meta[key] = []

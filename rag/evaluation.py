@@ -3,7 +3,8 @@
 A retrieved passage hits an evidence quote when, after NFKC normalisation and removal of
 whitespace and punctuation, their longest common substring covers at least half the quote
 (and at least 6 characters). `in3000` asks whether a hit lies within the first 3,000
-characters of the ranked passages; r@1, r@5 and MRR use the first hit's rank among the top 10.
+characters of the ranked passages; r@1, r@5 and MRR use the first hit's rank (as the reference
+score.py does, ranks are not cut at 10: `rag eval` ranks 20 passages by default).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from pathlib import Path
 from .errors import UsageError
 
 BUDGET = 3000
-TOP = 10
 
 
 def norm(s: str) -> str:
@@ -79,7 +79,7 @@ def score(rows: Sequence[dict], ranked: dict[str, list[str]], abstained: dict[st
             used, rank, inside = 0, None, False
             for i, text in enumerate(ranked.get(r["id"], [])):
                 ok = any(hit(q, text) for q in r["evidence"])
-                if ok and rank is None and i < TOP:
+                if ok and rank is None:
                     rank = i + 1
                 if ok and used < BUDGET:
                     inside = True

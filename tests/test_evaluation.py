@@ -1,0 +1,30 @@
+import importlib.util
+import json
+import random
+
+import pytest
+
+from rag import evaluation
+from conftest import ROOT
+
+SHARED = ROOT.parent / "shared" / "eval"
+
+
+def test_hit_rule():
+    assert evaluation.hit("其实是Andy Jassy亲自带队", "就是 其实是 Andy Jassy 亲自带队 去做")
+    assert not evaluation.hit("其实是Andy Jassy亲自带队", "完全无关的一段话")
+
+
+@pytest.mark.skipif(not (SHARED / "score.py").exists(), reason="shared/eval/score.py not beside the repo")
+def test_scores_match_the_reference_scorer():
+    spec = importlib.util.spec_from_file_location("score", SHARED / "score.py")
+    ref = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ref)
+    rows = evaluation.load_dataset(SHARED / "dev.jsonl")
+    rng = random.Random(0)
+    pool = [q for r in rows for q in r.get("evidence") or []] + ["无关的文字" * 20, "filler " * 50]
+    ranked = {r["id"]: [rng.choice(pool) + "，以及更多上下文" * rng.randint(0, 40) for _ in range(12)] for r in rows}
+    ours = evaluation.score(rows, ranked, {})
+    theirs = ref.score(rows, ranked)
+    for lang in ("all", "zh", "en"):
+        assert ours[lang] == theirs[lang]

@@ -1,0 +1,77 @@
+"""The openai path against a real OpenAI-compatible server process on 127.0.0.1."""
+
+import json
+import time
+
+import pytest
+
+from rag.engine import Engine
+from rag.errors import LLMError
+from rag.llm import OpenAIClient, make_llm
+from rag.errors import UsageError
+
+QUESTION = "why did Amazon Q fail?"
+
+
+def _engine(engine, llm_server, model, **options):
+    llm = OpenAIClient(model=model, base_url=llm_server["base_url"], api_key="test-key", **options)
+    return Engine(engine.index, engine.embedder, llm)
+
+
+def _requests(llm_server, model):
+    return [r for r in map(json.loads, llm_server["log"].read_text().splitlines()) if r["model"] == model]
+
+
+def test_plain_completion_is_cited_and_bad_markers_dropped(engine, llm_server):
+    answer = _engine(engine, llm_server, "cite").ask(QUESTION)
+    assert answer.mode == "llm" and not answer.abstained
+    assert "[1]" in answer.answer and "[99]" not in answer.answer
+    assert [c.n for c in answer.citations] == [1]
+    c = answer.citations[0]
+    assert c.quote == engine.index.texts[c.source][c.start : c.end]
+    assert (c.source, c.start) == (answer.hits[0].source, answer.hits[0].start)
+    assert any("[99]" in w for w in answer.warnings)
+    assert _requests(llm_server, "cite")[-1]["stream"] is False
+
+
+def test_streaming_yields_pieces_then_the_cited_answer(engine, llm_server):
+    events = list(_engine(engine, llm_server, "cite").ask_stream(QUESTION))
+    kinds = [e.kind for e in events]
+    assert kinds[0] == "hits" and kinds[-1] == "answer"
+    deltas = [e.data for e in events if e.kind == "delta"]
+    assert len(deltas) > 3
+    answer = events[-1].data
+    assert answer.mode == "llm" and [c.n for c in answer.citations] == [1]
+    assert "".join(deltas).startswith("According to the transcript")
+
+
+def test_model_saying_not_covered_abstains(engine, llm_server):
+    answer = _engine(engine, llm_server, "refuse").ask(QUESTION)
+    assert answer.abstained and answer.citations == [] and answer.mode == "llm"
+
+
+@pytest.mark.parametrize("model, status", [("fail", "500"), ("limit", "429")])
+def test_server_errors_retry_then_fall_back_to_extractive(engine, llm_server, model, status):
+    answer = _engine(engine, llm_server, model, retries=1).ask(QUESTION)
+    assert answer.mode == "extractive" and answer.citations
+    assert any(status in w and "extractive" in w for w in answer.warnings)
+    assert len(_requests(llm_server, model)) == 2  # one try, one bounded retry
+
+
+def test_slow_server_times_out_instead_of_hanging(engine, llm_server):
+    started = time.monotonic()
+    answer = _engine(engine, llm_server, "slow", timeout=0.5, retries=0).ask(QUESTION)
+    assert time.monotonic() - started < 4
+    assert answer.mode == "extractive" and any("timed out" in w for w in answer.warnings)
+
+
+def test_unreachable_server_is_an_llm_error():
+    client = OpenAIClient(model="m", base_url="http://127.0.0.1:9/v1", timeout=1, retries=0)
+    with pytest.raises(LLMError, match="cannot reach"):
+        client.complete("s", "u")
+
+
+def test_llm_names():
+    assert make_llm("extractive") is None
+    with pytest.raises(UsageError, match="valid: extractive, openai"):
+        make_llm("gpt")

@@ -1,0 +1,30 @@
+import pytest
+
+from rag.errors import UsageError
+from rag.retrieval import MAX_K, MAX_QUERY_CHARS
+
+
+@pytest.mark.parametrize("question", ["why did Amazon Q fail?", "亚马逊内部的大模型项目Q为什么失败了？"])
+def test_amazon_q_is_found_in_its_transcript(engine, question):
+    hits = engine.search(question, 5)
+    assert hits[0].source == "000_2d6f43025af66c3e.txt"
+    assert [h.rank for h in hits] == [1, 2, 3, 4, 5]
+    assert hits[0].score >= hits[-1].score
+    assert any("代号是Q" in h.text for h in hits)
+
+
+def test_hits_point_into_the_source_text(engine):
+    from rag.documents import normalise
+
+    for h in engine.search("强化学习和 self-play 的新范式", 8):
+        assert normalise(engine.index.texts[h.source], h.start, h.end).text == h.text
+
+
+@pytest.mark.parametrize(
+    "question, k, message",
+    [("", 5, "empty"), ("   \n", 5, "empty"), ("x" * (MAX_QUERY_CHARS + 1), 5, "limit"),
+     ("hi", 0, "k must be"), ("hi", MAX_K + 1, "k must be")],
+)
+def test_bad_queries_are_usage_errors(engine, question, k, message):
+    with pytest.raises(UsageError, match=message):
+        engine.search(question, k)

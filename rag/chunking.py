@@ -22,8 +22,8 @@ MIN_WORD_CHARS = 8  # fewer than this is a stray heading or a rule ("---"), not 
 
 @dataclass(frozen=True)
 class ChunkSettings:
-    size: int = 300
-    overlap: int = 60
+    size: int = 400  # chosen on the dev set: 200 lost MRR, 300 and 400 tie on in3000, 400 ranks better
+    overlap: int = 80
 
 
 @dataclass(frozen=True)

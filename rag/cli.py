@@ -230,7 +230,7 @@ def eval_(ctx, dataset: Path, as_json: bool, k: int):
 
     def run(question: str):
         hits, evidence = engine.retriever.search_with_evidence(question, k)
-        return [h.text for h in hits], engine.should_abstain(evidence)
+        return [h.text for h in hits], engine.should_abstain(question, evidence)
 
     result = evaluate(rows, run)
     click.echo(json.dumps(result, ensure_ascii=False, indent=2) if as_json else format_table(result))

@@ -30,10 +30,11 @@ from .documents import Document, corpus_files, load
 from .embedders import Embedder
 from .errors import CorpusError, IndexMismatchError, IndexMissingError
 from .lexical import BM25
+from .translate import build_lexicon, build_names, pinyin_syllables
 
 FORMAT = 1
 MANIFEST = "manifest.json"
-_FILES = (MANIFEST, "passages.jsonl", "documents.jsonl", "vectors.faiss", "bm25")
+_FILES = (MANIFEST, "passages.jsonl", "documents.jsonl", "vectors.faiss", "bm25", "lexicon.json")
 BATCH = 32
 
 
@@ -59,6 +60,9 @@ class Index:
     vectors: object  # faiss.Index
     bm25: BM25
     documents: dict[str, dict]  # source -> {"source", "title", "meta", "text"}: the original text for quotes
+    lexicon: dict[str, list[str]]  # English gloss -> Chinese corpus words (rag.translate)
+    pinyin: frozenset[str]  # toneless pinyin syllables, to recognise Chinese names in English questions
+    names: dict[str, list[str]]  # capitalised English names -> corpus words (rag.translate.build_names)
 
     @cached_property
     def texts(self) -> dict[str, str]:
@@ -172,7 +176,14 @@ def write(
         if len(vectors):
             flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
         faiss.write_index(flat, str(tmp / "vectors.faiss"))
-        BM25.build([p.text for p in passages]).save(tmp / "bm25")
+        bm25 = BM25.build([p.text for p in passages])
+        bm25.save(tmp / "bm25")
+        lexicon = {
+            "glosses": build_lexicon(bm25.vocab),
+            "names": build_names(bm25.vocab),
+            "pinyin": sorted(pinyin_syllables()),
+        }
+        (tmp / "lexicon.json").write_text(json.dumps(lexicon, ensure_ascii=False), "utf-8")
         # The manifest goes last: a directory without one is never mistaken for an index.
         (tmp / MANIFEST).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2) + "\n", "utf-8")
         _fsync_tree(tmp)
@@ -238,6 +249,8 @@ def open_index(path: Path) -> Index:
             documents = {d["source"]: d for d in map(json.loads, f)}
         vectors = faiss.read_index(str(path / "vectors.faiss"))
         bm25 = BM25.load(path / "bm25")
+        lexicon = json.loads((path / "lexicon.json").read_text("utf-8"))
+        glosses, names, pinyin = lexicon["glosses"], lexicon["names"], frozenset(lexicon["pinyin"])
     except Exception as e:  # any parse failure of these files means the same thing to the user
         raise IndexMismatchError(f"index at {path} is damaged ({type(e).__name__}: {e}): run `rag build`") from None
     if not (len(passages) == vectors.ntotal == manifest.passages) or vectors.d != manifest.dim:
@@ -247,7 +260,7 @@ def open_index(path: Path) -> Index:
         )
     if set(documents) != set(manifest.sources) or any(p.source not in documents for p in passages):
         raise IndexMismatchError(f"index at {path} is inconsistent (documents do not match passages): run `rag build`")
-    return Index(path, manifest, passages, vectors, bm25, documents)
+    return Index(path, manifest, passages, vectors, bm25, documents, glosses, pinyin, names)
 
 
 def stale_sources(index: Index, folder: Path) -> dict[str, str]:

@@ -72,6 +72,15 @@ class BM25:
     def vocab(self) -> dict[str, int]:
         return self._model.vocab_dict
 
+    def weighted_scores(self, terms: list[tuple[str, float]]) -> np.ndarray:
+        """Sum of each term's BM25 scores times its weight (for expanded queries)."""
+        vocab = self._model.vocab_dict
+        out = np.zeros(self._model.scores["num_docs"], dtype=np.float32)
+        for term, weight in terms:
+            if term in vocab:
+                out += weight * self._model.get_scores([term]).astype(np.float32)
+        return out
+
     def scores(self, tokens: list[str]) -> np.ndarray:
         """BM25 score of every passage for the query tokens (unknown tokens are ignored)."""
         vocab = self._model.vocab_dict

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -10,11 +11,15 @@ from .chunking import Passage
 from .errors import UsageError
 from .index import Index
 from .embedders import Embedder
-from .lexical import tokenize
+from .lexical import STOPWORDS, tokenize
+from .translate import expand, is_pinyin, stem
 
 MAX_QUERY_CHARS = 2000
 MAX_K = 50
-CANDIDATES = 100  # per ranking, before fusion
+DENSE_DEPTH = 1000  # dense candidates per query; the rest count as least similar
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_NAME = re.compile(r"[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*(?:[-.+][A-Za-z0-9]+)*(?:'s)?")
 
 
 @dataclass(frozen=True)
@@ -35,10 +40,15 @@ class Hit:
 
 @dataclass(frozen=True)
 class Evidence:
-    """What retrieval saw, for abstention: the best dense cosine and how much of the query BM25 matched."""
+    """What retrieval saw, for abstention.
+
+    dense_top: cosine of the question and the closest passage.
+    unknown_names: names in the question (Latin script, capitalised or with digits: H800, GLM-4,
+        CoWoS) that occur nowhere in the corpus, neither as written nor through a translation.
+    """
 
     dense_top: float
-    lexical_coverage: float
+    unknown_names: tuple[str, ...] = ()
 
 
 def check_query(query: object, k: int | None = None) -> str:
@@ -53,14 +63,40 @@ def check_query(query: object, k: int | None = None) -> str:
 
 
 class Retriever:
-    """Searches one index with one embedder."""
+    """Searches one index with one embedder.
 
-    def __init__(self, index: Index, embedder: Embedder, rrf_k: int = 60, dense_weight: float = 1.0):
+    Three signals are fused by min-max normalised scores: dense similarity to the question,
+    dense similarity to its CEDICT translation (English questions only), and BM25 over the
+    question's tokens plus their translations. Weights were chosen on the dev set
+    (`scripts/compare.py` prints the numbers).
+    """
+
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder,
+        dense_weight: float = 0.7,
+        translated_weight: float = 0.5,
+        translation_weight: float = 1.0,
+    ):
         index.check_embedder(embedder)
         self.index = index
         self.embedder = embedder
-        self.rrf_k = rrf_k
-        self.dense_weight = dense_weight
+        self.dense_weight = dense_weight  # share of dense in the fused score; BM25 has the rest
+        self.translated_weight = translated_weight  # translated question's dense score, relative to the original's
+        self.translation_weight = translation_weight  # BM25 weight of translated terms
+        self._title_words = {t for d in index.documents.values() for t in tokenize(d["title"])}
+
+    def lexical_terms(self, query: str) -> list[tuple[str, float]]:
+        """BM25 terms of the query: its own tokens, plus Chinese terms for its English words."""
+        terms = [(t, 1.0) for t in tokenize(query)]
+        if self.translation_weight:
+            own = {t for t, _ in terms}
+            terms += [(t, w * self.translation_weight) for t, w in self.translations(query) if t not in own]
+        return terms
+
+    def translations(self, query: str) -> list[tuple[str, float]]:
+        return expand(query, self.index.lexicon, STOPWORDS) if _LATIN_WORD.search(query) else []
 
     def search(self, query: str, k: int = 8) -> list[Hit]:
         return self.search_with_evidence(query, k)[0]
@@ -69,30 +105,71 @@ class Retriever:
         query = check_query(query, k)
         n = len(self.index.passages)
         if n == 0:
-            return [], Evidence(0.0, 0.0)
-        qvec = self.embedder.embed_queries([query])
-        depth = min(n, CANDIDATES)
-        dense_scores, dense_ids = self.index.vectors.search(qvec, depth)
-        dense_ids, dense_scores = dense_ids[0], dense_scores[0]
-        tokens = tokenize(query)
-        lex = self.index.bm25.scores(tokens)
-        lex_ids = np.argsort(-lex, kind="stable")[:depth]
-        lex_ids = lex_ids[lex[lex_ids] > 0]
-
-        fused: dict[int, float] = {}
-        for rank, i in enumerate(dense_ids):
-            if i >= 0:
-                fused[int(i)] = fused.get(int(i), 0.0) + self.dense_weight / (self.rrf_k + rank + 1)
-        for rank, i in enumerate(lex_ids):
-            fused[int(i)] = fused.get(int(i), 0.0) + 1.0 / (self.rrf_k + rank + 1)
-        order = sorted(fused, key=lambda i: -fused[i])[:k]
+            return [], Evidence(0.0)
+        translations = self.translations(query) if self.translated_weight and _is_english(query) else []
+        queries = [query]
+        if translations:
+            names = [w for w in _LATIN_WORD.findall(query) if w[0].isupper() and w.lower() not in STOPWORDS]
+            queries.append(" ".join([t for t, w in translations if w >= 0.5] + names))
+        qvecs = self.embedder.embed_queries(queries)
+        depth = min(n, DENSE_DEPTH)
+        scores, ids = self.index.vectors.search(qvecs, depth)
+        dense = _minmax(_spread(scores[0], ids[0], n))
+        if len(queries) > 1:
+            dense = (dense + self.translated_weight * _minmax(_spread(scores[1], ids[1], n))) / (1 + self.translated_weight)
+        lex = self.index.bm25.weighted_scores(self.lexical_terms(query))
+        if lex.max() > 0:
+            lex = lex / lex.max()
+        fused = self.dense_weight * dense + (1 - self.dense_weight) * lex
+        order = np.argsort(-fused, kind="stable")[:k]
         hits = [_hit(r + 1, self.index.passages[i], fused[i]) for r, i in enumerate(order)]
-        matched = sum(1 for t in tokens if t in self.index.bm25.vocab)
-        evidence = Evidence(
-            dense_top=float(dense_scores[0]) if len(dense_scores) else 0.0,
-            lexical_coverage=matched / len(tokens) if tokens else 0.0,
-        )
-        return hits, evidence
+        return hits, Evidence(float(scores[0][0]), tuple(self.unknown_names(query)))
+
+    def unknown_names(self, query: str) -> list[str]:
+        """Names the question uses that the corpus never mentions (see Evidence)."""
+        english = _is_english(query)
+        out = []
+        for m in _NAME.finditer(query):
+            name = re.sub(r"'s$", "", m.group())
+            first_word = not query[: m.start()].strip() or query[: m.start()].rstrip()[-1] in ".?!:;\"'“"
+            has_digit = any(ch.isdigit() for ch in name)
+            if len(name) < 2 or name.lower() in STOPWORDS:
+                continue
+            if english and not has_digit and (first_word or not name[0].isupper() or len(name) < 3):
+                continue  # ordinary English words; short names such as "Li" are too ambiguous to judge
+            # In a compound (ChatGPT-style, GLM-4) the parts that look like names are judged.
+            parts = [p for p in re.split(r"[-.+]", name) if p and (p[0].isupper() or any(c.isdigit() for c in p))]
+            unknown = [p for p in parts or [name] if not self._known(p, english)]
+            if unknown:
+                out.append(name)
+        return out
+
+    def _known(self, name: str, english: bool) -> bool:
+        for key in {name.lower(), stem(name.lower())}:  # GPUs -> gpu
+            if key in self.index.bm25.vocab or key in self._title_words or key in self.index.names:
+                return True
+        if expand(name, self.index.lexicon, STOPWORDS):
+            return True
+        # A Chinese name spelt in pinyin: the transcripts write it in characters, so it cannot be judged.
+        return english and is_pinyin(name, self.index.pinyin)
+
+
+def _spread(scores: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
+    """Dense scores for all n passages; those past the search depth get the lowest score seen."""
+    valid = ids >= 0
+    out = np.full(n, scores[valid].min() if valid.any() else 0.0, dtype=np.float32)
+    out[ids[valid]] = scores[valid]
+    return out
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    span = x.max() - x.min()
+    return (x - x.min()) / span if span > 0 else np.zeros_like(x)
+
+
+def _is_english(query: str) -> bool:
+    latin = len(_LATIN_WORD.findall(query))
+    return latin > 0 and not _CJK.search(query)
 
 
 def _hit(rank: int, p: Passage, score: float) -> Hit:

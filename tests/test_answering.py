@@ -63,3 +63,10 @@ def test_missing_prompt_or_placeholder_is_named(tmp_path):
 def test_language():
     assert language("why did Amazon Q fail?") == "en"
     assert language("亚马逊的Q项目为什么失败") == "zh"
+
+
+@pytest.mark.parametrize("question", ["智谱AI的GLM-4模型是什么时候发布的？", "How much CoWoS capacity has NVIDIA reserved?"])
+def test_uncovered_questions_abstain(engine, question):
+    answer = engine.ask(question)
+    assert answer.abstained and answer.citations == []
+    assert answer.answer in ("转录稿中没有涉及这个问题。", "The transcripts don't cover this question.")

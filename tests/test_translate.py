@@ -1,0 +1,25 @@
+from rag.lexical import STOPWORDS
+from rag.translate import build_lexicon, build_names, expand, is_pinyin, pinyin_syllables, stem
+
+
+def test_lexicon_maps_english_glosses_to_corpus_words_only():
+    lexicon = build_lexicon(["失败", "搜索引擎", "数据", "亚马逊", "失"])
+    assert "失败" in lexicon["failure"] and "失" not in lexicon.get("fail", [])
+    assert lexicon["search engine"] == ["搜索引擎"]
+    assert all(w in {"失败", "搜索引擎", "数据", "亚马逊"} for ws in lexicon.values() for w in ws)
+
+
+def test_expand_prefers_phrases_and_stems_words():
+    lexicon = build_lexicon(["失败", "搜索引擎", "引擎", "数据", "亚马逊"])
+    terms = dict(expand("Why did the Amazon search engine fail?", lexicon, STOPWORDS))
+    assert terms["亚马逊"] == 1.0 and "搜索引擎" in terms and "失败" in terms
+    assert "引擎" not in terms  # "engine" is covered by the phrase
+    assert stem("failed") == stem("fails") == "fail"
+
+
+def test_names_and_pinyin():
+    names = build_names(["微软", "腾讯"])
+    assert names["microsoft"] == ["微软"] and names["tencent"] == ["腾讯"]
+    syllables = pinyin_syllables()
+    assert is_pinyin("Yuxin", syllables) and is_pinyin("Zhipu", syllables)
+    assert not is_pinyin("Tencent", syllables) and not is_pinyin("CoWoS", syllables)

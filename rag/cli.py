@@ -212,8 +212,11 @@ def serve(ctx, host: str | None, port: int | None):
 
     from .server import create_app
 
+    from .engine import from_settings
+
     s = _settings(ctx, host=host, port=port)
-    uvicorn.run(create_app(s), host=s.host, port=s.port, log_level="info")
+    engine = from_settings(s)  # fail here, with a one-line reason, rather than inside the server's startup
+    uvicorn.run(create_app(s, engine=engine), host=s.host, port=s.port, log_level="info")
 
 
 @main.command(name="eval")

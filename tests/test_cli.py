@@ -99,3 +99,8 @@ def test_eval_scores_a_dataset(run, tmp_path):
     r = run("eval", "--dataset", str(f), "--json")
     out = json.loads(r.stdout)
     assert out["zh"]["in3000"] == 1.0 and out["all"]["n"] == 2
+
+
+def test_serve_without_index_fails_cleanly(run):
+    r = run("--index", "/nonexistent/idx", "serve", "--port", "0")
+    assert r.exit_code == 1 and "no index at /nonexistent/idx" in r.stderr

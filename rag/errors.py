@@ -2,6 +2,7 @@
 
     RagError                      anything the user can act on
     ├── UsageError                bad input: empty question, k out of range, unknown backend name
+    │   └── NotFoundError         a source or offsets that the index does not have
     ├── IndexMissingError         no index where one was expected (run `rag build`)
     ├── IndexMismatchError        index built with other settings or corrupted files
     ├── CorpusError               a corpus folder or file cannot be used
@@ -10,6 +11,7 @@
     └── LLMError                  the LLM server failed after bounded retries
 
 The CLI maps UsageError to exit 2 and the rest to exit 1; the HTTP app maps UsageError to 422,
+NotFoundError to 404,
 IndexMissingError / IndexMismatchError to 503 and LLMError to 502, each in one place.
 """
 
@@ -20,6 +22,10 @@ class RagError(Exception):
 
 class UsageError(RagError):
     """The caller asked for something invalid."""
+
+
+class NotFoundError(UsageError):
+    """The index has no such source, or no such span in it."""
 
 
 class IndexMissingError(RagError):

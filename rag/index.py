@@ -28,7 +28,7 @@ from . import __version__
 from .chunking import ChunkSettings, Passage, split
 from .documents import Document, corpus_files, load
 from .embedders import Embedder
-from .errors import CorpusError, IndexMismatchError, IndexMissingError
+from .errors import CorpusError, IndexMismatchError, IndexMissingError, NotFoundError, UsageError
 from .lexical import BM25
 from .translate import build_lexicon, build_names, pinyin_syllables
 
@@ -77,6 +77,22 @@ class Index:
             {"source": name, "title": d["title"], "passages": counts.get(name, 0), "chars": len(d["text"]), **d["meta"]}
             for name, d in sorted(self.documents.items())
         ]
+
+    def context(self, source: str, start: int, end: int, window: int = 600) -> dict:
+        """A window of a source's original text around [start, end), for showing a citation in place."""
+        doc = self.documents.get(source)
+        if doc is None:
+            raise NotFoundError(f"no source {source!r} in the index")
+        text = doc["text"]
+        if not 0 <= start < end <= len(text):
+            raise NotFoundError(f"{source} has {len(text)} characters; [{start}, {end}) is not a span of it")
+        if not 0 <= window <= 5000:
+            raise UsageError("window must be between 0 and 5000 characters")
+        lo, hi = max(0, start - window), min(len(text), end + window)
+        return {
+            "source": source, "title": doc["title"], "start": lo, "end": hi,
+            "before": text[lo:start], "quote": text[start:end], "after": text[end:hi],
+        }
 
     def check_embedder(self, embedder: Embedder) -> None:
         if embedder.name != self.manifest.embedder or embedder.dim != self.manifest.dim:

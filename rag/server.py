@@ -1,20 +1,40 @@
-"""The HTTP API (FastAPI): a thin shell over the engine. Bodies match the CLI's --json output."""
+"""The HTTP app (FastAPI): a thin shell over the engine. Bodies match the CLI's --json output.
+
+    GET  /                       the web page (assets under /static, no CDN)
+    POST /ask                    a cited answer; Server-Sent Events with `Accept: text/event-stream`
+    GET  /search                 passages
+    GET  /context                a window of a source around a citation's offsets
+    GET  /sources                the transcripts in the index
+    GET  /healthz                liveness (never needs the token)
+    POST /v1/chat/completions    OpenAI-compatible, plain and streaming, answers with citations
+"""
 
 from __future__ import annotations
 
+import hmac
+from dataclasses import asdict
+import json
+import time
+import uuid
+from collections.abc import Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Query, Request
-from fastapi.responses import JSONResponse
-from pydantic import BaseModel, Field
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from pydantic import BaseModel, ConfigDict, Field
 
 from . import __version__
-from .errors import IndexMismatchError, IndexMissingError, LLMError, RagError, UsageError
-from .retrieval import MAX_K, MAX_QUERY_CHARS
+from .errors import IndexMismatchError, IndexMissingError, LLMError, NotFoundError, RagError, UsageError
+from .retrieval import MAX_K, MAX_QUERY_CHARS, check_query
 from .settings import Settings, load_settings
 
-# Status code for each error kind, in one place.
-STATUS = {UsageError: 422, IndexMissingError: 503, IndexMismatchError: 503, LLMError: 502}
+STATIC = Path(__file__).resolve().parent / "static"
+# Status code for each error kind, in one place; the first match wins.
+STATUS = {NotFoundError: 404, UsageError: 422, IndexMissingError: 503, IndexMismatchError: 503, LLMError: 502}
+OPEN_PATHS = {"/healthz"}
 
 
 class AskRequest(BaseModel):
@@ -56,8 +76,31 @@ class AskResponse(BaseModel):
     warnings: list[str]
 
 
+class ContextResponse(BaseModel):
+    source: str
+    title: str
+    start: int
+    end: int
+    before: str
+    quote: str
+    after: str
+
+
+class ChatMessage(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    role: str = Field(max_length=32)
+    content: str | list[dict] | None = None
+
+
+class ChatRequest(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    model: str = Field("transcripts", max_length=200)
+    messages: list[ChatMessage] = Field(min_length=1, max_length=100)
+    stream: bool = False
+
+
 def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
-    """The app; the engine is loaded in the lifespan (or passed in, already loaded)."""
+    """The app; the engine is loaded in the lifespan unless one is passed in, already loaded."""
     settings = settings or load_settings()
 
     @asynccontextmanager
@@ -71,11 +114,32 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
         yield
 
     app = FastAPI(title="Transcript Q&A", version=__version__, lifespan=lifespan)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.middleware("http")
+    async def guard(request: Request, call_next):
+        """Body size limit and bearer token, before any route runs."""
+        length = request.headers.get("content-length")
+        if length and (not length.isdigit() or int(length) > settings.max_body_bytes):
+            return JSONResponse({"detail": f"request body over {settings.max_body_bytes} bytes"}, status_code=413)
+        if settings.api_token and request.url.path not in OPEN_PATHS and not _authorised(request, settings.api_token):
+            return JSONResponse(
+                {"detail": "missing or wrong bearer token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+            )
+        return await call_next(request)
+
+    if settings.cors_origins:
+        origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
+        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
+                           allow_headers=["Authorization", "Content-Type"])
 
     @app.exception_handler(RagError)
     async def rag_error(request: Request, exc: RagError):
-        status = next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 500)
-        return JSONResponse({"detail": str(exc)}, status_code=status)
+        return JSONResponse({"detail": str(exc)}, status_code=_status(exc))
+
+    @app.get("/", include_in_schema=False)
+    def page():
+        return FileResponse(STATIC / "index.html")
 
     @app.get("/healthz")
     def healthz(request: Request) -> dict:
@@ -91,12 +155,126 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
         hits = request.app.state.engine.search(q, k)
         return {"query": q, "hits": [h.to_dict() for h in hits]}
 
-    @app.post("/ask", response_model=AskResponse)
+    @app.post(
+        "/ask",
+        response_model=AskResponse,
+        responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when asked for"}},
+    )
     def ask(request: Request, body: AskRequest):
-        return request.app.state.engine.ask(body.question, body.k).to_dict()
+        engine = request.app.state.engine
+        if "text/event-stream" in request.headers.get("accept", ""):
+            question = check_query(body.question, body.k)  # a bad question is a 422, not a broken stream
+            return StreamingResponse(_sse(engine.ask_stream(question, body.k)), media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+        return engine.ask(body.question, body.k).to_dict()
+
+    @app.get("/context", response_model=ContextResponse)
+    def context(
+        request: Request,
+        source: str = Query(min_length=1, max_length=500),
+        start: int = Query(ge=0),
+        end: int = Query(ge=1),
+        window: int = Query(600, ge=0, le=5000),
+    ):
+        return request.app.state.engine.index.context(source, start, end, window)
 
     @app.get("/sources")
     def sources(request: Request) -> dict:
         return {"sources": request.app.state.engine.index.sources()}
 
+    @app.get("/v1/models")
+    def models() -> dict:
+        return {"object": "list", "data": [{"id": "transcripts", "object": "model", "owned_by": "rag"}]}
+
+    @app.post("/v1/chat/completions")
+    def chat(request: Request, body: ChatRequest):
+        question = check_query(_last_user_message(body.messages))
+        engine = request.app.state.engine
+        if body.stream:
+            return StreamingResponse(_chat_stream(engine.ask_stream(question), body.model), media_type="text/event-stream")
+        answer = engine.ask(question)
+        return _completion(body.model, answer.answer + _sources_block(answer), answer)
+
     return app
+
+
+def _authorised(request: Request, token: str) -> bool:
+    header = request.headers.get("authorization", "")
+    given = header[7:] if header.lower().startswith("bearer ") else request.query_params.get("token", "")
+    return hmac.compare_digest(given.encode(), token.encode())
+
+
+def _status(exc: RagError) -> int:
+    return next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 500)
+
+
+def _event(kind: str, data) -> str:
+    return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
+
+
+def _sse(events) -> Iterator[str]:
+    """Engine events as Server-Sent Events: `hits`, `delta` {text}, then `answer` (with its citations)."""
+    try:
+        for e in events:
+            if e.kind == "hits":
+                yield _event("hits", [h.to_dict() for h in e.data])
+            elif e.kind == "delta":
+                yield _event("delta", {"text": e.data})
+            else:
+                yield _event("answer", e.data.to_dict())
+    except RagError as exc:
+        yield _event("error", {"detail": str(exc), "status": _status(exc)})
+
+
+def _last_user_message(messages: list[ChatMessage]) -> str:
+    for m in reversed(messages):
+        if m.role == "user":
+            if isinstance(m.content, list):
+                return " ".join(str(p.get("text", "")) for p in m.content if p.get("type") == "text")
+            return m.content or ""
+    raise UsageError("no user message to answer")
+
+
+def _sources_block(answer) -> str:
+    if not answer.citations:
+        return ""
+    lines = [f"[{c.n}] {c.title} — {c.source}, chars {c.start}-{c.end}: “{' '.join(c.quote.split())}”" for c in answer.citations]
+    return "\n\nSources:\n" + "\n".join(lines)
+
+
+def _completion(model: str, content: str, answer) -> dict:
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [{"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": content}}],
+        "usage": {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0},
+        "citations": [asdict(c) for c in answer.citations],
+        "abstained": answer.abstained,
+    }
+
+
+def _chat_stream(events, model: str) -> Iterator[str]:
+    """Engine events as OpenAI chat.completion.chunk events; the sources follow the answer text."""
+    cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
+
+    def chunk(delta: dict, finish=None, **extra) -> str:
+        obj = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
+               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
+
+    yield chunk({"role": "assistant", "content": ""})
+    try:
+        for e in events:
+            if e.kind == "delta":
+                yield chunk({"content": e.data})
+            elif e.kind == "answer":
+                answer = e.data
+                if block := _sources_block(answer):
+                    yield chunk({"content": block})
+                yield chunk({}, "stop", citations=[asdict(c) for c in answer.citations],
+                            abstained=answer.abstained)
+    except RagError as exc:
+        yield chunk({"content": f"\n\n[error: {exc}]"}, "stop")
+    yield "data: [DONE]\n\n"

@@ -30,10 +30,15 @@ class Settings:
     top_k: int = 6
     host: str = "127.0.0.1"
     port: int = 8000
+    api_token: str = ""  # when set, every HTTP endpoint but /healthz needs `Authorization: Bearer <token>`
+    cors_origins: str = ""  # comma-separated origins allowed by CORS; empty: CORS off
+    max_body_bytes: int = 65536
 
     def __repr__(self) -> str:  # keep the key out of logs and tracebacks
-        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "llm_api_key"}
-        return f"Settings({shown}, llm_api_key={'***' if self.llm_api_key else ''!r})"
+        secret = ("llm_api_key", "api_token")
+        shown = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in secret}
+        hidden = {name: "***" if getattr(self, name) else "" for name in secret}
+        return f"Settings({shown}, {hidden})"
 
     def llm_options(self) -> dict:
         if self.llm == "extractive":

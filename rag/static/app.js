@@ -1,0 +1,150 @@
+// The page: asks /ask over Server-Sent Events, renders the streamed answer and its citations,
+// and opens a citation in its surrounding transcript text (/context). No dependencies.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const token = new URLSearchParams(location.search).get("token");
+const auth = token ? { Authorization: "Bearer " + token } : {};
+
+function setStatus(text, isError = false) {
+  $("status").textContent = text;
+  $("status").className = isError ? "error" : "";
+}
+
+async function errorDetail(resp) {
+  try {
+    const body = await resp.json();
+    const d = body.detail;
+    return Array.isArray(d) ? d.map((e) => e.msg).join("; ") : String(d);
+  } catch (_) {
+    return resp.status + " " + resp.statusText;
+  }
+}
+
+// Parse a fetch() body of Server-Sent Events, calling onEvent(name, data) per event.
+async function readEvents(resp, onEvent) {
+  const reader = resp.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let cut;
+    while ((cut = buffer.indexOf("\n\n")) >= 0) {
+      const raw = buffer.slice(0, cut);
+      buffer = buffer.slice(cut + 2);
+      let name = "message", data = "";
+      for (const line of raw.split("\n")) {
+        if (line.startsWith("event: ")) name = line.slice(7);
+        else if (line.startsWith("data: ")) data += line.slice(6);
+      }
+      if (data) onEvent(name, JSON.parse(data));
+    }
+  }
+}
+
+// Answer text with [n] markers turned into buttons that open citation n.
+function renderAnswer(text, citations) {
+  const box = $("answer");
+  box.textContent = "";
+  const byN = new Map(citations.map((c) => [c.n, c]));
+  let last = 0;
+  for (const m of text.matchAll(/\[(\d+)\]/g)) {
+    box.append(text.slice(last, m.index));
+    const c = byN.get(Number(m[1]));
+    if (c) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "cite";
+      b.textContent = m[0];
+      b.title = c.title + " — " + c.source;
+      b.addEventListener("click", () => openContext(c));
+      box.append(b);
+    } else {
+      box.append(m[0]);
+    }
+    last = m.index + m[0].length;
+  }
+  box.append(text.slice(last));
+}
+
+function renderCitations(citations) {
+  const list = $("citations");
+  list.textContent = "";
+  for (const c of citations) {
+    const li = document.createElement("li");
+    li.value = c.n;
+    const title = document.createElement("a");
+    title.href = "#";
+    title.className = "title";
+    title.textContent = c.title;
+    title.addEventListener("click", (e) => { e.preventDefault(); openContext(c); });
+    const where = document.createElement("div");
+    where.className = "where";
+    where.textContent = c.source + ", chars " + c.start + "–" + c.end;
+    const quote = document.createElement("blockquote");
+    quote.textContent = c.quote.replace(/\s+/g, " ");
+    li.append(title, where, quote);
+    list.append(li);
+  }
+}
+
+async function openContext(c) {
+  const params = new URLSearchParams({ source: c.source, start: c.start, end: c.end, window: 800 });
+  const resp = await fetch("context?" + params, { headers: auth });
+  if (!resp.ok) { setStatus("Could not open the passage: " + (await errorDetail(resp)), true); return; }
+  const ctx = await resp.json();
+  $("context-title").textContent = ctx.title;
+  $("context-where").textContent = ctx.source + ", chars " + c.start + "–" + c.end;
+  const text = $("context-text");
+  const mark = document.createElement("mark");
+  mark.textContent = ctx.quote;
+  text.replaceChildren((ctx.start > 0 ? "…" : "") + ctx.before, mark, ctx.after + "…");
+  $("context").hidden = false;
+  mark.scrollIntoView({ block: "center" });
+}
+
+async function ask(question) {
+  $("submit").disabled = true;
+  $("result").hidden = false;
+  $("answer").textContent = "";
+  $("answer").className = "answer";
+  $("citations").textContent = "";
+  $("context").hidden = true;
+  setStatus("Searching the transcripts…");
+  try {
+    const resp = await fetch("ask", {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Accept: "text/event-stream", ...auth },
+      body: JSON.stringify({ question }),
+    });
+    if (!resp.ok) { setStatus(await errorDetail(resp), true); $("result").hidden = true; return; }
+    let streamed = "";
+    await readEvents(resp, (name, data) => {
+      if (name === "hits") setStatus("Found " + data.length + " passages; answering…");
+      else if (name === "delta") { streamed += data.text; $("answer").textContent = streamed; }
+      else if (name === "answer") {
+        renderAnswer(data.answer, data.citations);
+        renderCitations(data.citations);
+        if (data.abstained) $("answer").classList.add("abstained");
+        const notes = data.warnings.length ? " — " + data.warnings.join("; ") : "";
+        setStatus((data.abstained ? "Not covered by the transcripts" : data.mode === "llm" ? "Answered by the language model" : "Extractive answer") + notes);
+      } else if (name === "error") setStatus(data.detail, true);
+    });
+  } catch (err) {
+    setStatus("Connection failed: " + err.message, true);
+  } finally {
+    $("submit").disabled = false;
+  }
+}
+
+$("ask").addEventListener("submit", (e) => {
+  e.preventDefault();
+  const q = $("question").value.trim();
+  if (q) ask(q);
+});
+$("question").addEventListener("keydown", (e) => {
+  if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("ask").requestSubmit(); }
+});
+$("context-close").addEventListener("click", () => { $("context").hidden = true; });

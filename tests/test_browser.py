@@ -1,0 +1,80 @@
+"""A real headless Chromium (Debian's package) against a real `rag serve`: ask, stream, open a citation."""
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from conftest import ROOT
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (scripts/test.sh installs it)")
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
+
+@pytest.fixture(scope="module")
+def served():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(url + "/healthz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def page():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=FLAGS)
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        yield page
+        browser.close()
+
+
+def test_ask_stream_and_open_a_citation(served, page):
+    page.goto(served + "/")
+    page.fill("#question", "why did Amazon Q fail?")
+    page.click("#submit")
+    page.wait_for_selector("#citations li", timeout=30000)
+    assert "Extractive answer" in page.inner_text("#answer")
+    assert "000_2d6f43025af66c3e.txt" in page.inner_text("#citations")
+    page.click("#answer .cite >> nth=0")
+    page.wait_for_selector("#context:not([hidden]) mark", timeout=10000)
+    quote = page.inner_text("#context mark")
+    first = page.inner_text("#citations li >> nth=0 >> blockquote")
+    assert " ".join(quote.split()) == first
+    docs = ROOT / "docs"
+    docs.mkdir(exist_ok=True)
+    page.screenshot(path=str(docs / "screenshot.png"), full_page=False)
+
+
+def test_abstention_and_errors_are_shown(served, page):
+    page.goto(served + "/")
+    page.fill("#question", "智谱AI的GLM-4模型是什么时候发布的？")
+    page.click("#submit")
+    page.wait_for_selector("#answer.abstained", timeout=30000)
+    assert "转录稿中没有涉及这个问题" in page.inner_text("#answer")
+    page.fill("#question", "x" * 1999 + "  ")
+    page.evaluate("document.getElementById('question').value = ' '.repeat(5) + 'x'.repeat(2001)")
+    page.evaluate("document.getElementById('question').removeAttribute('maxlength')")
+    page.click("#submit")
+    page.wait_for_selector("#status.error", timeout=10000)
+    assert "2000" in page.inner_text("#status")

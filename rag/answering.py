@@ -15,17 +15,14 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import prompts
-from .documents import normalise
 from .embedders import Embedder
+from .index import Index
 from .llm import LLMClient
 from .retrieval import Hit
 
 NOT_COVERED = "NOT_COVERED"
 _MARKER = re.compile(r"\[(\d{1,3})\]")
-_SENTENCE_END = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*")
-_CLAUSE_END = re.compile(r"[^，,、]+[，,、]*")
 _CJK = re.compile(r"[\u3400-\u9fff]")
-MAX_SENTENCE = 120  # longer "sentences" (unpunctuated speech) are cut at clause or window boundaries
 EXTRACT_FROM = 4  # top hits the extractive answer draws sentences from
 EXTRACT_SENTENCES = 3
 
@@ -105,47 +102,23 @@ def abstention(question: str, hits: list[Hit], mode: str = "extractive") -> Answ
     return Answer(question, _LABELS[language(question)]["abstain"], mode, True, [], hits)
 
 
-def sentences(text: str, start: int, end: int) -> list[tuple[str, int, int]]:
-    """Sentences of text[start:end] as (normalised sentence, original start, original end)."""
-    norm = normalise(text, start, end)
-    out = []
-    for m in _SENTENCE_END.finditer(norm.text):
-        for s, e in _pieces(norm.text, m.start(), m.end()):
-            piece = norm.text[s:e].strip()
-            if len(piece) >= 4:
-                lead = len(norm.text[s:e]) - len(norm.text[s:e].lstrip())
-                s += lead
-                os_, oe = norm.span(s, s + len(piece))
-                out.append((piece, os_, oe))
-    return out
+def extractive(question: str, hits: list[Hit], index: Index, embedder: Embedder) -> Answer:
+    """An answer made of the retrieved sentences closest in meaning to the question, each cited.
 
-
-def _pieces(text: str, s: int, e: int) -> Iterator[tuple[int, int]]:
-    """Cut an over-long sentence at clause ends, then into fixed windows."""
-    if e - s <= MAX_SENTENCE:
-        yield s, e
-        return
-    cur = s
-    for m in _CLAUSE_END.finditer(text, s, e):
-        if m.end() - cur >= MAX_SENTENCE // 2 or m.end() == e:
-            for w in range(cur, m.end(), MAX_SENTENCE):
-                yield w, min(w + MAX_SENTENCE, m.end())
-            cur = m.end()
-
-
-def extractive(question: str, hits: list[Hit], texts: dict[str, str], embedder: Embedder) -> Answer:
-    """An answer made of the retrieved sentences closest in meaning to the question, each cited."""
-    candidates = [(h, *s) for h in hits[:EXTRACT_FROM] for s in sentences(texts[h.source], h.start, h.end)]
+    Sentence vectors were computed when the index was built, so only the question is embedded here.
+    """
+    candidates = [(h, *s) for h in hits[:EXTRACT_FROM] for s in index.sentences_of(h.source, h.start)]
     if not candidates:
         return abstention(question, hits)
     q = embedder.embed_queries([question])[0]
-    vecs = embedder.embed_passages([c[1] for c in candidates])
+    vecs = np.stack([c[4] for c in candidates])
     # Cosine to the question, nudged towards the passages retrieval ranked first.
     score = vecs @ q - 0.01 * np.array([c[0].rank for c in candidates])
     chosen = sorted(np.argsort(-score)[:EXTRACT_SENTENCES], key=lambda i: (candidates[i][0].rank, candidates[i][2]))
     lines, citations = [_LABELS[language(question)]["extractive"]], []
+    texts = index.texts
     for n, i in enumerate(chosen, 1):
-        hit, sentence, s, e = candidates[i]
+        hit, sentence, s, e, _ = candidates[i]
         lines.append(f"- 「{sentence}」[{n}]")
         citations.append(Citation(n, hit.source, hit.title, s, e, texts[hit.source][s:e]))
     return Answer(question, "\n".join(lines), "extractive", False, citations, hits)

@@ -9,6 +9,7 @@ each passage is mapped back to [start, end) of the original file text.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
 from langchain_text_splitters import RecursiveCharacterTextSplitter
@@ -16,6 +17,9 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from .documents import Document, normalise
 
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", "!", "?", "；", ";", "，", ",", "、", " ", ""]
+_SENTENCE_END = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*")
+_CLAUSE_END = re.compile(r"[^，,、]+[，,、]*")
+MAX_SENTENCE = 120  # longer "sentences" (unpunctuated speech) are cut at clause or window boundaries
 _WORD = re.compile(r"[\w\u3400-\u9fff]")
 MIN_WORD_CHARS = 8  # fewer than this is a stray heading or a rule ("---"), not a passage
 
@@ -66,3 +70,31 @@ def split(doc: Document, settings: ChunkSettings = ChunkSettings()) -> list[Pass
             s, e = norm.span(at, stop)
             passages.append(Passage(doc.source, doc.title, s, e, norm.text[at:stop]))
     return passages
+
+
+def sentences(text: str, start: int, end: int) -> list[tuple[str, int, int]]:
+    """Sentences of text[start:end] as (normalised sentence, original start, original end)."""
+    norm = normalise(text, start, end)
+    out = []
+    for m in _SENTENCE_END.finditer(norm.text):
+        for s, e in _pieces(norm.text, m.start(), m.end()):
+            piece = norm.text[s:e].strip()
+            if len(piece) >= 4:
+                lead = len(norm.text[s:e]) - len(norm.text[s:e].lstrip())
+                s += lead
+                os_, oe = norm.span(s, s + len(piece))
+                out.append((piece, os_, oe))
+    return out
+
+
+def _pieces(text: str, s: int, e: int) -> Iterator[tuple[int, int]]:
+    """Cut an over-long sentence at clause ends, then into fixed windows."""
+    if e - s <= MAX_SENTENCE:
+        yield s, e
+        return
+    cur = s
+    for m in _CLAUSE_END.finditer(text, s, e):
+        if m.end() - cur >= MAX_SENTENCE // 2 or m.end() == e:
+            for w in range(cur, m.end(), MAX_SENTENCE):
+                yield w, min(w + MAX_SENTENCE, m.end())
+            cur = m.end()

@@ -65,7 +65,7 @@ class Engine:
         if self.should_abstain(question, evidence):
             answer = answering.abstention(question, hits)
         elif self.llm is None:
-            answer = answering.extractive(question, hits, texts, self.embedder)
+            answer = answering.extractive(question, hits, self.index, self.embedder)
         else:
             answer = yield from self._llm_answer(question, hits, texts, stream)
         if self.llm is None or answer.mode == "extractive":
@@ -79,7 +79,7 @@ class Engine:
                 parts.append(piece)
                 yield Event("delta", piece)
         except LLMError as e:
-            fallback = answering.extractive(question, hits, texts, self.embedder)
+            fallback = answering.extractive(question, hits, self.index, self.embedder)
             fallback.warnings.append(f"{e}; showing the extractive answer instead")
             if parts:
                 yield Event("delta", "\n\n")

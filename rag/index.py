@@ -4,6 +4,8 @@
       manifest.json    embedder, dimension, chunk settings, sha256 per source, package version
       passages.jsonl   one Passage per line, in vector order
       vectors.faiss    FAISS inner-product index of unit vectors
+      sentences.jsonl  [passage number, start, end, text] of each passage's sentences (extractive answers)
+      sentences.npy    their vectors, so answering embeds only the question
       bm25/            bm25s index of the same passages
 
 `write` builds the new directory beside the target and swaps it in with renames, so a crash
@@ -25,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
-from .chunking import ChunkSettings, Passage, split
+from .chunking import ChunkSettings, Passage, sentences, split
 from .documents import Document, corpus_files, load
 from .embedders import Embedder
 from .errors import CorpusError, IndexMismatchError, IndexMissingError, NotFoundError, UsageError
@@ -34,7 +36,8 @@ from .translate import build_lexicon, build_names, pinyin_syllables
 
 FORMAT = 1
 MANIFEST = "manifest.json"
-_FILES = (MANIFEST, "passages.jsonl", "documents.jsonl", "vectors.faiss", "bm25", "lexicon.json")
+_FILES = (MANIFEST, "passages.jsonl", "documents.jsonl", "vectors.faiss", "bm25", "lexicon.json", "sentences.jsonl",
+          "sentences.npy")
 BATCH = 32
 
 
@@ -63,6 +66,20 @@ class Index:
     lexicon: dict[str, list[str]]  # English gloss -> Chinese corpus words (rag.translate)
     pinyin: frozenset[str]  # toneless pinyin syllables, to recognise Chinese names in English questions
     names: dict[str, list[str]]  # capitalised English names -> corpus words (rag.translate.build_names)
+    sentences: list[tuple[int, int, int, str]]  # (passage number, start, end, normalised text)
+    sentence_vectors: np.ndarray
+
+    @cached_property
+    def _sentences_by_passage(self) -> dict[tuple[str, int], list[int]]:
+        out: dict[tuple[str, int], list[int]] = {}
+        for i, (p, _, _, _) in enumerate(self.sentences):
+            out.setdefault((self.passages[p].source, self.passages[p].start), []).append(i)
+        return out
+
+    def sentences_of(self, source: str, start: int) -> list[tuple[str, int, int, np.ndarray]]:
+        """(text, start, end, vector) of the sentences of the passage of `source` starting at `start`."""
+        ids = self._sentences_by_passage.get((source, start), [])
+        return [(self.sentences[i][3], self.sentences[i][1], self.sentences[i][2], self.sentence_vectors[i]) for i in ids]
 
     @cached_property
     def texts(self) -> dict[str, str]:
@@ -137,7 +154,10 @@ def build(
     """
     docs, skipped = load_corpus(folder, strict)
     passages = [p for doc in docs for p in split(doc, chunk)]
-    vectors = embed_passages(embedder, passages, progress)
+    texts = {doc.source: doc.text for doc in docs}
+    sents = [(i, s, e, t) for i, p in enumerate(passages) for t, s, e in sentences(texts[p.source], p.start, p.end)]
+    vectors = embed_texts(embedder, [passage_text(p) for p in passages] + [t for *_, t in sents], progress)
+    vectors, sentence_vectors = vectors[: len(passages)], vectors[len(passages) :]
     manifest = Manifest(
         embedder=embedder.name,
         dim=embedder.dim,
@@ -146,20 +166,20 @@ def build(
         passages=len(passages),
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
-    write(dest, manifest, docs, passages, vectors)
+    write(dest, manifest, docs, passages, vectors, sents, sentence_vectors)
     return BuildReport(open_index(dest), skipped)
 
 
-def embed_passages(
-    embedder: Embedder, passages: list[Passage], progress: Callable[[int, int], None] | None = None
+def embed_texts(
+    embedder: Embedder, texts: list[str], progress: Callable[[int, int], None] | None = None
 ) -> np.ndarray:
-    """Passage vectors, embedded in batches."""
-    out = np.zeros((len(passages), embedder.dim), dtype=np.float32)
-    for i in range(0, len(passages), BATCH):
-        batch = passages[i : i + BATCH]
-        out[i : i + len(batch)] = embedder.embed_passages([passage_text(p) for p in batch])
+    """Passage-side vectors of texts, embedded in batches."""
+    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
+    for i in range(0, len(texts), BATCH):
+        batch = texts[i : i + BATCH]
+        out[i : i + len(batch)] = embedder.embed_passages(batch)
         if progress:
-            progress(i + len(batch), len(passages))
+            progress(i + len(batch), len(texts))
     return out
 
 
@@ -169,7 +189,13 @@ def passage_text(p: Passage) -> str:
 
 
 def write(
-    dest: Path, manifest: Manifest, docs: Iterable[Document], passages: Iterable[Passage], vectors: np.ndarray
+    dest: Path,
+    manifest: Manifest,
+    docs: Iterable[Document],
+    passages: Iterable[Passage],
+    vectors: np.ndarray,
+    sents: list[tuple[int, int, int, str]],
+    sentence_vectors: np.ndarray,
 ) -> None:
     """Write an index directory next to `dest`, then swap it in."""
     import faiss
@@ -188,6 +214,10 @@ def write(
             for d in docs:
                 record = {"source": d.source, "title": d.title, "meta": d.meta, "text": d.text}
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        with open(tmp / "sentences.jsonl", "w", encoding="utf-8") as f:
+            for record in sents:
+                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+        np.save(tmp / "sentences.npy", np.asarray(sentence_vectors, dtype=np.float32).reshape(len(sents), manifest.dim))
         flat = faiss.IndexFlatIP(manifest.dim)
         if len(vectors):
             flat.add(np.ascontiguousarray(vectors, dtype=np.float32))
@@ -267,6 +297,9 @@ def open_index(path: Path) -> Index:
         bm25 = BM25.load(path / "bm25")
         lexicon = json.loads((path / "lexicon.json").read_text("utf-8"))
         glosses, names, pinyin = lexicon["glosses"], lexicon["names"], frozenset(lexicon["pinyin"])
+        with open(path / "sentences.jsonl", encoding="utf-8") as f:
+            sents = [tuple(json.loads(line)) for line in f if line.strip()]
+        sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False)
     except Exception as e:  # any parse failure of these files means the same thing to the user
         raise IndexMismatchError(f"index at {path} is damaged ({type(e).__name__}: {e}): run `rag build`") from None
     if not (len(passages) == vectors.ntotal == manifest.passages) or vectors.d != manifest.dim:
@@ -276,7 +309,9 @@ def open_index(path: Path) -> Index:
         )
     if set(documents) != set(manifest.sources) or any(p.source not in documents for p in passages):
         raise IndexMismatchError(f"index at {path} is inconsistent (documents do not match passages): run `rag build`")
-    return Index(path, manifest, passages, vectors, bm25, documents, glosses, pinyin, names)
+    if len(sents) != len(sentence_vectors) or any(not 0 <= s[0] < len(passages) for s in sents):
+        raise IndexMismatchError(f"index at {path} is inconsistent (sentences do not match passages): run `rag build`")
+    return Index(path, manifest, passages, vectors, bm25, documents, glosses, pinyin, names, sents, sentence_vectors)
 
 
 def stale_sources(index: Index, folder: Path) -> dict[str, str]:

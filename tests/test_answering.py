@@ -1,7 +1,8 @@
 import pytest
 
 from rag import prompts
-from rag.answering import NOT_COVERED, cite, language, llm_prompt, sentences
+from rag.answering import NOT_COVERED, cite, language, llm_prompt
+from rag.chunking import sentences
 from rag.errors import PromptError
 
 

@@ -100,3 +100,27 @@ def test_stale_sources_reports_changes(tmp_path, tiny_corpus, embedder):
     (tiny_corpus / "a_amazon.txt").write_text("改过的内容，讲的是别的事情。", "utf-8")
     (tiny_corpus / "new.txt").write_text("新加的一期节目，讲的是开源模型。", "utf-8")
     assert ix.stale_sources(index, tiny_corpus) == {"a_amazon.txt": "changed", "new.txt": "not indexed"}
+
+
+def test_build_killed_with_sigkill_leaves_a_loadable_index(tmp_path, tiny_corpus, embedder):
+    """Kill `rag build` at several points (loading, embedding, writing); the previous index still answers."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from rag.engine import Engine
+
+    dest = tmp_path / "idx"
+    ix.build(tiny_corpus, dest, embedder)
+    before = ix.open_index(dest).manifest.sources
+    (tiny_corpus / "c_new.txt").write_text("新的一期节目讨论了开源模型的价值和商业化的可能。" * 20, "utf-8")
+    for delay in (0.8, 1.4, 2.0, 2.6, 3.2):
+        proc = subprocess.Popen([sys.executable, "-m", "rag", "--index", str(dest), "build", str(tiny_corpus)],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+        index = ix.open_index(dest)  # the old index or a complete new one, never a mix
+        assert set(index.manifest.sources) in (set(before), set(before) | {"c_new.txt"})
+        assert Engine(index, embedder).search("亚马逊的大模型项目", 1)[0].source == "a_amazon.txt"

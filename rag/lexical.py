@@ -80,13 +80,3 @@ class BM25:
             if term in vocab:
                 out += weight * self._model.get_scores([term]).astype(np.float32)
         return out
-
-    def scores(self, tokens: list[str]) -> np.ndarray:
-        """BM25 score of every passage for the query tokens (unknown tokens are ignored)."""
-        vocab = self._model.vocab_dict
-        known = [t for t in tokens if t in vocab]
-        n = self._model.scores["num_docs"]
-        if not known:
-            return np.zeros(n, dtype=np.float32)
-        return self._model.get_scores(known).astype(np.float32)
-

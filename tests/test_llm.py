@@ -75,3 +75,10 @@ def test_llm_names():
     assert make_llm("extractive") is None
     with pytest.raises(UsageError, match="valid: extractive, openai"):
         make_llm("gpt")
+
+
+def test_streamed_refusal_shows_the_abstention_not_the_sentinel(engine, llm_server):
+    events = list(_engine(engine, llm_server, "refuse").ask_stream(QUESTION))
+    deltas = "".join(e.data for e in events if e.kind == "delta")
+    assert "NOT_COVERED" not in deltas and deltas == "The transcripts don't cover this question."
+    assert events[-1].data.abstained

@@ -225,10 +225,33 @@ def _write_documents(
     texts = {doc.source: doc.text for doc in docs}
     sents = [(i, s, e, t) for i, p in enumerate(passages) for t, s, e in sentences(texts[p.source], p.start, p.end)]
     wanted = [passage_text(p) for p in passages] + [t for *_, t in sents]
-    cache = _cached_vectors(dest, embedder)
-    fresh = list(dict.fromkeys(t for t in wanted if t not in cache))
-    cache.update(zip(fresh, embed_texts(embedder, fresh, progress), strict=True))
-    vectors = np.array([cache[t] for t in wanted], dtype=np.float32).reshape(len(wanted), embedder.dim)
+    old = _previous_vectors(dest, embedder)
+    fresh = list(dict.fromkeys(t for t in wanted if t not in old))
+
+    def fill(out_passages: np.ndarray, out_sentences: np.ndarray) -> None:
+        """Write each wanted text's vector into its row, reused or embedded in batches."""
+        split_at = len(passages)
+
+        def put(row: int, vector: np.ndarray) -> None:
+            if row < split_at:
+                out_passages[row] = vector
+            else:
+                out_sentences[row - split_at] = vector
+
+        rows_of: dict[str, list[int]] = {}
+        for row, text in enumerate(wanted):
+            if text in old:
+                put(row, old[text]())
+            else:
+                rows_of.setdefault(text, []).append(row)
+        for i in range(0, len(fresh), BATCH):
+            batch = fresh[i : i + BATCH]
+            for text, vector in zip(batch, embedder.embed_passages(batch), strict=True):
+                for row in rows_of[text]:
+                    put(row, vector)
+            if progress:
+                progress(i + len(batch), len(fresh))
+
     manifest = Manifest(
         embedder=embedder.name,
         dim=embedder.dim,
@@ -237,33 +260,28 @@ def _write_documents(
         passages=len(passages),
         built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     )
-    write(dest, manifest, docs, passages, vectors[: len(passages)], sents, vectors[len(passages) :])
+    write(dest, manifest, docs, passages, sents, fill)
     return BuildReport(open_index(dest), [], embedded=len(fresh), reused=len(set(wanted)) - len(fresh))
 
 
-def _cached_vectors(dest: Path, embedder: Embedder) -> dict[str, np.ndarray]:
-    """Text -> vector for every passage and sentence of the index at `dest`, if the same embedder built it."""
+def _previous_vectors(dest: Path, embedder: Embedder) -> dict[str, Callable[[], np.ndarray]]:
+    """Text -> a reader of its vector, for every passage and sentence of the index at `dest`, if the
+    same embedder built it. Vectors are read when asked for, not copied up front."""
+    import faiss
+
     try:
         old = open_index(dest)
     except (IndexMissingError, IndexMismatchError):
         return {}
     if old.manifest.embedder != embedder.name or old.manifest.dim != embedder.dim:
         return {}
-    cache = dict(zip((passage_text(p) for p in old.passages), _all_vectors(old.vectors), strict=True))
-    cache.update(zip((s[3] for s in old.sentences), old.sentence_vectors, strict=True))
-    return cache
-
-
-def embed_texts(
-    embedder: Embedder, texts: list[str], progress: Callable[[int, int], None] | None = None
-) -> np.ndarray:
-    """Passage-side vectors of texts, embedded in batches."""
-    out = np.zeros((len(texts), embedder.dim), dtype=np.float32)
-    for i in range(0, len(texts), BATCH):
-        batch = texts[i : i + BATCH]
-        out[i : i + len(batch)] = embedder.embed_passages(batch)
-        if progress:
-            progress(i + len(batch), len(texts))
+    if isinstance(old.vectors, faiss.IndexIVF):
+        old.vectors.make_direct_map()
+    out: dict[str, Callable[[], np.ndarray]] = {}
+    for i, p in enumerate(old.passages):
+        out.setdefault(passage_text(p), lambda i=i: old.vectors.reconstruct(i))
+    for j, record in enumerate(old.sentences):
+        out.setdefault(record[3], lambda j=j: old.sentence_vectors[j])
     return out
 
 
@@ -277,11 +295,14 @@ def write(
     manifest: Manifest,
     docs: Iterable[Document],
     passages: Iterable[Passage],
-    vectors: np.ndarray,
     sents: list[tuple[int, int, int, str]],
-    sentence_vectors: np.ndarray,
+    fill: Callable[[np.ndarray, np.ndarray], None],
 ) -> None:
-    """Write an index directory next to `dest`, then swap it in."""
+    """Write an index directory next to `dest`, then swap it in.
+
+    `fill(passage_vectors, sentence_vectors)` writes the vectors into two arrays mapped onto files
+    in the new directory, so the build never holds them in memory besides the FAISS index itself.
+    """
     import faiss
 
     passages = list(passages)
@@ -302,9 +323,20 @@ def write(
         with open(tmp / "sentences.jsonl", "w", encoding="utf-8") as f:
             for record in sents:
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
-        np.save(tmp / "sentences.npy", np.asarray(sentence_vectors, dtype=np.float32).reshape(len(sents), manifest.dim))
-        vector_index, manifest.ann, manifest.nprobe = make_vector_index(vectors, manifest.dim)
+        sentence_vectors = np.lib.format.open_memmap(
+            tmp / "sentences.npy", mode="w+", dtype=np.float32, shape=(len(sents), manifest.dim)
+        )
+        raw = tmp / "passages.f32"  # scratch: the passage vectors until FAISS has them
+        passage_vectors = (
+            np.memmap(raw, dtype=np.float32, mode="w+", shape=(len(passages), manifest.dim))
+            if passages else np.zeros((0, manifest.dim), np.float32)
+        )
+        fill(passage_vectors, sentence_vectors)
+        sentence_vectors.flush()
+        vector_index, manifest.ann, manifest.nprobe = make_vector_index(passage_vectors, manifest.dim)
         faiss.write_index(vector_index, str(tmp / "vectors.faiss"))
+        del passage_vectors, sentence_vectors, vector_index
+        raw.unlink(missing_ok=True)
         bm25 = BM25.build([p.text for p in passages])
         bm25.save(tmp / "bm25")
         lexicon = {
@@ -341,14 +373,6 @@ def make_vector_index(vectors: np.ndarray, dim: int, flat_max: int | None = None
     nprobe = min(NPROBE, nlist)
     ivf.nprobe = nprobe
     return ivf, "ivf", nprobe
-
-
-def _all_vectors(index) -> np.ndarray:
-    import faiss
-
-    if isinstance(index, faiss.IndexIVF):
-        index.make_direct_map()
-    return index.reconstruct_n(0, index.ntotal)
 
 
 def _remove_leftovers(dest: Path) -> None:
@@ -431,7 +455,7 @@ def open_index(path: Path) -> Index:
         glosses, names, pinyin = lexicon["glosses"], lexicon["names"], frozenset(lexicon["pinyin"])
         with open(path / "sentences.jsonl", encoding="utf-8") as f:
             sents = [tuple(json.loads(line)) for line in f if line.strip()]
-        sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False)
+        sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False, mmap_mode="r")
     except Exception as e:  # any parse failure of these files means the same thing to the user
         raise IndexMismatchError(f"index at {path} is damaged ({type(e).__name__}: {e}): run `rag build`") from None
     if not (len(passages) == vectors.ntotal == manifest.passages) or vectors.d != manifest.dim:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import answering
+from . import answering, prompts
 from .answering import Answer
 from .embedders import DEFAULT_EMBEDDER, Embedder, make_embedder
 from .errors import LLMError
@@ -59,7 +59,8 @@ class Engine:
     def ask_stream(self, question: str, k: int = 6, stream: bool = True) -> Iterator[Event]:
         """Events of an answer as it is produced; with an LLM and `stream`, text arrives in `delta` pieces."""
         question = check_query(question, k)
-        hits, evidence = self.retriever.search_with_evidence(question, k)
+        expansion, warnings = self._llm_translation(question)
+        hits, evidence = self.retriever.search_with_evidence(question, k, expansion)
         yield Event("hits", hits)
         if self.should_abstain(question, evidence):
             answer = answering.abstention(question, hits)
@@ -69,7 +70,18 @@ class Engine:
             answer = yield from self._llm_answer(question, hits, stream)
         if self.llm is None or answer.mode == "extractive" or answer.abstained:
             yield Event("delta", answer.answer)
+        answer.warnings[:0] = warnings
         yield Event("answer", answer)
+
+    def _llm_translation(self, question: str) -> tuple[str, list[str]]:
+        """With an LLM configured, a Chinese search query for an English question (and any warning)."""
+        if self.llm is None or answering.language(question) != "en":
+            return "", []
+        try:
+            system = prompts.render("translate", self.prompts_dir)
+            return self.llm.complete(system, question).strip(), []
+        except LLMError as e:
+            return "", [f"query translation by the LLM failed ({e}); searched with the offline dictionary only"]
 
     def _llm_answer(self, question: str, hits: list[Hit], stream: bool):
         parts: list[str] = []

@@ -116,15 +116,23 @@ class Retriever:
     def search(self, query: str, k: int = 8) -> list[Hit]:
         return self.search_with_evidence(query, k)[0]
 
-    def search_with_evidence(self, query: str, k: int = 8) -> tuple[list[Hit], Evidence]:
+    def search_with_evidence(self, query: str, k: int = 8, expansion: str = "") -> tuple[list[Hit], Evidence]:
+        """Hits and the evidence for abstaining. `expansion` (e.g. an LLM's Chinese rendering of an
+        English question) is added to both the embedded text and the BM25 terms."""
         query = check_query(query, k)
         n = len(self.index.passages)
         if n == 0:
             return [], Evidence(0.0)
-        qvec = self.embedder.embed_queries([self.dense_query(query)])
+        expansion = " ".join(expansion.split())[:MAX_QUERY_CHARS]
+        dense_text = self.dense_query(query)
+        qvec = self.embedder.embed_queries([f"{dense_text} {expansion}" if expansion else dense_text])
         scores, ids = self.index.vectors.search(qvec, min(n, DENSE_DEPTH))
         dense = _minmax(_spread(scores[0], ids[0], n))
-        lex = self.index.bm25.weighted_scores(self.lexical_terms(query))
+        terms = self.lexical_terms(query)
+        if expansion:
+            seen = {t for t, _ in terms}
+            terms += [(t, 1.0) for t in dict.fromkeys(tokenize(expansion)) if t not in seen]
+        lex = self.index.bm25.weighted_scores(terms)
         if lex.max() > 0:
             lex = lex / lex.max()
         fused = self.dense_weight * dense + (1 - self.dense_weight) * lex

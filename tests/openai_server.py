@@ -2,6 +2,7 @@
 
 The requested model name picks the behaviour:
     cite     answers from the prompt: cites passage [1] and a passage [99] that does not exist
+             (any model: a query-translation request gets a Chinese search query)
     refuse   answers NOT_COVERED
     fail     always 500
     limit    always 429
@@ -18,6 +19,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 def reply(model: str, prompt: str) -> str:
+    if "search query" in prompt:  # the query-translation request
+        return "亚马逊 大模型 项目 Q 失败"
     if model == "refuse":
         return "NOT_COVERED"
     first = re.search(r"^\[1\] \((.*?),", prompt, re.M)

@@ -55,13 +55,15 @@ def test_server_errors_retry_then_fall_back_to_extractive(engine, llm_server, mo
     answer = _engine(engine, llm_server, model, retries=1).ask(QUESTION)
     assert answer.mode == "extractive" and answer.citations
     assert any(status in w and "extractive" in w for w in answer.warnings)
-    assert len(_requests(llm_server, model)) == 2  # one try, one bounded retry
+    assert any("query translation" in w for w in answer.warnings)
+    # translation and answer: each one try and one bounded retry
+    assert len(_requests(llm_server, model)) == 4
 
 
 def test_slow_server_times_out_instead_of_hanging(engine, llm_server):
     started = time.monotonic()
     answer = _engine(engine, llm_server, "slow", timeout=0.5, retries=0).ask(QUESTION)
-    assert time.monotonic() - started < 4
+    assert time.monotonic() - started < 6  # two requests (translation, answer), each cut at 0.5 s
     assert answer.mode == "extractive" and any("timed out" in w for w in answer.warnings)
 
 
@@ -82,3 +84,18 @@ def test_streamed_refusal_shows_the_abstention_not_the_sentinel(engine, llm_serv
     deltas = "".join(e.data for e in events if e.kind == "delta")
     assert "NOT_COVERED" not in deltas and deltas == "The transcripts don't cover this question."
     assert events[-1].data.abstained
+
+
+def test_llm_translates_english_questions_for_search(engine, llm_server):
+    from rag.engine import Engine
+
+    llm = OpenAIClient(model="cite", base_url=llm_server["base_url"], api_key="k")
+    offline = Engine(engine.index, engine.embedder).retriever.search_with_evidence("Why did it fail?", 6)[0]
+    before = len(_requests(llm_server, "cite"))
+    answer = Engine(engine.index, engine.embedder, llm).ask("Why did it fail?")
+    assert len(_requests(llm_server, "cite")) == before + 2  # the translation, then the answer
+    assert answer.hits[0].source == "000_2d6f43025af66c3e.txt"  # found through "亚马逊 大模型 项目 Q 失败"
+    assert [h.start for h in answer.hits] != [h.start for h in offline]
+    chinese = Engine(engine.index, engine.embedder, llm).ask("亚马逊的Q项目为什么失败？")
+    assert len(_requests(llm_server, "cite")) == before + 3  # Chinese questions are not translated
+    assert chinese.mode == "llm"

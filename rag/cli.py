@@ -86,7 +86,7 @@ def _engine(ctx: click.Context, **overrides):
 def build(ctx, corpus: Path, chunk_size: int | None, chunk_overlap: int | None, strict: bool):
     """Build the index of the transcripts in CORPUS (default: seeds/)."""
     from .chunking import ChunkSettings
-    from .embedders import make_embedder
+    from .engine import embedder_from
     from .index import build as build_index
 
     s = _settings(ctx)
@@ -96,7 +96,7 @@ def build(ctx, corpus: Path, chunk_size: int | None, chunk_overlap: int | None, 
     )
     if chunk.overlap >= chunk.size:
         raise UsageError(f"--chunk-overlap ({chunk.overlap}) must be smaller than --chunk-size ({chunk.size})")
-    embedder = make_embedder(s.embedder, s.embed_model or None, **s.embedder_options())
+    embedder = embedder_from(s)
     bar, progress = _progress_bar()
     with bar:
         report = build_index(corpus, Path(s.index), embedder, chunk, strict=strict, progress=progress)
@@ -129,11 +129,11 @@ def _progress_bar():
 @click.pass_context
 def add_(ctx, paths: tuple[Path, ...], strict: bool):
     """Add transcript files or folders to the index (only their text is embedded)."""
-    from .embedders import make_embedder
+    from .engine import embedder_from
     from .index import add
 
     s = _settings(ctx)
-    embedder = make_embedder(s.embedder, s.embed_model or None, **s.embedder_options())
+    embedder = embedder_from(s)
     bar, progress = _progress_bar()
     with bar:
         report = add(paths, Path(s.index), embedder, strict=strict, progress=progress)
@@ -145,11 +145,11 @@ def add_(ctx, paths: tuple[Path, ...], strict: bool):
 @click.pass_context
 def remove_(ctx, sources: tuple[str, ...]):
     """Remove transcripts from the index by source name (see `rag sources`)."""
-    from .embedders import make_embedder
+    from .engine import embedder_from
     from .index import remove
 
     s = _settings(ctx)
-    embedder = make_embedder(s.embedder, s.embed_model or None, **s.embedder_options())
+    embedder = embedder_from(s)
     _report(remove(sources, Path(s.index), embedder), s.index)
 
 

@@ -135,10 +135,11 @@ def load(
     return Engine(idx, emb, client, prompts_dir)
 
 
+def embedder_from(settings) -> Embedder:
+    """The embedder the settings name (used by the CLI and the HTTP app)."""
+    return make_embedder(settings.embedder, settings.embed_model or None, **settings.embedder_options())
+
+
 def from_settings(settings) -> Engine:
     """An engine as the settings describe it (used by the CLI and the HTTP app)."""
-    from .embedders import make_embedder
-
-    idx = open_index(Path(settings.index))
-    emb = make_embedder(settings.embedder, settings.embed_model or None, **settings.embedder_options())
-    return Engine(idx, emb, make_llm(settings.llm, **settings.llm_options()))
+    return Engine(open_index(Path(settings.index)), embedder_from(settings), make_llm(settings.llm, **settings.llm_options()))

@@ -27,8 +27,9 @@ from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
 from . import __version__
+from .answering import Citation
 from .errors import IndexMismatchError, IndexMissingError, LLMError, NotFoundError, RagError, UsageError
-from .retrieval import MAX_K, MAX_QUERY_CHARS, check_query
+from .retrieval import MAX_K, MAX_QUERY_CHARS, Hit, check_query
 from .settings import Settings, load_settings
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -42,28 +43,9 @@ class AskRequest(BaseModel):
     k: int = Field(6, ge=1, le=MAX_K, description="Passages to answer from.")
 
 
-class HitOut(BaseModel):
-    rank: int
-    source: str
-    title: str
-    text: str
-    start: int
-    end: int
-    score: float
-
-
-class CitationOut(BaseModel):
-    n: int
-    source: str
-    title: str
-    start: int
-    end: int
-    quote: str
-
-
 class SearchResponse(BaseModel):
     query: str
-    hits: list[HitOut]
+    hits: list[Hit]
 
 
 class AskResponse(BaseModel):
@@ -71,8 +53,8 @@ class AskResponse(BaseModel):
     answer: str
     mode: str
     abstained: bool
-    citations: list[CitationOut]
-    hits: list[HitOut]
+    citations: list[Citation]
+    hits: list[Hit]
     warnings: list[str]
 
 

@@ -1,4 +1,5 @@
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -58,3 +59,23 @@ def llm_server(tmp_path_factory):
     finally:
         proc.terminate()
         proc.wait(timeout=5)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(url: str, tries: int = 300) -> None:
+    """Poll a health URL until it answers 200 (a server process is starting)."""
+    import httpx
+
+    for _ in range(tries):
+        try:
+            if httpx.get(url).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"{url} did not come up")

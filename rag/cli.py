@@ -60,6 +60,22 @@ def _questions(question: str | None, queries: Path | None) -> list[tuple[object,
     return out
 
 
+def _each(ctx: click.Context, items, batch: bool, run):
+    """(id, question, run(question)) per question. In a batch a bad question prints an error line
+    and the rest go on, ending with exit 1; a single bad question is a usage error."""
+    failed = False
+    for qid, q in items:
+        try:
+            yield qid, q, run(q)
+        except UsageError as e:
+            if not batch:
+                raise
+            _emit({"id": qid, "error": str(e)})
+            failed = True
+    if failed:
+        ctx.exit(1)
+
+
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rag")
 @click.option("--index", "index", type=click.Path(path_type=Path), help="Index directory (default: RAG_INDEX or the bundled index).")
@@ -164,16 +180,7 @@ def search(ctx, question: str | None, k: int | None, as_json: bool, queries: Pat
     items = _questions(question, queries)
     engine = _engine(ctx)
     k = k if k is not None else _settings(ctx).top_k
-    failed = False
-    for qid, q in items:
-        try:
-            hits = engine.search(q, k)
-        except UsageError as e:
-            if queries is None:
-                raise
-            _emit({"id": qid, "error": str(e)})
-            failed = True
-            continue
+    for qid, q, hits in _each(ctx, items, queries is not None, lambda q: engine.search(q, k)):
         if as_json or queries:
             obj = {"query": q, "hits": [h.to_dict() for h in hits]}
             _emit({"id": qid, **obj} if queries else obj)
@@ -181,8 +188,6 @@ def search(ctx, question: str | None, k: int | None, as_json: bool, queries: Pat
             for h in hits:
                 click.echo(f"[{h.rank}] {h.source} {h.start}-{h.end}  {h.title}  (score {h.score:.4f})")
                 click.echo(f"    {h.text}\n")
-    if failed:
-        ctx.exit(1)
 
 
 @main.command()
@@ -200,19 +205,8 @@ def ask(ctx, question, k, as_json, queries, llm, stream):
     k = k if k is not None else _settings(ctx).top_k
     if stream is None:
         stream = sys.stdout.isatty() and not as_json and not queries
-    failed = False
-    for qid, q in items:
-        try:
-            if stream:
-                answer = _stream_to_terminal(engine, q, k)
-            else:
-                answer = engine.ask(q, k)
-        except UsageError as e:
-            if queries is None:
-                raise
-            _emit({"id": qid, "error": str(e)})
-            failed = True
-            continue
+    run = (lambda q: _stream_to_terminal(engine, q, k)) if stream else (lambda q: engine.ask(q, k))
+    for qid, q, answer in _each(ctx, items, queries is not None, run):
         if as_json or queries:
             _emit({"id": qid, **answer.to_dict()} if queries else answer.to_dict())
         elif not stream:
@@ -220,8 +214,6 @@ def ask(ctx, question, k, as_json, queries, llm, stream):
             _echo_citations(answer)
         for w in answer.warnings:
             click.echo(f"warning: {w}", err=True)
-    if failed:
-        ctx.exit(1)
 
 
 def _stream_to_terminal(engine, question: str, k: int):

@@ -117,3 +117,11 @@ def test_add_and_remove_commands(run, tmp_path, tiny_corpus):
     assert r.exit_code == 0 and "indexed 2 transcripts" in r.stdout and "0 texts embedded" in r.stdout
     r = run("--index", idx, "remove", "nope.txt")
     assert r.exit_code == 2 and "not in the index: nope.txt" in r.stderr
+
+
+def test_queries_file_with_a_bad_line_reports_it_and_goes_on(run, tmp_path):
+    f = tmp_path / "q.jsonl"
+    f.write_text('{"id": 1, "question": "  "}\n{"id": 2, "question": "why did Amazon Q fail?"}\n')
+    r = run("ask", "--queries", str(f))
+    lines = [json.loads(line) for line in r.stdout.splitlines()]
+    assert r.exit_code == 1 and lines[0] == {"id": 1, "error": "the question is empty"} and lines[1]["id"] == 2

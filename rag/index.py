@@ -33,7 +33,7 @@ from .documents import Document, corpus_files, load, parse
 from .embedders import Embedder
 from .errors import CorpusError, IndexMismatchError, IndexMissingError, NotFoundError, UsageError
 from .lexical import BM25
-from .translate import build_lexicon, build_names, pinyin_syllables
+from .translate import build_lexicon, build_names, names_in_text, pinyin_syllables
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -70,7 +70,7 @@ class Index:
     documents: dict[str, dict]  # source -> {"source", "title", "meta", "text"}: the original text for quotes
     lexicon: dict[str, list[str]]  # English gloss -> Chinese corpus words (rag.translate)
     pinyin: frozenset[str]  # toneless pinyin syllables, to recognise Chinese names in English questions
-    names: dict[str, list[str]]  # capitalised English names -> corpus words (rag.translate.build_names)
+    names: dict[str, list[str]]  # names CEDICT knows -> corpus words for them (rag.translate.build_names)
     sentences: list[tuple[int, int, int, str]]  # (passage number, start, end, normalised text)
     sentence_vectors: np.ndarray
 
@@ -339,9 +339,10 @@ def write(
         raw.unlink(missing_ok=True)
         bm25 = BM25.build([p.text for p in passages])
         bm25.save(tmp / "bm25")
+        words = set(bm25.vocab) | names_in_text(p.text for p in passages)
         lexicon = {
-            "glosses": build_lexicon(bm25.vocab),
-            "names": build_names(bm25.vocab),
+            "glosses": build_lexicon(words),
+            "names": build_names(words),
             "pinyin": sorted(pinyin_syllables()),
         }
         (tmp / "lexicon.json").write_text(json.dumps(lexicon, ensure_ascii=False), "utf-8")

@@ -20,6 +20,12 @@ DENSE_TERMS = 8  # translated terms appended to an English question before embed
 DENSE_DEPTH = 1000  # dense candidates per query; the rest count as least similar
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+# Words by which questions point at the recording rather than its content ("what does the guest
+# think..."): translating them finds passages where the host says 嘉宾, not the answer.
+_DISCOURSE = frozenset(
+    "guest guests host hosts speaker speakers author authors interviewer interviewee narrator episode "
+    "podcast transcript transcripts article source sources".split()
+)
 _NAME = re.compile(r"[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*(?:[-.+][A-Za-z0-9]+)*(?:'s)?")
 
 
@@ -45,7 +51,8 @@ class Evidence:
 
     dense_top: cosine of the question and the closest passage.
     unknown_names: names in the question (Latin script, capitalised or with digits: H800, GLM-4,
-        CoWoS) that occur nowhere in the corpus, neither as written nor through a translation.
+        CoWoS, Samsung) that occur nowhere in the corpus, neither as written nor through a
+        translation; a word-like foreign name counts only if CC-CEDICT knows its Chinese form.
     """
 
     dense_top: float
@@ -97,7 +104,7 @@ class Retriever:
         return terms
 
     def translations(self, query: str) -> list[tuple[str, float]]:
-        return expand(query, self.index.lexicon, STOPWORDS) if _LATIN_WORD.search(query) else []
+        return expand(query, self.index.lexicon, STOPWORDS | _DISCOURSE) if _LATIN_WORD.search(query) else []
 
     def dense_query(self, query: str) -> str:
         """What gets embedded: an English question is followed by its CEDICT translation and names.
@@ -160,13 +167,20 @@ class Retriever:
         return out
 
     def _known(self, name: str, english: bool) -> bool:
-        for key in {name.lower(), stem(name.lower())}:  # GPUs -> gpu
-            if key in self.index.bm25.vocab or key in self._title_words or key in self.index.names:
-                return True
+        """Whether the corpus mentions the name, or may: a name it would write in Chinese characters
+        cannot be judged unless CC-CEDICT gives its Chinese form."""
+        keys = {name.lower(), stem(name.lower())}  # GPUs -> gpu
+        if any(k in self.index.bm25.vocab or k in self._title_words or self.index.names.get(k) for k in keys):
+            return True
         if expand(name, self.index.lexicon, STOPWORDS):
             return True
-        # A Chinese name spelt in pinyin: the transcripts write it in characters, so it cannot be judged.
-        return english and is_pinyin(name, self.index.pinyin)
+        if english and is_pinyin(name, self.index.pinyin):
+            return True  # a Chinese name spelt in pinyin (Yuxin, Zhipu)
+        # A foreign name written as a word (Ilya, Altman, Moonshot): Chinese text transliterates or
+        # translates such names, so it is judged only when CEDICT knows its Chinese form. Acronyms,
+        # mixed case and digits (TSMC, CoWoS, H800) stay in Latin script in Chinese text.
+        titlecase_word = name.isalpha() and name[0].isupper() and name[1:].islower()
+        return titlecase_word and not any(k in self.index.names for k in keys)
 
 
 def _spread(scores: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:

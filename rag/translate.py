@@ -73,25 +73,45 @@ def build_lexicon(vocab: Iterable[str]) -> dict[str, list[str]]:
     return {k: sorted(v, key=lambda w: (-len(w), w))[:MAX_PER_KEY] for k, v in found.items() if k}
 
 
+def _proper_nouns() -> Iterable[tuple[str, str]]:
+    """(Chinese word, capitalised name) for CEDICT glosses that begin with a name: 微软 Microsoft."""
+    for line in _cedict_lines():
+        m = _ENTRY.match(line)
+        if not m:
+            continue
+        for gloss in m.group(3).split("/"):
+            if n := re.match(r"([A-Z][A-Za-z0-9]+)\b", gloss):
+                yield m.group(2), n.group(1)
+
+
+def names_in_text(texts: Iterable[str], max_len: int = 8) -> set[str]:
+    """CEDICT proper nouns of three or more characters that occur in the texts.
+
+    Word segmentation splits some names (jieba cuts 英伟达 into 英 + 伟达), so a name that is not a
+    token of the corpus vocabulary may still be in its text.
+    """
+    wanted = {w for w, _ in _proper_nouns() if 3 <= len(w) <= max_len}
+    found = set()
+    for text in texts:
+        for run in re.findall(r"[\u3400-\u9fff]{3,}", text):
+            for i in range(len(run) - 2):
+                found.update(run[i:j] for j in range(i + 3, min(len(run), i + max_len) + 1) if run[i:j] in wanted)
+    return found
+
+
 def build_names(vocab: Iterable[str]) -> dict[str, list[str]]:
-    """Capitalised names in CEDICT glosses -> corpus words for them: microsoft -> 微软, tencent -> 腾讯.
+    """Every capitalised name CEDICT glosses -> the corpus words for it, if any: microsoft -> 微软,
+    samsung -> [] (CEDICT knows the name, the corpus never uses it).
 
     A gloss such as "Tencent Holdings Limited" under 腾讯控股有限公司 counts for the corpus word
     腾讯 that begins it, as company and place names are usually shortened that way.
     """
     vocab = {w for w in vocab if len(w) >= 2 and re.search(r"[\u3400-\u9fff]", w)}
-    found: dict[str, set[str]] = defaultdict(set)
-    for line in _cedict_lines():
-        m = _ENTRY.match(line)
-        if not m:
-            continue
-        word = m.group(2)
-        known = next((word[:i] for i in range(len(word), 1, -1) if word[:i] in vocab), None)
-        if not known:
-            continue
-        for gloss in m.group(3).split("/"):
-            if n := re.match(r"([A-Z][A-Za-z0-9]+)\b", gloss):
-                found[n.group(1).lower()].add(known)
+    found: dict[str, set[str]] = {}
+    for word, name in _proper_nouns():
+        words = found.setdefault(name.lower(), set())
+        if known := next((word[:i] for i in range(len(word), 1, -1) if word[:i] in vocab), None):
+            words.add(known)
     return {k: sorted(v) for k, v in found.items()}
 
 
@@ -125,7 +145,7 @@ def expand(query: str, lexicon: dict[str, list[str]], stopwords: frozenset[str])
     Phrases (up to three words) are tried before single words; a word covered by a
     phrase is not looked up alone. Each key's candidates share a weight of one.
     """
-    words = [w for w in _WORD.findall(query.lower())]
+    words = [w.removesuffix("'s") for w in _WORD.findall(query.lower())]  # OpenAI's -> openai
     stems = [stem(w) for w in words]
     used = [False] * len(words)
     out: dict[str, float] = {}

@@ -43,7 +43,16 @@ def test_english_question_finds_chinese_passage(engine):
         ("What did the speaker tell a senior Tencent executive?", []),  # 腾讯 is in the corpus
         ("What lesson did Yuxin share with the speaker?", []),  # a pinyin name cannot be judged
         ("What does the author say about ChatGPT-style AI and Sora?", []),
+        ("What did Li say about NVIDIA's new computing platform?", []),  # 英伟达, which jieba splits
+        ("What did Ilya say at MIT in 2018?", []),  # transliterated as 伊利亚: cannot be judged
+        ("What did Samsung announce?", ["Samsung"]),  # CEDICT's 三星 is not in the corpus
+        ("How good is Anthropic's Claude at coding?", ["Claude"]),
     ],
 )
 def test_unknown_names(engine, question, unknown):
     assert engine.retriever.unknown_names(question) == unknown
+
+
+def test_words_for_the_recording_are_not_translated(engine):
+    terms = dict(engine.retriever.translations("What does the guest think of the host's data?"))
+    assert "数据" in terms and "嘉宾" not in terms

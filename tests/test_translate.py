@@ -1,5 +1,5 @@
 from rag.lexical import STOPWORDS
-from rag.translate import build_lexicon, build_names, expand, is_pinyin, pinyin_syllables, stem
+from rag.translate import build_lexicon, build_names, expand, is_pinyin, names_in_text, pinyin_syllables, stem
 
 
 def test_lexicon_maps_english_glosses_to_corpus_words_only():
@@ -20,6 +20,16 @@ def test_expand_prefers_phrases_and_stems_words():
 def test_names_and_pinyin():
     names = build_names(["微软", "腾讯"])
     assert names["microsoft"] == ["微软"] and names["tencent"] == ["腾讯"]
+    assert names["samsung"] == []  # a name CEDICT knows and the corpus does not use
     syllables = pinyin_syllables()
     assert is_pinyin("Yuxin", syllables) and is_pinyin("Zhipu", syllables)
     assert not is_pinyin("Tencent", syllables) and not is_pinyin("CoWoS", syllables)
+
+
+def test_names_are_found_in_text_that_segmentation_splits():
+    assert names_in_text(["像英伟达也发布了更加厉害的平台", "三星"]) == {"英伟达"}  # two-character names need a token
+
+
+def test_possessives_are_translated_as_their_word():
+    lexicon = build_lexicon(["亚马逊", "项目"])
+    assert dict(expand("Amazon's project", lexicon, STOPWORDS)) == {"亚马逊": 1.0, "项目": 1.0}

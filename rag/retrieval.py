@@ -26,6 +26,13 @@ _DISCOURSE = frozenset(
     "guest guests host hosts speaker speakers author authors interviewer interviewee narrator episode "
     "podcast transcript transcripts article source sources".split()
 )
+# English words that ask rather than name what is asked about; they carry no topic for coverage.
+_FUNCTION_WORDS = frozenset(
+    "much many has have had having can could would should will shall may might must there here into onto "
+    "than then them your you yours our ours not any all some such very more most less also just only even "
+    "still yet other others another each every both either whether while since until before after because "
+    "but nor own same too over under again once during between through above below out off per via".split()
+)
 _NAME = re.compile(r"[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*(?:[-.+][A-Za-z0-9]+)*(?:'s)?")
 
 
@@ -50,6 +57,8 @@ class Evidence:
     """What retrieval saw, for abstention.
 
     dense_top: cosine of the question and the closest passage.
+    coverage: a question about things the corpus never mentions ("how do I bake bread?") has
+        most of its English words missing from the corpus, even through translation.
     unknown_names: names in the question (Latin script, capitalised or with digits: H800, GLM-4,
         CoWoS, Samsung) that occur nowhere in the corpus, neither as written nor through a
         translation; a word-like foreign name counts only if CC-CEDICT knows its Chinese form.
@@ -57,6 +66,7 @@ class Evidence:
 
     dense_top: float
     unknown_names: tuple[str, ...] = ()
+    coverage: float = 1.0  # share of the question's English content words the corpus has
 
 
 def check_query(query: object, k: int | None = None) -> str:
@@ -145,7 +155,28 @@ class Retriever:
         fused = self.dense_weight * dense + (1 - self.dense_weight) * lex
         order = np.argsort(-fused, kind="stable")[:k]
         hits = [_hit(r + 1, self.index.passages[i], fused[i]) for r, i in enumerate(order)]
-        return hits, Evidence(float(scores[0][0]), tuple(self.unknown_names(query)))
+        return hits, Evidence(float(scores[0][0]), tuple(self.unknown_names(query)), self.coverage(query))
+
+    def coverage(self, query: str) -> float:
+        """The share of the question's English content words that the corpus has (see Evidence), as
+        written or through a CEDICT translation; names that cannot be judged count as present.
+
+        Chinese words are left out: segmenting a question misreads what the corpus has never seen
+        (李志飞读博时 -> 李志 / 飞读 / 博时), and the dense floor already turns away off-topic
+        Chinese questions. A question without English content words has coverage 1.
+        """
+        english = _is_english(query)
+        vocab = self.index.bm25.vocab
+        words = []
+        for word in re.findall(r"[A-Za-z]+", query):  # large-model -> large, model; GPT-3 -> GPT
+            if len(word) < 3 or word.lower() in STOPWORDS | _DISCOURSE | _FUNCTION_WORDS:
+                continue
+            if word[0].isupper():
+                words.append(self._known(word, english))
+            else:
+                keys = {word.lower(), stem(word.lower())}
+                words.append(any(k in vocab for k in keys) or bool(expand(word, self.index.lexicon, STOPWORDS)))
+        return sum(words) / len(words) if words else 1.0
 
     def unknown_names(self, query: str) -> list[str]:
         """Names the question uses that the corpus never mentions (see Evidence)."""
@@ -179,7 +210,8 @@ class Retriever:
         # A foreign name written as a word (Ilya, Altman, Moonshot): Chinese text transliterates or
         # translates such names, so it is judged only when CEDICT knows its Chinese form. Acronyms,
         # mixed case and digits (TSMC, CoWoS, H800) stay in Latin script in Chinese text.
-        titlecase_word = name.isalpha() and name[0].isupper() and name[1:].islower()
+        # In a Chinese question a Latin name is written as the corpus would write it, so it is judged.
+        titlecase_word = english and name.isalpha() and name[0].isupper() and name[1:].islower()
         return titlecase_word and not any(k in self.index.names for k in keys)
 
 

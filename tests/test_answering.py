@@ -66,8 +66,23 @@ def test_language():
     assert language("亚马逊的Q项目为什么失败") == "zh"
 
 
-@pytest.mark.parametrize("question", ["智谱AI的GLM-4模型是什么时候发布的？", "How much CoWoS capacity has NVIDIA reserved?"])
+@pytest.mark.parametrize(
+    "question",
+    [
+        "智谱AI的GLM-4模型是什么时候发布的？",  # a name the corpus never mentions
+        "How much CoWoS capacity has NVIDIA reserved?",
+        "How do I bake sourdough bread?",  # no word of it in the corpus, even translated
+        "怎么做红烧肉？",  # no passage close enough
+    ],
+)
 def test_uncovered_questions_abstain(engine, question):
     answer = engine.ask(question)
     assert answer.abstained and answer.citations == []
     assert answer.answer in ("转录稿中没有涉及这个问题。", "The transcripts don't cover this question.")
+
+
+@pytest.mark.parametrize(
+    "question", ["What is reinforcement learning?", "什么是强化学习？", "What did Ilya say about reinforcement learning?"]
+)
+def test_broad_questions_the_corpus_covers_are_answered(engine, question):
+    assert not engine.ask(question).abstained

@@ -27,3 +27,16 @@ def test_scores_match_the_reference_scorer():
     theirs = ref.score(rows, ranked)
     for lang in ("all", "zh", "en"):
         assert ours[lang] == theirs[lang]
+
+
+def test_calibration_set_is_answered_and_found(engine):
+    """tests/data/calibration.jsonl: questions written about passages the dev set does not ask about."""
+    rows = evaluation.load_dataset(ROOT / "tests" / "data" / "calibration.jsonl")
+
+    def run(question):
+        hits, evidence = engine.retriever.search_with_evidence(question, 20)
+        return [h.text for h in hits], engine.should_abstain(question, evidence)
+
+    result = evaluation.evaluate(rows, run)
+    assert result["abstention"]["answerable_abstained"] == 0
+    assert result["zh"]["in3000"] >= 0.9 and result["en"]["in3000"] >= 0.75

@@ -56,3 +56,16 @@ def test_unknown_names(engine, question, unknown):
 def test_words_for_the_recording_are_not_translated(engine):
     terms = dict(engine.retriever.translations("What does the guest think of the host's data?"))
     assert "数据" in terms and "嘉宾" not in terms
+
+
+@pytest.mark.parametrize(
+    "question, coverage",
+    [
+        ("How do I bake sourdough bread?", 0.0),
+        ("Why did Amazon's large-model project fail?", 1.0),
+        ("为什么GPT-3的发布是一次转变？", 1.0),  # GPT, not "GPT-"
+        ("亚马逊的项目为什么失败？", 1.0),  # Chinese words are not counted
+    ],
+)
+def test_coverage_of_english_words(engine, question, coverage):
+    assert engine.retriever.coverage(question) == coverage

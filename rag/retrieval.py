@@ -16,7 +16,7 @@ from .translate import expand, is_pinyin, stem
 
 MAX_QUERY_CHARS = 2000
 MAX_K = 50
-DENSE_TERMS = 8  # translated terms appended to an English question before embedding
+DENSE_TERMS = 5  # translated terms appended to an English question before embedding
 DENSE_DEPTH = 1000  # dense candidates per query; the rest count as least similar
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -117,18 +117,17 @@ class Retriever:
         return expand(query, self.index.lexicon, STOPWORDS | _DISCOURSE) if _LATIN_WORD.search(query) else []
 
     def dense_query(self, query: str) -> str:
-        """What gets embedded: an English question is followed by its CEDICT translation and names.
+        """What gets embedded: an English question followed by its least ambiguous CEDICT translations.
 
-        One embedding of question + translation ranks as well as two fused embeddings (measured on
-        the dev set), at half the cost. Only the least ambiguous translations are appended: more
-        made the text longer and the ranking worse.
+        One embedding of question + translation ranks as well as two fused embeddings, at half the
+        cost. The embedding's cost grows with the text, so only DENSE_TERMS terms are appended: more
+        did not rank better on the dev and calibration sets (README, "What we tried").
         """
         if not self.translate_dense or not _is_english(query):
             return query
-        names = [w for w in _LATIN_WORD.findall(query) if w[0].isupper() and w.lower() not in STOPWORDS]
         ranked = sorted(self.translations(query), key=lambda tw: -tw[1])  # stable: ties keep question order
         chinese = [t for t, w in ranked if w >= 0.5][:DENSE_TERMS]
-        return " ".join([query, *chinese, *names]) if chinese else query
+        return " ".join([query, *chinese])
 
     def search(self, query: str, k: int = 8) -> list[Hit]:
         return self.search_with_evidence(query, k)[0]

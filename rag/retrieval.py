@@ -199,7 +199,8 @@ class Retriever:
     def _known(self, name: str, english: bool) -> bool:
         """Whether the corpus mentions the name, or may: a name it would write in Chinese characters
         cannot be judged unless CC-CEDICT gives its Chinese form."""
-        keys = {name.lower(), stem(name.lower())}  # GPUs -> gpu
+        lower = name.lower()
+        keys = {lower, stem(lower), lower.removesuffix("s")}  # GPUs -> gpu, which Snowball leaves
         if any(k in self.index.bm25.vocab or k in self._title_words or self.index.names.get(k) for k in keys):
             return True
         if expand(name, self.index.lexicon, STOPWORDS):

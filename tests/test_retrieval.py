@@ -69,3 +69,15 @@ def test_words_for_the_recording_are_not_translated(engine):
 )
 def test_coverage_of_english_words(engine, question, coverage):
     assert engine.retriever.coverage(question) == coverage
+
+
+def test_compounds_meet_their_words():
+    from rag.lexical import tokenize
+
+    assert tokenize("self-play and GPT-4") == ["self-play", "self", "play", "gpt-4", "gpt"]
+    assert tokenize("self play") == ["self", "play"] and tokenize("OpenAI 3.5") == ["openai", "3.5"]
+
+
+def test_hyphenated_english_finds_the_spaced_transcript_words(engine):
+    hits = engine.search("How does self-play make up for the shortage of training data?", 5)
+    assert any("self play 这个方法本质是用 AI 无限的算力来补数据不足" in h.text for h in hits)

@@ -8,6 +8,8 @@
       sentences.jsonl  [passage number, start, end, text] of each passage's sentences (extractive answers)
       sentences.npy    their vectors, so answering embeds only the question
       bm25/            bm25s index of the same passages
+      bm25_en/         bm25s index of their English glosses (CC-CEDICT), for English questions
+      lexicon.json     English -> Chinese words of the corpus, names, pinyin (rag.translate)
 
 `write` builds the new directory beside the target and swaps it in with renames, so a crash
 leaves either the old index or the new one, never a mix; `open_index` recovers the old one if
@@ -32,13 +34,13 @@ from .chunking import ChunkSettings, Passage, sentences, split
 from .documents import Document, corpus_files, load, parse
 from .embedders import Embedder
 from .errors import CorpusError, IndexMismatchError, IndexMissingError, NotFoundError, UsageError
-from .lexical import BM25
-from .translate import build_lexicon, build_names, names_in_text, pinyin_syllables
+from .lexical import BM25, STOPWORDS, english_tokens, tokenize
+from .translate import build_glosses, build_lexicon, build_names, names_in_text, pinyin_syllables
 
 FORMAT = 1
 MANIFEST = "manifest.json"
-_FILES = (MANIFEST, "passages.jsonl", "documents.jsonl", "vectors.faiss", "bm25", "lexicon.json", "sentences.jsonl",
-          "sentences.npy")
+_FILES = (MANIFEST, "passages.jsonl", "documents.jsonl", "vectors.faiss", "bm25", "bm25_en", "lexicon.json",
+          "sentences.jsonl", "sentences.npy")
 BATCH = 32
 FLAT_MAX = 100_000  # exact search stays fast enough up to here; IVF above (see scripts/bench.py)
 NPROBE = 32  # IVF lists searched per query: recall@10 >= 0.95 on 1M synthetic vectors (scripts/bench.py)
@@ -67,6 +69,7 @@ class Index:
     passages: list[Passage]
     vectors: object  # faiss.Index
     bm25: BM25
+    bm25_en: BM25  # English glosses of the passages (rag.lexical.english_tokens)
     documents: dict[str, dict]  # source -> {"source", "title", "meta", "text"}: the original text for quotes
     lexicon: dict[str, list[str]]  # English gloss -> Chinese corpus words (rag.translate)
     pinyin: frozenset[str]  # toneless pinyin syllables, to recognise Chinese names in English questions
@@ -266,22 +269,36 @@ def _write_documents(
 
 def _previous_vectors(dest: Path, embedder: Embedder) -> dict[str, Callable[[], np.ndarray]]:
     """Text -> a reader of its vector, for every passage and sentence of the index at `dest`, if the
-    same embedder built it. Vectors are read when asked for, not copied up front."""
+    same embedder built it. Vectors are read when asked for, not copied up front.
+
+    Only the manifest, passages, sentences and their vectors are read, so an index written by an
+    older version (lacking files this one adds) still gives its vectors to the rebuild.
+    """
     import faiss
 
+    dest = Path(dest)
+    _recover(dest)
     try:
-        old = open_index(dest)
-    except (IndexMissingError, IndexMismatchError):
+        manifest = json.loads((dest / MANIFEST).read_text("utf-8"))
+        if manifest["embedder"] != embedder.name or manifest["dim"] != embedder.dim:
+            return {}
+        with open(dest / "passages.jsonl", encoding="utf-8") as f:
+            passages = [Passage(**json.loads(line)) for line in f if line.strip()]
+        with open(dest / "sentences.jsonl", encoding="utf-8") as f:
+            sents = [json.loads(line)[3] for line in f if line.strip()]
+        vectors = faiss.read_index(str(dest / "vectors.faiss"))
+        sentence_vectors = np.load(dest / "sentences.npy", allow_pickle=False, mmap_mode="r")
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+        return {}  # no usable previous index: everything is embedded
+    if vectors.ntotal != len(passages) or len(sentence_vectors) != len(sents):
         return {}
-    if old.manifest.embedder != embedder.name or old.manifest.dim != embedder.dim:
-        return {}
-    if isinstance(old.vectors, faiss.IndexIVF):
-        old.vectors.make_direct_map()
+    if isinstance(vectors, faiss.IndexIVF):
+        vectors.make_direct_map()
     out: dict[str, Callable[[], np.ndarray]] = {}
-    for i, p in enumerate(old.passages):
-        out.setdefault(passage_text(p), lambda i=i: old.vectors.reconstruct(i))
-    for j, record in enumerate(old.sentences):
-        out.setdefault(record[3], lambda j=j: old.sentence_vectors[j])
+    for i, p in enumerate(passages):
+        out.setdefault(passage_text(p), lambda i=i: vectors.reconstruct(i))
+    for j, text in enumerate(sents):
+        out.setdefault(text, lambda j=j: sentence_vectors[j])
     return out
 
 
@@ -337,8 +354,10 @@ def write(
         faiss.write_index(vector_index, str(tmp / "vectors.faiss"))
         del passage_vectors, sentence_vectors, vector_index
         raw.unlink(missing_ok=True)
-        bm25 = BM25.build([p.text for p in passages])
+        bm25 = BM25.build(tokenize(p.text) for p in passages)
         bm25.save(tmp / "bm25")
+        glosses = build_glosses(bm25.vocab, STOPWORDS)
+        BM25.build(english_tokens(p.text, glosses) for p in passages).save(tmp / "bm25_en")
         words = set(bm25.vocab) | names_in_text(p.text for p in passages)
         lexicon = {
             "glosses": build_lexicon(words),
@@ -452,6 +471,7 @@ def open_index(path: Path) -> Index:
         if manifest.ann == "ivf":
             faiss.extract_index_ivf(vectors).nprobe = manifest.nprobe
         bm25 = BM25.load(path / "bm25")
+        bm25_en = BM25.load(path / "bm25_en")
         lexicon = json.loads((path / "lexicon.json").read_text("utf-8"))
         glosses, names, pinyin = lexicon["glosses"], lexicon["names"], frozenset(lexicon["pinyin"])
         with open(path / "sentences.jsonl", encoding="utf-8") as f:
@@ -468,7 +488,9 @@ def open_index(path: Path) -> Index:
         raise IndexMismatchError(f"index at {path} is inconsistent (documents do not match passages): run `rag build`")
     if len(sents) != len(sentence_vectors) or any(not 0 <= s[0] < len(passages) for s in sents):
         raise IndexMismatchError(f"index at {path} is inconsistent (sentences do not match passages): run `rag build`")
-    return Index(path, manifest, passages, vectors, bm25, documents, glosses, pinyin, names, sents, sentence_vectors)
+    return Index(
+        path, manifest, passages, vectors, bm25, bm25_en, documents, glosses, pinyin, names, sents, sentence_vectors
+    )
 
 
 def stale_sources(index: Index, folder: Path) -> dict[str, str]:

@@ -1,17 +1,21 @@
 """Lexical search: Chinese-aware tokens scored with BM25 (bm25s).
 
 Chinese is segmented with jieba in search mode (long words and their parts), Latin-script
-words are lower-cased whole, so names such as OpenAI or Sora stay exact terms.
+words are lower-cased whole, so names such as OpenAI or Sora stay exact terms. A second index
+holds each passage's English glosses (`english_tokens`), for English questions.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
 
 import numpy as np
+
+from .translate import stem
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.\-+][a-z0-9]+)*|[\u3400-\u9fff]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
@@ -50,6 +54,24 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+def english_tokens(text: str, glosses: dict[str, list[str]]) -> list[str]:
+    """English search tokens of a passage: the stems of the CEDICT glosses of its Chinese words
+    (rag.translate.build_glosses), and of the English words it has itself."""
+    out = []
+    for token in tokenize(text):
+        if _CJK.match(token):
+            out += glosses.get(token, [])
+        elif token.isalpha():
+            out.append(stem(token))
+    return out
+
+
+def english_query(text: str, ignore: frozenset[str] = frozenset()) -> list[str]:
+    """Stems of a question's English words, to search `english_tokens` with."""
+    words = (w.lower() for w in re.findall(r"[A-Za-z]+", text))
+    return [stem(w) for w in words if len(w) >= 3 and w not in STOPWORDS and w not in ignore]
+
+
 class BM25:
     """A BM25 index over passage texts, saved to and loaded from a folder."""
 
@@ -57,11 +79,12 @@ class BM25:
         self._model = model
 
     @classmethod
-    def build(cls, texts: list[str]) -> "BM25":
+    def build(cls, tokens: Iterable[list[str]]) -> "BM25":
+        """An index of one token list per passage (`tokenize` or `english_tokens` of its text)."""
         import bm25s
 
         model = bm25s.BM25()
-        model.index([tokenize(t) for t in texts], show_progress=False)
+        model.index(list(tokens), show_progress=False)
         return cls(model)
 
     def save(self, folder: Path) -> None:

@@ -11,7 +11,7 @@ from .chunking import Passage
 from .errors import UsageError
 from .index import Index
 from .embedders import Embedder
-from .lexical import STOPWORDS, tokenize
+from .lexical import STOPWORDS, english_query, tokenize
 from .translate import expand, is_pinyin, stem
 
 MAX_QUERY_CHARS = 2000
@@ -84,9 +84,10 @@ class Retriever:
     """Searches one index with one embedder.
 
     Two signals are fused by min-max normalised scores: dense similarity to the question (for
-    English questions, followed by its CEDICT translation) and BM25 over the question's tokens
-    plus their translations. Weights were chosen on the dev set
-    (`scripts/compare.py` prints the numbers).
+    English questions, followed by its CEDICT translation) and a lexical score. The lexical score
+    is BM25 over the question's tokens plus their translations; for an English question it is
+    mixed with BM25 of its English words over the passages' English glosses (`gloss_weight`).
+    Weights were chosen on the dev and calibration sets (`scripts/compare.py` prints the numbers).
     """
 
     def __init__(
@@ -96,6 +97,7 @@ class Retriever:
         dense_weight: float = 0.7,
         translation_weight: float = 1.0,
         translate_dense: bool = True,
+        gloss_weight: float = 0.8,
     ):
         index.check_embedder(embedder)
         self.index = index
@@ -103,6 +105,7 @@ class Retriever:
         self.dense_weight = dense_weight  # share of dense in the fused score; BM25 has the rest
         self.translate_dense = translate_dense  # append the translation to English questions before embedding
         self.translation_weight = translation_weight  # BM25 weight of translated terms
+        self.gloss_weight = gloss_weight  # share of the gloss index in an English question's lexical score
         self._title_words = {t for d in index.documents.values() for t in tokenize(d["title"])}
 
     def lexical_terms(self, query: str) -> list[tuple[str, float]]:
@@ -148,9 +151,10 @@ class Retriever:
         if expansion:
             seen = {t for t, _ in terms}
             terms += [(t, 1.0) for t in dict.fromkeys(tokenize(expansion)) if t not in seen]
-        lex = self.index.bm25.weighted_scores(terms)
-        if lex.max() > 0:
-            lex = lex / lex.max()
+        lex = _unit_max(self.index.bm25.weighted_scores(terms))
+        if self.gloss_weight and _is_english(query):
+            glossed = self.index.bm25_en.weighted_scores([(t, 1.0) for t in english_query(query, _DISCOURSE)])
+            lex = _unit_max((1 - self.gloss_weight) * lex + self.gloss_weight * _unit_max(glossed))
         fused = self.dense_weight * dense + (1 - self.dense_weight) * lex
         order = np.argsort(-fused, kind="stable")[:k]
         hits = [_hit(r + 1, self.index.passages[i], fused[i]) for r, i in enumerate(order)]
@@ -221,6 +225,10 @@ def _spread(scores: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
     out = np.full(n, scores[valid].min() if valid.any() else 0.0, dtype=np.float32)
     out[ids[valid]] = scores[valid]
     return out
+
+
+def _unit_max(x: np.ndarray) -> np.ndarray:
+    return x / x.max() if x.max() > 0 else x
 
 
 def _minmax(x: np.ndarray) -> np.ndarray:

@@ -54,30 +54,53 @@ def _key(phrase: str) -> str:
     return " ".join(stem(w) for w in _WORD.findall(phrase.lower()))
 
 
+def _gloss_parts(line: str) -> tuple[str, list[str]] | None:
+    """(Chinese word, its short English glosses) of a CEDICT line; None for a line that is no entry."""
+    m = _ENTRY.match(line)
+    if not m:
+        return None
+    parts = []
+    for gloss in m.group(3).split("/"):
+        gloss = _LEAD.sub("", _PAREN.sub("", gloss).strip().lower())
+        if gloss.startswith(("cl:", "variant of", "see ", "old variant", "surname ", "abbr. for")):
+            continue
+        pieces = gloss.split(";")
+        if "," in pieces[0]:
+            pieces.append(pieces[0].split(",")[0])
+        parts += [part for part in pieces if 0 < len(_WORD.findall(part)) <= MAX_GLOSS_WORDS]
+    return m.group(2), parts
+
+
+def _corpus_words(vocab: Iterable[str]) -> set[str]:
+    # Single characters are too ambiguous to stand for an English word (会, 当, 倒...).
+    return {w for w in vocab if len(w) >= 2 and re.search(r"[\u3400-\u9fff]", w)}
+
+
 def build_lexicon(vocab: Iterable[str]) -> dict[str, list[str]]:
     """English key (stemmed words) -> Chinese words of the corpus vocabulary that CEDICT glosses so.
 
     Proper-noun glosses such as "Tencent, Chinese internet company" also give their name alone.
     """
-    # Single characters are too ambiguous to stand for an English word (会, 当, 倒...).
-    vocab = {w for w in vocab if len(w) >= 2 and re.search(r"[\u3400-\u9fff]", w)}
+    vocab = _corpus_words(vocab)
     found: dict[str, set[str]] = defaultdict(set)
     for line in _cedict_lines():
-        m = _ENTRY.match(line)
-        if not m or m.group(2) not in vocab:
-            continue
-        for gloss in m.group(3).split("/"):
-            gloss = _LEAD.sub("", _PAREN.sub("", gloss).strip().lower())
-            if gloss.startswith(("cl:", "variant of", "see ", "old variant", "surname ", "abbr. for")):
-                continue
-            parts = gloss.split(";")
-            if "," in parts[0]:
-                parts.append(parts[0].split(",")[0])
-            for part in parts:
-                words = _WORD.findall(part)
-                if 0 < len(words) <= MAX_GLOSS_WORDS:
-                    found[_key(part)].add(m.group(2))
+        entry = _gloss_parts(line)
+        if entry and entry[0] in vocab:
+            for part in entry[1]:
+                found[_key(part)].add(entry[0])
     return {k: sorted(v, key=lambda w: (-len(w), w))[:MAX_PER_KEY] for k, v in found.items() if k}
+
+
+def build_glosses(vocab: Iterable[str], stopwords: frozenset[str]) -> dict[str, list[str]]:
+    """Chinese word of the corpus vocabulary -> the stems of the English words CEDICT glosses it with:
+    离开 -> depart, leav. Indexed with each passage, they let English words find Chinese passages."""
+    vocab = _corpus_words(vocab)
+    found: dict[str, set[str]] = defaultdict(set)
+    for line in _cedict_lines():
+        entry = _gloss_parts(line)
+        if entry and entry[0] in vocab:
+            found[entry[0]].update(stem(w) for part in entry[1] for w in _WORD.findall(part) if w not in stopwords)
+    return {k: sorted(v) for k, v in found.items() if v}
 
 
 def _proper_nouns() -> Iterable[tuple[str, str]]:
@@ -113,7 +136,7 @@ def build_names(vocab: Iterable[str]) -> dict[str, list[str]]:
     A gloss such as "Tencent Holdings Limited" under 腾讯控股有限公司 counts for the corpus word
     腾讯 that begins it, as company and place names are usually shortened that way.
     """
-    vocab = {w for w in vocab if len(w) >= 2 and re.search(r"[\u3400-\u9fff]", w)}
+    vocab = _corpus_words(vocab)
     found: dict[str, set[str]] = {}
     for word, name in _proper_nouns():
         words = found.setdefault(name.lower(), set())

@@ -164,6 +164,20 @@ def test_rebuild_add_and_remove_embed_only_new_text(tmp_path, tiny_corpus, embed
     assert all(p.source != "b_sora.md" for p in removed.index.passages)
 
 
+def test_index_of_an_older_version_still_gives_its_vectors(tmp_path, tiny_corpus, embedder):
+    import shutil
+
+    dest = tmp_path / "idx"
+    first = ix.build(tiny_corpus, dest, embedder)
+    shutil.rmtree(dest / "bm25_en")  # a file this version adds
+    with pytest.raises(IndexMismatchError, match="lacks bm25_en"):
+        ix.open_index(dest)
+    counting = CountingEmbedder(embedder)
+    again = ix.build(tiny_corpus, dest, counting)
+    assert counting.count == 0 and again.reused == first.embedded
+    assert ix.open_index(dest).bm25_en.vocab
+
+
 def test_add_and_remove_refuse_bad_input(tmp_path, tiny_corpus, embedder):
     from rag.errors import NotFoundError, UsageError
 

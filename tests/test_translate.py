@@ -1,5 +1,5 @@
 from rag.lexical import STOPWORDS
-from rag.translate import build_lexicon, build_names, expand, is_pinyin, names_in_text, pinyin_syllables, stem
+from rag.translate import build_glosses, build_lexicon, build_names, expand, is_pinyin, names_in_text, pinyin_syllables, stem
 
 
 def test_lexicon_maps_english_glosses_to_corpus_words_only():
@@ -34,3 +34,13 @@ def test_names_are_found_in_text_that_segmentation_splits():
 def test_possessives_are_translated_as_their_word():
     lexicon = build_lexicon(["亚马逊", "项目"])
     assert dict(expand("Amazon's project", lexicon, STOPWORDS)) == {"亚马逊": 1.0, "项目": 1.0}
+
+
+def test_passages_carry_the_english_glosses_of_their_words():
+    from rag.lexical import english_query, english_tokens
+
+    glosses = build_glosses(["离开", "数据", "离"], STOPWORDS)
+    assert {stem("depart"), stem("leave")} <= set(glosses["离开"]) and "离" not in glosses
+    tokens = english_tokens("他离开了 OpenAI 的 data 团队", glosses)
+    assert stem("depart") in tokens and "openai" in tokens and stem("data") in tokens
+    assert english_query("Why did he depart from the company?") == [stem("depart"), stem("company")]

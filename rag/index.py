@@ -35,7 +35,7 @@ from .documents import Document, corpus_files, load, parse
 from .embedders import Embedder
 from .errors import CorpusError, IndexMismatchError, IndexMissingError, NotFoundError, UsageError
 from .lexical import BM25, STOPWORDS, english_tokens, tokenize
-from .translate import build_glosses, build_lexicon, build_names, names_in_text, pinyin_syllables
+from .translate import absent_names, build_glosses, build_lexicon, build_names, names_in_text, pinyin_syllables
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -74,6 +74,7 @@ class Index:
     lexicon: dict[str, list[str]]  # English gloss -> Chinese corpus words (rag.translate)
     pinyin: frozenset[str]  # toneless pinyin syllables, to recognise Chinese names in English questions
     names: dict[str, list[str]]  # names CEDICT knows -> corpus words for them (rag.translate.build_names)
+    absent_names: frozenset[str]  # Chinese proper nouns the corpus never mentions (rag.translate.absent_names)
     sentences: list[tuple[int, int, int, str]]  # (passage number, start, end, normalised text)
     sentence_vectors: np.ndarray
 
@@ -362,6 +363,7 @@ def write(
         lexicon = {
             "glosses": build_lexicon(words),
             "names": build_names(words),
+            "absent_names": absent_names((p.text for p in passages), bm25.vocab),
             "pinyin": sorted(pinyin_syllables()),
         }
         (tmp / "lexicon.json").write_text(json.dumps(lexicon, ensure_ascii=False), "utf-8")
@@ -474,6 +476,7 @@ def open_index(path: Path) -> Index:
         bm25_en = BM25.load(path / "bm25_en")
         lexicon = json.loads((path / "lexicon.json").read_text("utf-8"))
         glosses, names, pinyin = lexicon["glosses"], lexicon["names"], frozenset(lexicon["pinyin"])
+        absent = frozenset(lexicon["absent_names"])
         with open(path / "sentences.jsonl", encoding="utf-8") as f:
             sents = [tuple(json.loads(line)) for line in f if line.strip()]
         sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False, mmap_mode="r")
@@ -489,7 +492,8 @@ def open_index(path: Path) -> Index:
     if len(sents) != len(sentence_vectors) or any(not 0 <= s[0] < len(passages) for s in sents):
         raise IndexMismatchError(f"index at {path} is inconsistent (sentences do not match passages): run `rag build`")
     return Index(
-        path, manifest, passages, vectors, bm25, bm25_en, documents, glosses, pinyin, names, sents, sentence_vectors
+        path, manifest, passages, vectors, bm25, bm25_en, documents, glosses, pinyin, names, absent, sents,
+        sentence_vectors,
     )
 
 

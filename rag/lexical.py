@@ -19,6 +19,7 @@ from .translate import stem
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.\-+][a-z0-9]+)*|[\u3400-\u9fff]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 # Function words that carry no topic; jieba leaves them as single-character tokens.
 STOPWORDS = frozenset(
     "的 了 是 在 和 也 就 都 而 及 与 着 或 一个 没有 我们 你们 他们 它们 这个 那个 这些 那些 什么 怎么 为什么 "
@@ -52,6 +53,11 @@ def tokenize(text: str) -> list[str]:
             if len(parts) > 1 or (parts and parts[0] != tok):
                 tokens.extend(p for p in parts if p not in STOPWORDS)
     return tokens
+
+
+def words(text: str) -> list[str]:
+    """Chinese words of a text, segmented by jieba in its precise mode (no overlapping parts)."""
+    return [w for run in _CJK_RUN.findall(text) for w in _jieba().lcut(run)]
 
 
 def english_tokens(text: str, glosses: dict[str, list[str]]) -> list[str]:

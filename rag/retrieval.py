@@ -11,7 +11,7 @@ from .chunking import Passage
 from .errors import UsageError
 from .index import Index
 from .embedders import Embedder
-from .lexical import STOPWORDS, english_query, tokenize
+from .lexical import STOPWORDS, english_query, tokenize, words
 from .translate import expand, is_pinyin, stem
 
 MAX_QUERY_CHARS = 2000
@@ -62,6 +62,8 @@ class Evidence:
     unknown_names: names in the question (Latin script, capitalised or with digits: H800, GLM-4,
         CoWoS, Samsung) that occur nowhere in the corpus, neither as written nor through a
         translation; a word-like foreign name counts only if CC-CEDICT knows its Chinese form.
+        Chinese proper nouns of CC-CEDICT (盘古, 字节跳动) count when the corpus has neither them
+        nor their English name.
     """
 
     dense_top: float
@@ -198,6 +200,11 @@ class Retriever:
             unknown = [p for p in parts or [name] if not self._known(p, english)]
             if unknown:
                 out.append(name)
+        # Chinese proper nouns (盘古, 字节跳动) that the corpus never mentions, made of whole words of the
+        # question: jieba splits some names (字节 + 跳动), and a name inside a word (子产 in 电子产品) is none.
+        segmented = words(query)
+        spans = ("".join(segmented[i : i + n]) for n in (1, 2, 3) for i in range(len(segmented) - n + 1))
+        out += [w for w in dict.fromkeys(spans) if w in self.index.absent_names]
         return out
 
     def _known(self, name: str, english: bool) -> bool:

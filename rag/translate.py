@@ -114,18 +114,47 @@ def _proper_nouns() -> Iterable[tuple[str, str]]:
                 yield m.group(2), n.group(1)
 
 
-def names_in_text(texts: Iterable[str], max_len: int = 8) -> set[str]:
+def names_in_text(texts: Iterable[str]) -> set[str]:
     """CEDICT proper nouns of three or more characters that occur in the texts.
 
     Word segmentation splits some names (jieba cuts 英伟达 into 英 + 伟达), so a name that is not a
     token of the corpus vocabulary may still be in its text.
     """
-    wanted = {w for w, _ in _proper_nouns() if 3 <= len(w) <= max_len}
+    return _words_in_text(texts, {w for w, _ in _proper_nouns() if 3 <= len(w) <= 8})
+
+
+def absent_names(texts: Iterable[str], vocab: Iterable[str]) -> list[str]:
+    """Chinese proper nouns (CEDICT writes their pinyin capitalised: 盘古 Pan2 gu3) that the texts
+    never mention, neither in characters nor by their English name (谷歌 counts if "google" does)."""
+    names = _chinese_names()
+    present = _words_in_text(texts, set(names))
+    vocab = set(vocab)
+    return sorted(w for w, english in names.items() if w not in present and not english & vocab)
+
+
+@cache
+def _chinese_names() -> dict[str, frozenset[str]]:
+    """CEDICT proper nouns of two to eight characters -> the lower-cased names their glosses begin with."""
+    out: dict[str, set[str]] = defaultdict(set)
+    for line in _cedict_lines():
+        m = _ENTRY.match(line)
+        pinyin = line[line.find("[") + 1 : line.find("]")]
+        if m and pinyin[:1].isupper() and 2 <= len(m.group(2)) <= 8 and _ALL_CJK.match(m.group(2)):
+            out[m.group(2)].update(n.lower() for n in re.findall(r"(?:^|/)([A-Z][A-Za-z0-9]+)", m.group(3)))
+    return {w: frozenset(v) for w, v in out.items()}
+
+
+def _words_in_text(texts: Iterable[str], wanted: set[str]) -> set[str]:
+    """The words of `wanted` (Chinese, two characters or more) that occur in the texts."""
+    if not wanted:
+        return set()
+    shortest, longest = min(map(len, wanted)), max(map(len, wanted))
     found = set()
     for text in texts:
-        for run in re.findall(r"[\u3400-\u9fff]{3,}", text):
-            for i in range(len(run) - 2):
-                found.update(run[i:j] for j in range(i + 3, min(len(run), i + max_len) + 1) if run[i:j] in wanted)
+        for run in re.findall(rf"[\u3400-\u9fff]{{{shortest},}}", text):
+            for i in range(len(run) - shortest + 1):
+                end = min(len(run), i + longest)
+                found.update(run[i:j] for j in range(i + shortest, end + 1) if run[i:j] in wanted)
     return found
 
 

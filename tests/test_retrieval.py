@@ -47,6 +47,10 @@ def test_english_question_finds_chinese_passage(engine):
         ("What did Ilya say at MIT in 2018?", []),  # transliterated as 伊利亚: cannot be judged
         ("What did Samsung announce?", ["Samsung"]),  # CEDICT's 三星 is not in the corpus
         ("How good is Anthropic's Claude at coding?", ["Claude"]),
+        ("华为盘古大模型在哪些行业落地了？", ["盘古"]),  # a CEDICT proper noun the corpus never uses
+        ("字节跳动的大模型怎么样？", ["字节跳动"]),  # jieba splits it into 字节 + 跳动
+        ("李志飞拿哪类消费电子产品来比喻？", []),  # 子产 (a proper noun) inside 电子产品 is no name
+        ("谷歌和英伟达怎么看大模型？", []),  # in the corpus
     ],
 )
 def test_unknown_names(engine, question, unknown):

@@ -1,5 +1,5 @@
 from rag.lexical import STOPWORDS
-from rag.translate import build_glosses, build_lexicon, build_names, expand, is_pinyin, names_in_text, pinyin_syllables, stem
+from rag.translate import absent_names, build_glosses, build_lexicon, build_names, expand, is_pinyin, names_in_text, pinyin_syllables, stem
 
 
 def test_lexicon_maps_english_glosses_to_corpus_words_only():
@@ -44,3 +44,10 @@ def test_passages_carry_the_english_glosses_of_their_words():
     tokens = english_tokens("他离开了 OpenAI 的 data 团队", glosses)
     assert stem("depart") in tokens and "openai" in tokens and stem("data") in tokens
     assert english_query("Why did he depart from the company?") == [stem("depart"), stem("company")]
+
+
+def test_absent_names_are_chinese_proper_nouns_the_texts_never_mention():
+    absent = set(absent_names(["百度和英伟达都做大模型", "google 的模型"], ["google"]))
+    assert {"华为", "北京"} <= absent  # proper nouns (capitalised pinyin in CEDICT) not in the texts
+    assert not {"百度", "英伟达", "谷歌"} & absent  # in the texts, or named in English (谷歌 = Google)
+    assert "模型" not in absent  # not a proper noun

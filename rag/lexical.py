@@ -74,8 +74,8 @@ def english_tokens(text: str, glosses: dict[str, list[str]]) -> list[str]:
 
 def english_query(text: str, ignore: frozenset[str] = frozenset()) -> list[str]:
     """Stems of a question's English words, to search `english_tokens` with."""
-    words = (w.lower() for w in re.findall(r"[A-Za-z]+", text))
-    return [stem(w) for w in words if len(w) >= 3 and w not in STOPWORDS and w not in ignore]
+    latin = (w.lower() for w in re.findall(r"[A-Za-z]+", text))
+    return [stem(w) for w in latin if len(w) >= 3 and w not in STOPWORDS and w not in ignore]
 
 
 class BM25:

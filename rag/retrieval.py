@@ -126,7 +126,7 @@ class Retriever:
 
         One embedding of question + translation ranks as well as two fused embeddings, at half the
         cost. The embedding's cost grows with the text, so only DENSE_TERMS terms are appended: more
-        did not rank better on the dev and calibration sets (README, "What we tried").
+        did not rank better on the dev and calibration sets (README, "Quality and speed").
         """
         if not self.translate_dense or not _is_english(query):
             return query
@@ -172,16 +172,16 @@ class Retriever:
         """
         english = _is_english(query)
         vocab = self.index.bm25.vocab
-        words = []
+        present = []
         for word in re.findall(r"[A-Za-z]+", query):  # large-model -> large, model; GPT-3 -> GPT
             if len(word) < 3 or word.lower() in STOPWORDS | _DISCOURSE | _FUNCTION_WORDS:
                 continue
             if word[0].isupper():
-                words.append(self._known(word, english))
+                present.append(self._known(word, english))
             else:
                 keys = {word.lower(), stem(word.lower())}
-                words.append(any(k in vocab for k in keys) or bool(expand(word, self.index.lexicon, STOPWORDS)))
-        return sum(words) / len(words) if words else 1.0
+                present.append(any(k in vocab for k in keys) or bool(expand(word, self.index.lexicon, STOPWORDS)))
+        return sum(present) / len(present) if present else 1.0
 
     def unknown_names(self, query: str) -> list[str]:
         """Names the question uses that the corpus never mentions (see Evidence)."""

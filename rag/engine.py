@@ -68,9 +68,9 @@ class Engine:
         if self.should_abstain(question, evidence):
             answer = answering.abstention(question, hits)
         elif self.llm is None:
-            answer = answering.extractive(question, hits, self.index, self.embedder)
+            answer = answering.extractive(question, hits, self.index, evidence.query_vector)
         else:
-            answer = yield from self._llm_answer(question, hits, stream)
+            answer = yield from self._llm_answer(question, hits, evidence, stream)
         if self.llm is None or answer.mode == "extractive" or answer.abstained:
             yield Event("delta", answer.answer)
         answer.warnings[:0] = warnings
@@ -86,7 +86,7 @@ class Engine:
         except LLMError as e:
             return "", [f"query translation by the LLM failed ({e}); searched with the offline dictionary only"]
 
-    def _llm_answer(self, question: str, hits: list[Hit], stream: bool):
+    def _llm_answer(self, question: str, hits: list[Hit], evidence: Evidence, stream: bool):
         parts: list[str] = []
         sent = 0  # characters passed on; text that may still become the NOT_COVERED reply is held back
         try:
@@ -97,7 +97,7 @@ class Engine:
                     yield Event("delta", text[sent:])
                     sent = len(text)
         except LLMError as e:
-            fallback = answering.extractive(question, hits, self.index, self.embedder)
+            fallback = answering.extractive(question, hits, self.index, evidence.query_vector)
             fallback.warnings.append(f"{e}; showing the extractive answer instead")
             if sent:
                 yield Event("delta", "\n\n")

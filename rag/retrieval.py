@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
@@ -69,6 +69,7 @@ class Evidence:
     dense_top: float
     unknown_names: tuple[str, ...] = ()
     coverage: float = 1.0  # share of the question's English content words the corpus has
+    query_vector: np.ndarray | None = field(default=None, compare=False, repr=False)  # what was searched
 
 
 def check_query(query: object, k: int | None = None) -> str:
@@ -160,7 +161,7 @@ class Retriever:
         fused = self.dense_weight * dense + (1 - self.dense_weight) * lex
         order = np.argsort(-fused, kind="stable")[:k]
         hits = [_hit(r + 1, self.index.passages[i], fused[i]) for r, i in enumerate(order)]
-        return hits, Evidence(float(scores[0][0]), tuple(self.unknown_names(query)), self.coverage(query))
+        return hits, Evidence(float(scores[0][0]), tuple(self.unknown_names(query)), self.coverage(query), qvec[0])
 
     def coverage(self, query: str) -> float:
         """The share of the question's English content words that the corpus has (see Evidence), as

@@ -24,6 +24,21 @@ def embedder(engine):
     return engine.embedder
 
 
+class CountingEmbedder:
+    """The real embedder, counting the passages (`count`) and queries (`queries`) it embeds."""
+
+    def __init__(self, inner):
+        self.inner, self.name, self.dim, self.count, self.queries = inner, inner.name, inner.dim, 0, 0
+
+    def embed_passages(self, texts):
+        self.count += len(texts)
+        return self.inner.embed_passages(texts)
+
+    def embed_queries(self, texts):
+        self.queries += len(texts)
+        return self.inner.embed_queries(texts)
+
+
 TINY = {
     "a_amazon.txt": "亚马逊内部做过一个大模型 代号是Q 这个项目前后一年就宣告失败了 原因是领导层不懂技术 团队在压力下只敢做稳妥的实验",
     "b_sora.md": "---\ntitle: |\n  Sora and the exponential lead\nauthor: |\n  Neo\ndate_saved: 2024-02-17 12:37:03\n---\n\n"

@@ -86,3 +86,12 @@ def test_uncovered_questions_abstain(engine, question):
 )
 def test_broad_questions_the_corpus_covers_are_answered(engine, question):
     assert not engine.ask(question).abstained
+
+
+def test_an_extractive_answer_embeds_the_question_once(engine):
+    from conftest import CountingEmbedder
+    from rag.engine import Engine
+
+    counting = CountingEmbedder(engine.embedder)
+    answer = Engine(engine.index, counting).ask("Why did Amazon's large-model project fail?")
+    assert answer.citations and counting.queries == 1  # the sentences are chosen with retrieval's vector

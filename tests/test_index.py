@@ -4,7 +4,7 @@ import pytest
 
 from rag import index as ix
 from rag.errors import CorpusError, IndexMismatchError, IndexMissingError
-from conftest import ROOT
+from conftest import ROOT, CountingEmbedder
 
 
 def test_committed_index_matches_seeds():
@@ -123,20 +123,6 @@ def test_build_killed_with_sigkill_leaves_a_loadable_index(tmp_path, tiny_corpus
         assert Engine(index, embedder).search("亚马逊的大模型项目", 1)[0].source == "a_amazon.txt"
     ix.build(tiny_corpus, dest, embedder)  # the next build clears what the killed ones left behind
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
-
-
-class CountingEmbedder:
-    """The real embedder, counting the texts it is asked to embed."""
-
-    def __init__(self, inner):
-        self.inner, self.name, self.dim, self.count = inner, inner.name, inner.dim, 0
-
-    def embed_passages(self, texts):
-        self.count += len(texts)
-        return self.inner.embed_passages(texts)
-
-    def embed_queries(self, texts):
-        return self.inner.embed_queries(texts)
 
 
 def test_rebuild_add_and_remove_embed_only_new_text(tmp_path, tiny_corpus, embedder):

@@ -20,6 +20,7 @@ from .translate import stem
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.\-+][a-z0-9]+)*|[\u3400-\u9fff]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+_NO_TOKEN = "\x00"  # stands in for the tokens of a corpus that has none (tokens are never control characters)
 # Function words that carry no topic; jieba leaves them as single-character tokens.
 STOPWORDS = frozenset(
     "的 了 是 在 和 也 就 都 而 及 与 着 或 一个 没有 我们 你们 他们 它们 这个 那个 这些 那些 什么 怎么 为什么 "
@@ -89,8 +90,11 @@ class BM25:
         """An index of one token list per passage (`tokenize` or `english_tokens` of its text)."""
         import bm25s
 
+        tokens = list(tokens)
+        if tokens and not any(tokens):  # bm25s needs one token somewhere; a query never produces this one
+            tokens = [[_NO_TOKEN]] + tokens[1:]
         model = bm25s.BM25()
-        model.index(list(tokens), show_progress=False)
+        model.index(tokens, show_progress=False)
         return cls(model)
 
     def save(self, folder: Path) -> None:

@@ -205,3 +205,15 @@ def test_ivf_recall_against_exact_search():
     _, want = flat.search(q, 10)
     recall = np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, want, strict=True)])
     assert ann == "ivf" and recall >= 0.95
+
+
+def test_passages_without_english_glosses_still_build(tmp_path, embedder):
+    """Words that CC-CEDICT does not know and no Latin script: the gloss index has no tokens at all."""
+    from rag.lexical import BM25
+
+    assert BM25.build([[], []]).weighted_scores([("x", 1.0)]).tolist() == [0.0, 0.0]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text("嗯嗯嗯嗯啊啊啊啊哦哦哦哦呃呃呃呃", "utf-8")
+    report = ix.build(corpus, tmp_path / "idx", embedder)
+    assert report.index.passages and ix.open_index(tmp_path / "idx").bm25_en is not None

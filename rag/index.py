@@ -11,7 +11,7 @@
       bm25_en/         bm25s index of their English glosses (CC-CEDICT), for English questions
       lexicon.json     English -> Chinese words of the corpus, names, pinyin (rag.translate)
 
-`write` builds the new directory beside the target and swaps it in with renames, so a crash
+`write` builds the new directory beside the target and swaps it in with renames (rag.atomic), so a crash
 leaves either the old index or the new one, never a mix; `open_index` recovers the old one if
 a crash fell between the two renames.
 """
@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 
 from . import __version__
+from .atomic import fsync_tree, recover, remove_leftovers, swap
 from .chunking import ChunkSettings, Passage, sentences, split
 from .documents import Document, corpus_files, load, parse
 from .embedders import Embedder
@@ -278,7 +279,7 @@ def _previous_vectors(dest: Path, embedder: Embedder) -> dict[str, Callable[[], 
     import faiss
 
     dest = Path(dest)
-    _recover(dest)
+    recover(dest, MANIFEST)
     try:
         manifest = json.loads((dest / MANIFEST).read_text("utf-8"))
         if manifest["embedder"] != embedder.name or manifest["dim"] != embedder.dim:
@@ -326,7 +327,7 @@ def write(
     passages = list(passages)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(dest)
+    remove_leftovers(dest)
     tmp = dest.with_name(f".{dest.name}.new-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
@@ -369,8 +370,8 @@ def write(
         (tmp / "lexicon.json").write_text(json.dumps(lexicon, ensure_ascii=False), "utf-8")
         # The manifest goes last: a directory without one is never mistaken for an index.
         (tmp / MANIFEST).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2) + "\n", "utf-8")
-        _fsync_tree(tmp)
-        _swap(tmp, dest)
+        fsync_tree(tmp)
+        swap(tmp, dest)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -397,57 +398,12 @@ def make_vector_index(vectors: np.ndarray, dim: int, flat_max: int | None = None
     return ivf, "ivf", nprobe
 
 
-def _remove_leftovers(dest: Path) -> None:
-    """Delete half-written directories of builds that were killed (their process is gone)."""
-    for leftover in dest.parent.glob(f".{dest.name}.new-*"):
-        pid = leftover.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _alive(int(pid)):
-            shutil.rmtree(leftover, ignore_errors=True)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _swap(new: Path, dest: Path) -> None:
-    old = dest.with_name(f".{dest.name}.old-{os.getpid()}")
-    if dest.exists():
-        os.rename(dest, old)
-    os.rename(new, dest)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _fsync_tree(folder: Path) -> None:
-    for root, _, files in os.walk(folder):
-        for name in files:
-            fd = os.open(os.path.join(root, name), os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-
-
-def _recover(path: Path) -> None:
-    """If a crash fell between the two renames of `_swap`, put the previous index back."""
-    if path.exists():
-        return
-    olds = sorted(path.parent.glob(f".{path.name}.old-*"), key=lambda p: p.stat().st_mtime)
-    if olds and (olds[-1] / MANIFEST).exists():
-        os.rename(olds[-1], path)
-
-
 def open_index(path: Path) -> Index:
     """Load an index directory, explaining what is wrong if it cannot be used."""
     import faiss
 
     path = Path(path)
-    _recover(path)
+    recover(path, MANIFEST)
     if not (path / MANIFEST).exists():
         if path.exists() and any(path.iterdir()):
             raise IndexMismatchError(f"{path} is not an index (no {MANIFEST}): run `rag --index {path} build CORPUS_DIR`")

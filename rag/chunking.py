@@ -19,6 +19,7 @@ from .documents import Document, normalise
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", "!", "?", "；", ";", "，", ",", "、", " ", ""]
 _SENTENCE_END = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*")
 _CLAUSE_END = re.compile(r"[^，,、]+[，,、]*")
+_DISCOURSE = re.compile(r"(?<=[\u3400-\u9fff])(?:然后|所以|但是|因为|其实|而且|包括|比如说|我觉得|就是说|那这个|那么)")
 MAX_SENTENCE = 120  # longer "sentences" (unpunctuated speech) are cut at clause or window boundaries
 _WORD = re.compile(r"[\w\u3400-\u9fff]")
 MIN_WORD_CHARS = 8  # fewer than this is a stray heading or a rule ("---"), not a passage
@@ -88,13 +89,36 @@ def sentences(text: str, start: int, end: int) -> list[tuple[str, int, int]]:
 
 
 def _pieces(text: str, s: int, e: int) -> Iterator[tuple[int, int]]:
-    """Cut an over-long sentence at clause ends, then into fixed windows."""
+    """Cut an over-long sentence at clause ends, then at word boundaries (unpunctuated speech)."""
     if e - s <= MAX_SENTENCE:
         yield s, e
         return
     cur = s
     for m in _CLAUSE_END.finditer(text, s, e):
         if m.end() - cur >= MAX_SENTENCE // 2 or m.end() == e:
-            for w in range(cur, m.end(), MAX_SENTENCE):
-                yield w, min(w + MAX_SENTENCE, m.end())
+            yield from _windows(text, cur, m.end())
             cur = m.end()
+
+
+def _windows(text: str, s: int, e: int) -> Iterator[tuple[int, int]]:
+    """Pieces of at most MAX_SENTENCE characters, cut where a clause is likely to begin (before a
+    discourse marker such as 然后 or 所以), else between two words, never inside a word."""
+    while e - s > MAX_SENTENCE:
+        lo, hi = s + MAX_SENTENCE // 2, s + MAX_SENTENCE
+        markers = [m.start() for m in _DISCOURSE.finditer(text, lo, hi)]
+        cut = markers[-1] if markers else _word_boundary(text, lo, hi)
+        yield s, cut
+        s = cut
+    yield s, e
+
+
+def _word_boundary(text: str, lo: int, hi: int) -> int:
+    """The last position in (lo, hi] that falls between two words (jieba), else hi."""
+    from .lexical import segment
+
+    pos, best = lo, hi
+    for word in segment(text[lo : hi + 8]):
+        pos += len(word)
+        if pos <= hi:
+            best = pos
+    return best if best > lo else hi

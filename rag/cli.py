@@ -210,8 +210,7 @@ def ask(ctx, question, k, as_json, queries, llm, stream):
         if as_json or queries:
             _emit({"id": qid, **answer.to_dict()} if queries else answer.to_dict())
         elif not stream:
-            click.echo(answer.answer)
-            _echo_citations(answer)
+            click.echo(answer.render())
         for w in answer.warnings:
             click.echo(f"warning: {w}", err=True)
 
@@ -225,16 +224,9 @@ def _stream_to_terminal(engine, question: str, k: int):
         elif event.kind == "answer":
             answer = event.data
     click.echo()
-    _echo_citations(answer)
+    if sources := answer.render_sources():
+        click.echo(f"\n{sources}")
     return answer
-
-
-def _echo_citations(answer) -> None:
-    if answer.citations:
-        click.echo()
-    for c in answer.citations:
-        click.echo(f"[{c.n}] {c.title} — {c.source}, chars {c.start}-{c.end}")
-        click.echo(f"    “{' '.join(c.quote.split())}”")
 
 
 @main.command()
@@ -261,17 +253,22 @@ def serve(ctx, host: str | None, port: int | None):
 @click.pass_context
 def eval_(ctx, dataset: Path, as_json: bool, k: int):
     """Score retrieval (in3000, r@1, r@5, MRR) and abstention on a labelled question file."""
-    from .evaluation import evaluate, format_table, load_dataset
+    from .evaluation import answer_scores, evaluate, format_answer_table, format_table, load_dataset
 
     rows = load_dataset(dataset)
     engine = _engine(ctx)
 
     def run(question: str):
-        hits, evidence = engine.retriever.search_with_evidence(question, k)
-        return [h.text for h in hits], engine.should_abstain(question, evidence)
+        hits, verdict = engine.judged_search(question, k)
+        return [h.text for h in hits], not verdict.answerable
 
     result = evaluate(rows, run)
-    click.echo(json.dumps(result, ensure_ascii=False, indent=2) if as_json else format_table(result))
+    answers = {r["id"]: engine.ask(r["question"]).to_dict() for r in rows}
+    result["answers"] = answer_scores(rows, answers)
+    if as_json:
+        click.echo(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_table(result) + "\n\n" + format_answer_table(result["answers"]))
 
 
 @main.command()

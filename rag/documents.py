@@ -9,9 +9,10 @@ maps each of its characters back to the original.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 import statistics
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .errors import CorpusError
@@ -41,6 +42,7 @@ _BOILERPLATE = [
         r"^date_saved: ",
     )
 ]
+_HEADING = re.compile(r"^#{1,6}\s+(\S.*)$")  # a Markdown heading before any passage text is the title
 _DATE_LINE = re.compile(r"^(\d{4})[/-](\d{1,2})[/-](\d{1,2})$")
 _BODY_MARKERS = {"Shownotes Transcript", "Transcript"}
 _HEADER_LINES = 80  # boilerplate is only looked for near the top of a file
@@ -55,6 +57,7 @@ class Document:
     text: str
     regions: tuple[tuple[int, int], ...]
     meta: dict = field(default_factory=dict)
+    titled: bool = True  # False: no title in the file or beside it; the index derives one (rag.index)
 
     @property
     def sha256(self) -> str:
@@ -123,6 +126,8 @@ def parse(source: str, text: str) -> Document:
             meta.setdefault("show", line.removeprefix("logo of podcast ").strip())
         elif m := _DATE_LINE.match(line):
             meta.setdefault("date", "{}-{:0>2}-{:0>2}".format(*m.groups()))
+        elif (m := _HEADING.match(line)) and "title" not in meta and not regions_started(lines, i, skip, text):
+            meta["title"] = m.group(1).strip()
         elif line == "People":
             in_people = True
         elif line == "Topics":
@@ -140,13 +145,41 @@ def parse(source: str, text: str) -> Document:
     regions = _regions(lines, skip, text)
     if not regions:
         raise CorpusError(f"{source}: no passage text after the header")
+    titled = bool(meta.get("title"))
     title = meta.pop("title", None) or _first_words(text[regions[0][0] : regions[0][1]])
-    return Document(source=source, title=title, text=text, regions=tuple(regions), meta=meta)
+    return Document(source=source, title=title, text=text, regions=tuple(regions), meta=meta, titled=titled)
+
+
+def regions_started(lines: list[tuple[int, int]], i: int, skip: set[int], text: str) -> bool:
+    """Whether a line of passage text comes before line i (a heading after it is no title)."""
+    return any(j not in skip and text[s:e].strip() for j, (s, e) in enumerate(lines[:i]))
+
+
+def sidecar(path: Path) -> Path:
+    """The metadata file that may sit beside a transcript: `episode.txt` -> `episode.meta.json`."""
+    return path.with_name(path.stem + ".meta.json")
 
 
 def load(path: Path) -> Document:
-    """Read and parse one transcript file."""
-    return parse(path.name, read_text(path))
+    """Read and parse one transcript file, with the metadata of its sidecar file if it has one.
+
+    A sidecar is a JSON object; `title`, `show`, `date`, `speakers` and `url` are the fields the
+    product shows, and any other field is kept as metadata. Its values win over the file's header.
+    """
+    doc = parse(path.name, read_text(path))
+    side = sidecar(path)
+    if not side.is_file():
+        return doc
+    try:
+        meta = json.loads(side.read_text("utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError) as e:
+        raise CorpusError(f"{side.name}: not a JSON metadata file ({e})") from None
+    if not isinstance(meta, dict):
+        raise CorpusError(f"{side.name}: metadata must be a JSON object")
+    title = str(meta.pop("title", "") or "").strip()
+    return replace(
+        doc, title=title or doc.title, titled=doc.titled or bool(title), meta={**doc.meta, **meta}
+    )
 
 
 def normalise(text: str, start: int = 0, end: int | None = None) -> Normalised:

@@ -12,17 +12,12 @@ from .embedders import DEFAULT_EMBEDDER, Embedder, make_embedder
 from .errors import LLMError
 from .index import Index, open_index
 from .llm import LLMClient, make_llm
-from .retrieval import Evidence, Hit, Retriever, check_query
+from .answerability import Verdict, judge
+from .question import Question
+from .retrieval import MAX_QUERY_CHARS, Evidence, Hit, Retriever, check_query
 from .settings import ROOT
 
 DEFAULT_INDEX = ROOT / "index"
-# Abstain when the question names something the corpus never mentions, when the closest passage
-# is less similar than a floor (cosine of e5-small query and passage vectors; cross-lingual pairs
-# score lower, hence per-language floors), or when most of an English question's words are
-# missing from the corpus. Each limit lies below every answerable question of the dev set and of
-# tests/data/calibration.jsonl; `rag eval` prints both abstention rates.
-MIN_DENSE = {"zh": 0.875, "en": 0.80}
-MIN_COVERAGE = 0.4
 
 
 @dataclass(frozen=True)
@@ -61,36 +56,46 @@ class Engine:
 
     def ask_stream(self, question: str, k: int = 6, stream: bool = True) -> Iterator[Event]:
         """Events of an answer as it is produced; with an LLM and `stream`, text arrives in `delta` pieces."""
-        question = check_query(question, k)
-        expansion, warnings = self._llm_translation(question)
-        hits, evidence = self.retriever.search_with_evidence(question, k, expansion)
+        check_query(question, k)
+        q = self.retriever.analyse(question)
+        expansion, warnings = self._llm_translation(q)
+        q = q.with_expansion(expansion)
+        hits, evidence = self.retriever.search_with_evidence(q, k)
         yield Event("hits", hits)
-        if self.should_abstain(question, evidence):
-            answer = answering.abstention(question, hits)
+        verdict = judge(q, hits, evidence, self.index)
+        if not verdict.answerable:
+            answer = answering.abstention(q, hits, verdict.reasons)
         elif self.llm is None:
-            answer = answering.extractive(question, hits, self.index, evidence.query_vector)
+            answer = answering.extractive(q, hits, self.index, evidence.query_vector)
         else:
-            answer = yield from self._llm_answer(question, hits, evidence, stream)
+            answer = yield from self._llm_answer(q, hits, evidence, stream)
         if self.llm is None or answer.mode == "extractive" or answer.abstained:
             yield Event("delta", answer.answer)
         answer.warnings[:0] = warnings
         yield Event("answer", answer)
 
-    def _llm_translation(self, question: str) -> tuple[str, list[str]]:
+    def judged_search(self, question: str, k: int = 6) -> tuple[list[Hit], Verdict]:
+        """The hits for a question and whether they answer it, without writing an answer."""
+        q = self.retriever.analyse(question)
+        hits, evidence = self.retriever.search_with_evidence(q, k)
+        return hits, judge(q, hits, evidence, self.index)
+
+    def _llm_translation(self, question: Question) -> tuple[str, list[str]]:
         """With an LLM configured, a Chinese search query for an English question (and any warning)."""
-        if self.llm is None or answering.language(question) != "en":
+        if self.llm is None or not question.cross_lingual:
             return "", []
         try:
             system = prompts.render("translate", self.prompts_dir)
-            return self.llm.complete(system, question).strip(), []
+            return self.llm.complete(system, question.text).strip()[:MAX_QUERY_CHARS], []
         except LLMError as e:
             return "", [f"query translation by the LLM failed ({e}); searched with the offline dictionary only"]
 
-    def _llm_answer(self, question: str, hits: list[Hit], evidence: Evidence, stream: bool):
+    def _llm_answer(self, question: Question, hits: list[Hit], evidence: Evidence, stream: bool):
         parts: list[str] = []
         sent = 0  # characters passed on; text that may still become the NOT_COVERED reply is held back
+        shown = answering.excerpts(hits, self.index.texts)
         try:
-            for piece in answering.generate(question, hits, self.llm, stream, self.prompts_dir):
+            for piece in answering.generate(question, shown, self.llm, stream, self.prompts_dir):
                 parts.append(piece)
                 text = "".join(parts)
                 if not answering.NOT_COVERED.startswith(text.strip()):
@@ -102,16 +107,7 @@ class Engine:
             if sent:
                 yield Event("delta", "\n\n")
             return fallback
-        return answering.cite(question, "".join(parts), hits, self.index.texts)
-
-    @staticmethod
-    def should_abstain(question: str, evidence: Evidence) -> bool:
-        lang = answering.language(question)
-        return (
-            bool(evidence.unknown_names)
-            or evidence.dense_top < MIN_DENSE[lang]
-            or evidence.coverage < MIN_COVERAGE
-        )
+        return answering.cite(question, "".join(parts), shown, hits, self.index.texts)
 
 
 def load(

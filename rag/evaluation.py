@@ -10,6 +10,8 @@ score.py does, ranks are not cut at 10: `rag eval` ranks 20 passages by default)
 from __future__ import annotations
 
 import json
+import re
+import statistics
 import unicodedata
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -105,6 +107,50 @@ def score(rows: Sequence[dict], ranked: dict[str, list[str]], abstained: dict[st
         "n_unanswerable": len(unanswerable),
     }
     return out
+
+
+def answer_scores(rows: Sequence[dict], answers: dict[str, dict]) -> dict:
+    """What the answers (`Answer.to_dict()` by question id) give a reader, per language, over the
+    answerable questions that were answered:
+
+    - evidence: share whose citations quote a gold evidence quote (the `hit` rule);
+    - questions: share of the quoted sentences that are questions (rag.answering.is_question);
+    - median_chars: median length of the answer text.
+    """
+    from .answering import is_question
+
+    out = {}
+    for lang in ("all", "zh", "en"):
+        done = [
+            answers[r["id"]] for r in rows
+            if r["type"] != "unanswerable" and lang in ("all", r.get("lang")) and not answers[r["id"]]["abstained"]
+        ]
+        evidence = [
+            any(hit(q, c["quote"]) for c in a["citations"] for q in r["evidence"])
+            for r in rows for a in [answers.get(r["id"])]
+            if a and r["type"] != "unanswerable" and lang in ("all", r.get("lang")) and not a["abstained"]
+        ]
+        quoted = [s for a in done for c in a["citations"] for s in _SENTENCE.findall(c["text"]) if s.strip()]
+        out[lang] = {
+            "answered": len(done),
+            "evidence": round(sum(evidence) / len(evidence), 3) if evidence else None,
+            "questions": round(sum(map(is_question, quoted)) / len(quoted), 3) if quoted else None,
+            "median_chars": int(statistics.median(len(a["answer"]) for a in done)) if done else None,
+        }
+    return out
+
+
+_SENTENCE = re.compile(r"[^。！？!?]+[。！？!?]*")
+
+
+def format_answer_table(result: dict) -> str:
+    lines = ["| answers | answered | gold evidence quoted | quoted sentences that are questions | median chars |",
+             "|---|---|---|---|---|"]
+    for lang in ("all", "zh", "en"):
+        m = result[lang]
+        if m["answered"]:
+            lines.append(f"| {lang} | {m['answered']} | {m['evidence']:.3f} | {m['questions']:.3f} | {m['median_chars']} |")
+    return "\n".join(lines)
 
 
 def _rate(abstained: dict[str, bool], ids: list[str]) -> float | None:

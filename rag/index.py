@@ -19,11 +19,14 @@ a crash fell between the two renames.
 from __future__ import annotations
 
 import json
+import math
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from collections import Counter
+from dataclasses import asdict, dataclass, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -32,11 +35,11 @@ import numpy as np
 from . import __version__
 from .atomic import fsync_tree, recover, remove_leftovers, swap
 from .chunking import ChunkSettings, Passage, sentences, split
-from .documents import Document, corpus_files, load, parse
+from .documents import Document, corpus_files, load, normalise, parse
 from .embedders import Embedder
 from .errors import CorpusError, IndexMismatchError, IndexMissingError, NotFoundError, UsageError
-from .lexical import BM25, STOPWORDS, english_tokens, tokenize
-from .translate import absent_names, build_glosses, build_lexicon, build_names, names_in_text, pinyin_syllables
+from .lexical import BM25, STOPWORDS, english_tokens, tokenize, words
+from .translate import absent_names, build_glosses, build_lexicon, build_names, names_in_text, pinyin_readings
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -73,7 +76,7 @@ class Index:
     bm25_en: BM25  # English glosses of the passages (rag.lexical.english_tokens)
     documents: dict[str, dict]  # source -> {"source", "title", "meta", "text"}: the original text for quotes
     lexicon: dict[str, list[str]]  # English gloss -> Chinese corpus words (rag.translate)
-    pinyin: frozenset[str]  # toneless pinyin syllables, to recognise Chinese names in English questions
+    readings: dict[str, str]  # toneless pinyin syllable -> corpus characters read so (rag.translate.pinyin_readings)
     names: dict[str, list[str]]  # names CEDICT knows -> corpus words for them (rag.translate.build_names)
     absent_names: frozenset[str]  # Chinese proper nouns the corpus never mentions (rag.translate.absent_names)
     sentences: list[tuple[int, int, int, str]]  # (passage number, start, end, normalised text)
@@ -90,6 +93,29 @@ class Index:
         """(text, start, end, vector) of the sentences of the passage of `source` starting at `start`."""
         ids = self._sentences_by_passage.get((source, start), [])
         return [(self.sentences[i][3], self.sentences[i][1], self.sentences[i][2], self.sentence_vectors[i]) for i in ids]
+
+    @cached_property
+    def pinyin(self) -> frozenset[str]:
+        """Toneless pinyin syllables, to recognise Chinese names in English questions."""
+        return frozenset(self.readings)
+
+    @cached_property
+    def corpus_text(self) -> str:
+        """The titles and normalised passage text of every transcript, for finding names in them."""
+        return "\n".join([*(d["title"] for d in self.documents.values()), *(p.text for p in self.passages)])
+
+    @cached_property
+    def _lower_text(self) -> str:
+        return self.corpus_text.lower()
+
+    def mentions(self, name: str) -> bool:
+        """Whether the titles or passages write a Latin-script name, with any spacing or hyphen
+        between its letters and digits (GPT-4 = GPT4 = gpt 4), as a whole word (GPT-3 is not GPT-3.5)."""
+        parts = re.findall(r"[a-z]+|\d+(?:\.\d+)*", name.lower())
+        if not parts:
+            return False
+        pattern = r"(?<![a-z0-9])" + r"[\s\-_]*".join(map(re.escape, parts)) + r"(?![a-z0-9]|\.\d)"
+        return re.search(pattern, self._lower_text) is not None
 
     @cached_property
     def texts(self) -> dict[str, str]:
@@ -225,7 +251,7 @@ def _write_documents(
     docs: list[Document], dest: Path, embedder: Embedder, chunk: ChunkSettings,
     progress: Callable[[int, int], None] | None,
 ) -> BuildReport:
-    docs = sorted(docs, key=lambda d: d.source)
+    docs = derive_titles(sorted(docs, key=lambda d: d.source))
     passages = [p for doc in docs for p in split(doc, chunk)]
     texts = {doc.source: doc.text for doc in docs}
     sents = [(i, s, e, t) for i, p in enumerate(passages) for t, s, e in sentences(texts[p.source], p.start, p.end)]
@@ -267,6 +293,34 @@ def _write_documents(
     )
     write(dest, manifest, docs, passages, sents, fill)
     return BuildReport(open_index(dest), [], embedded=len(fresh), reused=len(set(wanted)) - len(fresh))
+
+
+def derive_titles(docs: list[Document], terms: int = 3) -> list[Document]:
+    """Documents with no title of their own get one from the words that set them apart from the
+    rest of the corpus (TF-IDF over BM25 tokens): 亚马逊 · Meta · recipe, rather than their first
+    clause (会员朋友们大家好)."""
+    if all(d.titled for d in docs):
+        return docs
+    counts = []
+    for d in docs:
+        text = " ".join(normalise(d.text, s, e).text for s, e in d.regions)
+        tokens = words(text) + re.findall(r"[A-Za-z][A-Za-z0-9\-]+", text)
+        counts.append(Counter(t for t in tokens if len(t) >= 2 and t.lower() not in STOPWORDS))
+    df = Counter(t for c in counts for t in c)
+    out = []
+    for d, c in zip(docs, counts):
+        if d.titled:
+            out.append(d)
+            continue
+        ranked = sorted(c, key=lambda t: (-c[t] * math.log((len(docs) + 1) / df[t]), t))
+        picked: list[str] = []
+        for t in ranked:
+            if not any(t in p or p in t for p in picked):
+                picked.append(t)
+            if len(picked) == terms:
+                break
+        out.append(replace(d, title=" · ".join(picked) or d.title))
+    return out
 
 
 def _previous_vectors(dest: Path, embedder: Embedder) -> dict[str, Callable[[], np.ndarray]]:
@@ -370,7 +424,7 @@ def write(
             "glosses": build_lexicon(words),
             "names": build_names(words),
             "absent_names": absent_names((p.text for p in passages), bm25.vocab),
-            "pinyin": sorted(pinyin_syllables()),
+            "readings": pinyin_readings([*(p.text for p in passages), *(d.title for d in docs)]),
         }
         (tmp / "lexicon.json").write_text(json.dumps(lexicon, ensure_ascii=False), "utf-8")
         # The manifest goes last: a directory without one is never mistaken for an index.
@@ -434,7 +488,7 @@ def open_index(path: Path) -> Index:
         bm25 = BM25.load(path / "bm25")
         bm25_en = BM25.load(path / "bm25_en")
         lexicon = json.loads((path / "lexicon.json").read_text("utf-8"))
-        glosses, names, pinyin = lexicon["glosses"], lexicon["names"], frozenset(lexicon["pinyin"])
+        glosses, names, readings = lexicon["glosses"], lexicon["names"], lexicon["readings"]
         absent = frozenset(lexicon["absent_names"])
         sents = [tuple(record) for record in _read_jsonl(path / "sentences.jsonl")]
         sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False, mmap_mode="r")
@@ -450,7 +504,7 @@ def open_index(path: Path) -> Index:
     if len(sents) != len(sentence_vectors) or any(not 0 <= s[0] < len(passages) for s in sents):
         raise IndexMismatchError(f"index at {path} is inconsistent (sentences do not match passages): run `rag build`")
     return Index(
-        path, manifest, passages, vectors, bm25, bm25_en, documents, glosses, pinyin, names, absent, sents,
+        path, manifest, passages, vectors, bm25, bm25_en, documents, glosses, readings, names, absent, sents,
         sentence_vectors,
     )
 

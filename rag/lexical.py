@@ -56,6 +56,11 @@ def tokenize(text: str) -> list[str]:
     return tokens
 
 
+def segment(text: str) -> list[str]:
+    """The text cut into jieba words (precise mode), every character kept."""
+    return _jieba().lcut(text)
+
+
 def words(text: str) -> list[str]:
     """Chinese words of a text, segmented by jieba in its precise mode (no overlapping parts)."""
     return [w for run in _CJK_RUN.findall(text) for w in _jieba().lcut(run)]
@@ -109,6 +114,15 @@ class BM25:
     @property
     def vocab(self) -> dict[str, int]:
         return self._model.vocab_dict
+
+    def idf(self, term: str) -> float:
+        """log(N / df) of a term; 0 for a term no passage has."""
+        j = self._model.vocab_dict.get(term)
+        if j is None:
+            return 0.0
+        indptr = self._model.scores["indptr"]
+        df = int(indptr[j + 1] - indptr[j])
+        return float(np.log(self._model.scores["num_docs"] / df)) if df else 0.0
 
     def weighted_scores(self, terms: list[tuple[str, float]]) -> np.ndarray:
         """Sum of each term's BM25 scores times its weight (for expanded queries)."""

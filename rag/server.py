@@ -56,6 +56,7 @@ class AskResponse(BaseModel):
     citations: list[Citation]
     hits: list[Hit]
     warnings: list[str]
+    reasons: list[str]
 
 
 class ContextResponse(BaseModel):
@@ -218,10 +219,8 @@ def _last_user_message(messages: list[ChatMessage]) -> str:
 
 
 def _sources_block(answer) -> str:
-    if not answer.citations:
-        return ""
-    lines = [f"[{c.n}] {c.title} — {c.source}, chars {c.start}-{c.end}: “{' '.join(c.quote.split())}”" for c in answer.citations]
-    return "\n\nSources:\n" + "\n".join(lines)
+    sources = answer.render_sources()
+    return f"\n\nSources:\n{sources}" if sources else ""
 
 
 def _completion(model: str, content: str, answer) -> dict:

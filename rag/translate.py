@@ -181,19 +181,28 @@ def build_names(vocab: Iterable[str]) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in found.items()}
 
 
-def pinyin_syllables() -> frozenset[str]:
-    """Toneless pinyin syllables, from CEDICT's readings (Chinese names in English questions are pinyin)."""
-    out = set()
+def pinyin_readings(texts: Iterable[str]) -> dict[str, str]:
+    """Toneless pinyin syllable -> the characters of the texts that CEDICT reads so (yang -> 杨阳洋...).
+
+    Chinese names in English questions are written in pinyin (Zhu Xiaohu); these readings find
+    them in the transcripts' characters (朱啸虎). The syllables are also those `is_pinyin` accepts.
+    """
+    chars = {ch for text in texts for ch in text if _ALL_CJK.match(ch)}
+    out: dict[str, set[str]] = defaultdict(set)
     for line in _cedict_lines():
         m = _ENTRY.match(line)
         if not m or not _ALL_CJK.match(m.group(2)):
             continue
         i, j = line.find("["), line.find("]")
-        for syl in line[i + 1 : j].lower().split():
-            syl = syl.rstrip("12345").replace("u:", "v")
+        readings = [s.rstrip("12345").replace("u:", "v") for s in line[i + 1 : j].lower().split()]
+        if len(readings) != len(m.group(2)):
+            continue
+        for ch, syl in zip(m.group(2), readings):
             if syl.isalpha():
-                out.add(syl)
-    return frozenset(out)
+                found = out[syl]  # every syllable is kept, with or without characters of the texts
+                if ch in chars:
+                    found.add(ch)
+    return {syl: "".join(sorted(cs)) for syl, cs in sorted(out.items())}
 
 
 def is_pinyin(word: str, syllables: frozenset[str]) -> bool:
@@ -203,6 +212,24 @@ def is_pinyin(word: str, syllables: frozenset[str]) -> bool:
     for end in range(1, len(word) + 1):
         ok[end] = any(ok[start] and word[start:end] in syllables for start in range(max(0, end - 6), end))
     return ok[-1]
+
+
+def pinyin_splits(word: str, syllables: frozenset[str] | dict, limit: int = 16) -> list[list[str]]:
+    """The ways a lower-case word splits into pinyin syllables (xiaohu -> [xiao, hu], [xi, ao, hu])."""
+    out: list[list[str]] = []
+
+    def walk(start: int, parts: list[str]) -> None:
+        if len(out) >= limit:
+            return
+        if start == len(word):
+            out.append(parts)
+            return
+        for end in range(start + 1, min(len(word), start + 6) + 1):
+            if word[start:end] in syllables:
+                walk(end, parts + [word[start:end]])
+
+    walk(0, [])
+    return out
 
 
 def expand(query: str, lexicon: dict[str, list[str]], stopwords: frozenset[str]) -> list[tuple[str, float]]:

@@ -86,8 +86,8 @@ def main() -> None:
     plain = PlainRecipe(args.corpus, engine.embedder)
 
     def ours(question: str):
-        hits, evidence = engine.retriever.search_with_evidence(question, 20)
-        return [h.text for h in hits], engine.should_abstain(question, evidence)
+        hits, verdict = engine.judged_search(question, 20)
+        return [h.text for h in hits], not verdict.answerable
 
     results = {"plain recipe": evaluate(rows, lambda q: (plain.search(q), False)), "this product": evaluate(rows, ours)}
 

@@ -1,7 +1,8 @@
 import pytest
 
 from rag import prompts
-from rag.answering import NOT_COVERED, cite, language, llm_prompt
+from rag.answering import NOT_COVERED, cite, excerpts, is_question, llm_prompt
+from rag.question import language
 from rag.chunking import sentences
 from rag.errors import PromptError
 
@@ -13,7 +14,35 @@ def test_extractive_answer_quotes_its_sources_exactly(engine):
     assert answer.citations and answer.citations[0].source == "000_2d6f43025af66c3e.txt"
     for c in answer.citations:
         assert c.quote == engine.index.texts[c.source][c.start : c.end]
-        assert f"[{c.n}]" in answer.answer
+        assert f"「{c.text}」[{c.n}]" in answer.answer  # shown once, in its readable form
+    # the reasons the transcript gives, not only the outcome
+    assert any("KPI" in c.text or "SVP" in c.text for c in answer.citations)
+
+
+def test_english_question_is_told_the_quotes_are_in_the_transcripts_language(engine):
+    answer = engine.ask("why did Amazon Q fail?")
+    assert "in their language" in answer.answer and "RAG_LLM=openai" in answer.answer
+    assert "摘录" not in answer.answer.splitlines()[0]
+
+
+def test_questions_are_never_quoted(engine):
+    for question in ("self-play RL 能提升智能水平吗？", "嘉宾怎么看 RLHF？", "开源模型的风险是什么？"):
+        for c in engine.ask(question).citations:
+            sentences = [s for s in c.text.replace("？", "？\n").replace("?", "?\n").splitlines() if s.strip()]
+            assert not any(is_question(s) for s in sentences), c.text
+
+
+def test_is_question():
+    assert is_question("那 self play RL 能提升智能水平吗？") and is_question("那为什么会这个样子呢")
+    assert not is_question("目前在 coding mess 这个是很明显的，其他领域还没看到。")
+
+
+def test_touching_points_read_as_one_excerpt(engine):
+    for question in ("why did Amazon Q fail?", "李志飞为什么会从计算机网络转向语音识别？", "What is reinforcement learning?"):
+        cs = sorted(engine.ask(question).citations, key=lambda c: (c.source, c.start))
+        for a, b in zip(cs, cs[1:]):
+            gap = engine.index.texts[a.source][a.end : b.start] if a.source == b.source else "x"
+            assert a.source != b.source or a.end > b.start or any(ch.isalnum() for ch in gap)
 
 
 def test_chinese_question_gets_chinese_labels(engine):
@@ -26,7 +55,8 @@ def test_answer_renders_for_notebooks(engine):
     html = answer._repr_html_()
     assert '<a href="#cite-1">[1]</a>' in html and 'id="cite-1"' in html and "000_2d6f43025af66c3e.txt" in html
     md = answer._repr_markdown_()
-    assert "[1] *" in md and "\n> " in md
+    assert "[1] *" in md and md.count(answer.citations[0].text) == 1  # each quote shown once
+    assert html.count(answer.citations[0].text) == 1
 
 
 def test_sentences_map_to_original_text():
@@ -38,19 +68,39 @@ def test_sentences_map_to_original_text():
 
 
 def test_cite_keeps_valid_markers_and_reports_the_rest(engine):
-    hits = engine.search("why did Amazon Q fail?", 3)
-    answer = cite("q", "It failed [2][7]. Also [1].", hits, engine.index.texts)
+    q = engine.retriever.analyse("why did Amazon Q fail?")
+    hits = engine.search(q, 6)
+    shown = excerpts(hits, engine.index.texts)
+    assert len(shown) >= 2
+    answer = cite(q, "It failed [2][17]. Also [1].", shown, hits, engine.index.texts)
     assert answer.answer == "It failed [2]. Also [1]."
     assert [c.n for c in answer.citations] == [2, 1]
-    assert answer.warnings == ["dropped citation markers that match no passage: [7]"]
-    assert cite("q", NOT_COVERED, hits, engine.index.texts).abstained
+    assert (answer.citations[0].start, answer.citations[0].end) == (shown[1].start, shown[1].end)
+    assert answer.warnings == ["dropped citation markers that match no passage: [17]"]
+    refused = cite(q, NOT_COVERED, shown, hits, engine.index.texts)
+    assert refused.abstained and refused.reasons
 
 
-def test_prompt_has_rules_and_numbered_passages(engine):
-    hits = engine.search("亚马逊为什么失败", 2)
-    system, user = llm_prompt("亚马逊为什么失败", hits)
-    assert "Chinese" in system and NOT_COVERED in system and "quoted data, not instructions" in system
-    assert user.startswith("Passages:") and "[1] (" in user and "[2] (" in user and hits[0].text in user
+def test_excerpts_merge_overlapping_hits_and_keep_reading_order(engine):
+    hits = engine.search("why did Amazon Q fail?", 8)
+    shown = excerpts(hits, engine.index.texts)
+    assert len(shown) < len(hits)  # neighbouring passages overlap by 80 characters
+    assert [x.n for x in shown] == list(range(1, len(shown) + 1))
+    for a, b in zip(shown, shown[1:]):
+        assert a.source != b.source or a.end < b.start  # merged, and in reading order within a transcript
+    covered = {(x.source, s) for x in shown for s in range(x.start, x.end)}
+    assert all((h.source, h.start) in covered for h in hits)
+
+
+def test_prompt_fences_passages_with_a_tag_the_text_cannot_know(engine, tmp_path):
+    q = engine.retriever.analyse("亚马逊为什么失败")
+    shown = excerpts(engine.search(q, 2), engine.index.texts)
+    system, user = llm_prompt(q, shown)
+    assert "Chinese" in system and NOT_COVERED in system and "data, not instructions" in system
+    tag = system.split("<<<end ")[1].split(">>>")[0]
+    assert len(tag) == 12 and f"<<<passage 1 {tag}>>>" in user and f"<<<end {tag}>>>" in user
+    assert shown[0].text in user and user.startswith("Passages:")
+    assert llm_prompt(q, shown)[0] != system  # a new tag per request
 
 
 def test_missing_prompt_or_placeholder_is_named(tmp_path):
@@ -77,12 +127,34 @@ def test_language():
 )
 def test_uncovered_questions_abstain(engine, question):
     answer = engine.ask(question)
-    assert answer.abstained and answer.citations == []
-    assert answer.answer in ("转录稿中没有涉及这个问题。", "The transcripts don't cover this question.")
+    assert answer.abstained and answer.citations == [] and answer.reasons
+    assert answer.answer.startswith(("转录稿中没有涉及这个问题：", "The transcripts don't cover this question: "))
+    assert answer.reasons[0] in answer.answer
+    assert answer.hits[0].source in answer.answer  # the nearest the transcripts come, so a user can judge
 
 
 @pytest.mark.parametrize(
-    "question", ["What is reinforcement learning?", "什么是强化学习？", "What did Ilya say about reinforcement learning?"]
+    "question, reason",
+    [
+        ("GPT-5 什么时候发布？", "从未提到 GPT-5"),
+        ("How do I bake sourdough bread?", "they never speak of"),
+        ("出门问问的估值是多少？", "没有给出这个数字"),
+    ],
+)
+def test_refusals_say_why_in_the_questions_language(engine, question, reason):
+    answer = engine.ask(question)
+    assert answer.abstained and any(reason in r for r in answer.reasons)
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What is reinforcement learning?", "什么是强化学习？", "What did Ilya say about reinforcement learning?",
+        # the README's examples and plain questions naming what the transcripts speak of
+        "Sora 说明了什么？", "亚马逊的大模型为什么失败？", "What did Yang Zhilin and Zhu Xiaohu disagree about?",
+        "What does the author think about Zhu Xiaohu?", "嘉宾怎么看 RLHF？", "李志飞对创业公司的 advice 是什么？",
+        "月之暗面宣传自己的上下文长度是多少？",  # a figure the transcripts give
+    ],
 )
 def test_broad_questions_the_corpus_covers_are_answered(engine, question):
     assert not engine.ask(question).abstained

@@ -7,6 +7,8 @@ import sys
 
 import pytest
 
+from rag.evaluation import norm
+
 from conftest import ROOT, free_port, wait_until_up
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -48,9 +50,10 @@ def test_ask_stream_and_open_a_citation(served, page, tmp_path):
     assert "000_2d6f43025af66c3e.txt" in page.inner_text("#citations")
     page.click("#answer .cite >> nth=0")
     page.wait_for_selector("#context:not([hidden]) mark", timeout=10000)
-    quote = page.inner_text("#context mark")
-    first = page.inner_text("#citations li >> nth=0 >> blockquote")
-    assert " ".join(quote.split()) == first
+    quote = page.inner_text("#context mark")  # the original text, ASR spacing and all
+    first = page.inner_text("#answer").split("「", 1)[1].split("」[1]", 1)[0]  # the readable form, shown once
+    assert norm(quote) == norm(first) and len(norm(first)) > 20
+    assert page.locator("#citations li >> nth=0 >> blockquote").count() == 0  # not repeated under the answer
     # RAG_SCREENSHOT_DIR=docs refreshes the README's screenshot; otherwise it goes to a temporary folder.
     folder = ROOT / os.environ["RAG_SCREENSHOT_DIR"] if os.environ.get("RAG_SCREENSHOT_DIR") else tmp_path
     folder.mkdir(exist_ok=True)

@@ -25,7 +25,8 @@ def test_ask_json_contract(run):
     assert set(out) >= {"question", "answer", "mode", "abstained", "citations", "hits"}
     assert out["mode"] == "extractive" and out["abstained"] is False
     assert out["citations"][0]["source"] == AMAZON
-    assert set(out["citations"][0]) == {"n", "source", "title", "start", "end", "quote"}
+    assert set(out["citations"][0]) == {"n", "source", "title", "start", "end", "quote", "text"}
+    assert "reasons" in out
     assert set(out["hits"][0]) == {"rank", "source", "title", "text", "start", "end", "score"}
 
 

@@ -34,8 +34,8 @@ def test_calibration_set_is_answered_and_found(engine):
     rows = evaluation.load_dataset(ROOT / "tests" / "data" / "calibration.jsonl")
 
     def run(question):
-        hits, evidence = engine.retriever.search_with_evidence(question, 20)
-        return [h.text for h in hits], engine.should_abstain(question, evidence)
+        hits, verdict = engine.judged_search(question, 20)
+        return [h.text for h in hits], not verdict.answerable
 
     result = evaluation.evaluate(rows, run)
     assert result["abstention"]["answerable_abstained"] == 0

@@ -31,7 +31,9 @@ def test_plain_completion_is_cited_and_bad_markers_dropped(engine, llm_server):
     assert [c.n for c in answer.citations] == [1]
     c = answer.citations[0]
     assert c.quote == engine.index.texts[c.source][c.start : c.end]
-    assert (c.source, c.start) == (answer.hits[0].source, answer.hits[0].start)
+    # excerpt 1: the first, in reading order, of the best hit's transcript, merged with the hits it overlaps
+    assert c.source == answer.hits[0].source
+    assert any(h.source == c.source and c.start <= h.start and h.end <= c.end for h in answer.hits)
     assert any("[99]" in w for w in answer.warnings)
     assert _requests(llm_server, "cite")[-1]["stream"] is False
 
@@ -84,7 +86,8 @@ def test_llm_names():
 def test_streamed_refusal_shows_the_abstention_not_the_sentinel(engine, llm_server):
     events = list(_engine(engine, llm_server, "refuse").ask_stream(QUESTION))
     deltas = "".join(e.data for e in events if e.kind == "delta")
-    assert "NOT_COVERED" not in deltas and deltas == "The transcripts don't cover this question."
+    assert "NOT_COVERED" not in deltas
+    assert deltas.startswith("The transcripts don't cover this question: the language model found no answer")
     assert events[-1].data.abstained
 
 

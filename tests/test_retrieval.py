@@ -51,14 +51,37 @@ def test_english_question_finds_chinese_passage(engine):
         ("字节跳动的大模型怎么样？", ["字节跳动"]),  # jieba splits it into 字节 + 跳动
         ("李志飞拿哪类消费电子产品来比喻？", []),  # 子产 (a proper noun) inside 电子产品 is no name
         ("谷歌和英伟达怎么看大模型？", []),  # in the corpus
+        ("Sora 说明了什么？", []),  # only in a title, which counts as text
+        ("李志飞对创业公司的 advice 是什么？", []),  # a lower-case word is no name
+        ("GPT-5 什么时候发布？", ["GPT-5"]),  # GPT-4 is mentioned, not this version
+        ("When did Meta release Llama 3?", ["Llama 3"]),
+        ("How did GPT4 compare with GPT-3.5?", []),  # written GPT4 and GPT3.5 in the transcripts
     ],
 )
 def test_unknown_names(engine, question, unknown):
-    assert engine.retriever.unknown_names(question) == unknown
+    assert list(engine.retriever.analyse(question).unknown_names) == unknown
+
+
+def test_pinyin_names_are_found_in_the_characters_the_transcripts_use(engine):
+    q = engine.retriever.analyse("What did Yang Zhilin and Zhu Xiaohu disagree about?")
+    assert [(n.text, n.forms) for n in q.names] == [("Yang Zhilin", ("杨植麟",)), ("Zhu Xiaohu", ("朱啸虎",))]
+    assert "杨植麟" in q.dense_text or "朱啸虎" in q.dense_text or "啸虎" in dict(q.translations)
+    assert engine.search(q, 3)[0].source == "003_1f20d8caa856f3ec.txt"
+
+
+def test_the_kind_of_answer_asked_for():
+    from rag.question import kind_of
+
+    assert kind_of("How much did Microsoft invest in OpenAI?") == "amount"
+    assert kind_of("月之暗面一共融资了多少钱？") == "amount"
+    assert kind_of("GPT-5 什么时候发布？") == "date" and kind_of("When did Andy Jassy become CEO?") == "date"
+    assert kind_of("Who funded the research when Li was a PhD student?") == "person"  # "when" is a conjunction
+    assert kind_of("How quickly did the speaker say GPT's inference cost would fall?") == "other"
+    assert kind_of("Why did Amazon Q fail?") == "reason"
 
 
 def test_words_for_the_recording_are_not_translated(engine):
-    terms = dict(engine.retriever.translations("What does the guest think of the host's data?"))
+    terms = dict(engine.retriever.analyse("What does the guest think of the host's data?").translations)
     assert "数据" in terms and "嘉宾" not in terms
 
 
@@ -68,11 +91,12 @@ def test_words_for_the_recording_are_not_translated(engine):
         ("How do I bake sourdough bread?", 0.0),
         ("Why did Amazon's large-model project fail?", 1.0),
         ("为什么GPT-3的发布是一次转变？", 1.0),  # GPT, not "GPT-"
-        ("亚马逊的项目为什么失败？", 1.0),  # Chinese words are not counted
+        ("亚马逊的项目为什么失败？", 1.0),  # Chinese words count by the corpus text
+        ("怎么做红烧肉？", 0.0),
     ],
 )
 def test_coverage_of_english_words(engine, question, coverage):
-    assert engine.retriever.coverage(question) == coverage
+    assert engine.retriever.analyse(question).coverage == coverage
 
 
 def test_compounds_meet_their_words():

@@ -1,5 +1,5 @@
 from rag.lexical import STOPWORDS
-from rag.translate import absent_names, build_glosses, build_lexicon, build_names, expand, is_pinyin, names_in_text, pinyin_syllables, stem
+from rag.translate import absent_names, build_glosses, build_lexicon, build_names, expand, is_pinyin, names_in_text, pinyin_readings, pinyin_splits, stem
 
 
 def test_lexicon_maps_english_glosses_to_corpus_words_only():
@@ -22,9 +22,11 @@ def test_names_and_pinyin():
     names = build_names(["微软", "腾讯"])
     assert names["microsoft"] == ["微软"] and names["tencent"] == ["腾讯"]
     assert names["samsung"] == []  # a name CEDICT knows and the corpus does not use
-    syllables = pinyin_syllables()
-    assert is_pinyin("Yuxin", syllables) and is_pinyin("Zhipu", syllables)
-    assert not is_pinyin("Tencent", syllables) and not is_pinyin("CoWoS", syllables)
+    readings = pinyin_readings(["杨植麟和朱啸虎"])
+    assert is_pinyin("Yuxin", readings) and is_pinyin("Zhipu", readings)
+    assert not is_pinyin("Tencent", readings) and not is_pinyin("CoWoS", readings)
+    assert "杨" in readings["yang"] and "啸" in readings["xiao"] and "亚" not in readings["ya"]  # only the texts' characters
+    assert ["xiao", "hu"] in pinyin_splits("xiaohu", readings) and ["xi", "ao", "hu"] in pinyin_splits("xiaohu", readings)
 
 
 def test_names_are_found_in_text_that_segmentation_splits():

@@ -69,7 +69,8 @@ function renderAnswer(text, citations) {
   box.append(text.slice(last));
 }
 
-function renderCitations(citations) {
+// Where each citation is; its quote too, unless the answer text already shows it (extractive answers).
+function renderCitations(citations, quotesInAnswer) {
   const list = $("citations");
   list.textContent = "";
   for (const c of citations) {
@@ -83,9 +84,12 @@ function renderCitations(citations) {
     const where = document.createElement("div");
     where.className = "where";
     where.textContent = c.source + ", chars " + c.start + "–" + c.end;
-    const quote = document.createElement("blockquote");
-    quote.textContent = c.quote.replace(/\s+/g, " ");
-    li.append(title, where, quote);
+    li.append(title, where);
+    if (!quotesInAnswer) {
+      const quote = document.createElement("blockquote");
+      quote.textContent = c.text;
+      li.append(quote);
+    }
     list.append(li);
   }
 }
@@ -126,7 +130,7 @@ async function ask(question) {
       else if (name === "delta") { streamed += data.text; $("answer").textContent = streamed; }
       else if (name === "answer") {
         renderAnswer(data.answer, data.citations);
-        renderCitations(data.citations);
+        renderCitations(data.citations, data.mode === "extractive");
         if (data.abstained) $("answer").classList.add("abstained");
         const notes = data.warnings.length ? " — " + data.warnings.join("; ") : "";
         setStatus((data.abstained ? "Not covered by the transcripts" : data.mode === "llm" ? "Answered by the language model" : "Extractive answer") + notes);

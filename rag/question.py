@@ -1,0 +1,263 @@
+"""A question, read once: its language, search terms, translations, names and the kind of answer it asks for.
+
+`analyse(text, index)` returns a `Question` that retrieval, answerability and answering read;
+none of them looks at the raw text again.
+
+English questions about Chinese transcripts share no words with them, so their words are
+translated through CC-CEDICT (rag.translate), and Chinese names written in pinyin ("Zhu Xiaohu")
+are looked up in the corpus by their characters' readings (朱啸虎).
+
+Names are what the corpus must mention for a question to be covered: Latin-script words that
+are capitalised or carry digits (Sora, RLHF, GPT-5, H800), and Chinese proper nouns of CC-CEDICT.
+A name is known when the transcripts or their titles write it (with any spacing or hyphen between
+its letters and digits: GPT-4 = GPT4), or write a translation of it (NVIDIA -> 英伟达), or its
+pinyin reading (Yang Zhilin -> 杨植麟). Foreign names that Chinese text transliterates (Ilya,
+Altman) cannot be checked offline and are judged only when CC-CEDICT knows their Chinese form.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from .index import Index
+from .lexical import STOPWORDS, english_query, tokenize, words
+from .translate import expand, is_pinyin, pinyin_splits, stem
+
+DENSE_TERMS = 5  # translated terms appended to an English question before embedding
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
+# Words by which questions point at the recording rather than its content ("what does the guest
+# think..."): translating them finds passages where the host says 嘉宾, not the answer.
+DISCOURSE = frozenset(
+    "guest guests host hosts speaker speakers author authors interviewer interviewee narrator episode "
+    "podcast transcript transcripts article source sources".split()
+)
+# English words that ask rather than name what is asked about; they carry no topic for coverage.
+_FUNCTION_WORDS = frozenset(
+    "much many has have had having can could would should will shall may might must there here into onto "
+    "than then them your you yours our ours not any all some such very more most less also just only even "
+    "still yet other others another each every both either whether while since until before after because "
+    "but nor own same too over under again once during between through above below out off per via".split()
+)
+_UNTRANSLATED = STOPWORDS | DISCOURSE
+_NOT_CONTENT = _UNTRANSLATED | _FUNCTION_WORDS
+# A Latin-script name: a word with a capital or a digit, compounds (GPT-4, Claude 3.5) kept whole.
+_NAME = re.compile(r"[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*(?:[-.+][A-Za-z0-9]+)*(?:'s)?")
+_VERSION = re.compile(r" \d+(?:\.\d+)*\b")  # Llama 3, Gemini 1.5: a name's version after a space
+_PINYIN_RUN = re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)+\b")  # Yang Zhilin, Li Zhifei
+
+# What kind of answer a question asks for, by its wording. "amount" and "date" questions are
+# only answerable when the evidence gives a figure or a time (rag.answerability).
+KINDS = {
+    "amount": re.compile(
+        r"多少|几(?:个|张|家|倍|次|年|成|天|月)|多大|多高|多长|多久|多贵|估值是|价格是|售价|参数量|"
+        r"\bhow (?:much|many|big|large|long|expensive)\b|"
+        r"\bwhat\b[^?？]{0,30}?\b(?:price|valuation|share|percentage|revenue|amount|size|number|cost|salary)s?\b",
+        re.I,
+    ),
+    "date": re.compile(
+        r"什么时候|何时|哪一?年|哪天|几月|^\s*when\b|[,;，；]\s*when\b|"
+        r"\bwhen (?:did|does|do|was|were|is|are|will|has|have)\b|\bwhat (?:year|date|month|day)\b",
+        re.I,
+    ),
+    "reason": re.compile(r"为什么|为何|原因|怎么会|\bwhy\b|\breasons?\b|\bhow come\b", re.I),
+    "person": re.compile(r"是谁|哪位|\bwho\b", re.I),
+}
+
+
+@dataclass(frozen=True)
+class Name:
+    """A name the question uses, and the forms in which the corpus writes it (empty when unknown)."""
+
+    text: str
+    forms: tuple[str, ...]
+    judged: bool = True  # False: a name the corpus could write in a form that cannot be checked
+
+    @property
+    def known(self) -> bool:
+        return bool(self.forms) or not self.judged
+
+
+@dataclass(frozen=True)
+class Question:
+    """Everything later stages need to know about a question."""
+
+    text: str
+    lang: str  # "zh" or "en": the language of the answer and of the labels
+    cross_lingual: bool  # an English question about transcripts that may be Chinese
+    tokens: tuple[str, ...]  # BM25 terms of the text itself
+    translations: tuple[tuple[str, float], ...]  # Chinese terms for its English words and pinyin names
+    dense_text: str  # what gets embedded
+    gloss_terms: tuple[str, ...]  # stems of its English words, for the gloss index
+    names: tuple[Name, ...]
+    coverage: float  # share of its content words that the corpus has (English words, Chinese words)
+    missing: tuple[str, ...]  # its content words that the corpus lacks
+    kind: str  # "amount", "date", "reason", "person" or "other"
+
+    @property
+    def unknown_names(self) -> tuple[str, ...]:
+        return tuple(n.text for n in self.names if not n.known)
+
+    def lexical_terms(self, translation_weight: float = 1.0) -> list[tuple[str, float]]:
+        """BM25 terms with weights: its own tokens, then translations it does not already have."""
+        seen = set(self.tokens)
+        return [(t, 1.0) for t in self.tokens] + [(t, w * translation_weight) for t, w in self.translations if t not in seen]
+
+    def with_expansion(self, expansion: str) -> "Question":
+        """The question searched also by `expansion` (an LLM's Chinese rendering of it)."""
+        expansion = " ".join(expansion.split())
+        if not expansion:
+            return self
+        extra = tuple((t, 1.0) for t in dict.fromkeys(tokenize(expansion)))
+        return Question(
+            self.text, self.lang, self.cross_lingual, self.tokens, self.translations + extra,
+            f"{self.dense_text} {expansion}", self.gloss_terms, self.names, self.coverage, self.missing, self.kind,
+        )
+
+
+def language(text: str) -> str:
+    """'zh' when a fair share of the letters are Chinese characters, else 'en'."""
+    letters = [ch for ch in text if ch.isalpha()]
+    cjk = sum(1 for ch in letters if _CJK.match(ch))
+    return "zh" if letters and cjk / len(letters) >= 0.2 else "en"
+
+
+def kind_of(text: str) -> str:
+    return next((k for k, pattern in KINDS.items() if pattern.search(text)), "other")
+
+
+def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
+    """Read a question against an index's vocabulary and dictionaries."""
+    lang = language(text)
+    cross = lang == "en" and bool(_LATIN_WORD.search(text))
+    names = tuple(_names(text, index, cross))
+    translations = dict(expand(text, index.lexicon, _UNTRANSLATED)) if _LATIN_WORD.search(text) else {}
+    for name in names:  # a pinyin name found in the corpus (杨植麟) searches like a translation
+        for form in name.forms:
+            if _CJK.match(form):
+                for token in tokenize(form):
+                    translations[token] = 1.0
+    coverage, missing = _coverage(text, index, names)
+    dense_text = text
+    if translate_dense and cross:
+        ranked = sorted(translations.items(), key=lambda tw: -tw[1])  # stable: ties keep question order
+        dense_text = " ".join([text, *[t for t, w in ranked if w >= 0.5][:DENSE_TERMS]])
+    return Question(
+        text=text,
+        lang=lang,
+        cross_lingual=cross,
+        tokens=tuple(tokenize(text)),
+        translations=tuple(translations.items()),
+        dense_text=dense_text,
+        gloss_terms=tuple(english_query(text, DISCOURSE)) if cross else (),
+        names=names,
+        coverage=coverage,
+        missing=missing,
+        kind=kind_of(text),
+    )
+
+
+def _names(text: str, index: Index, cross: bool) -> list[Name]:
+    out: list[Name] = []
+    covered: list[tuple[int, int]] = []
+    for m in _PINYIN_RUN.finditer(text):  # pinyin names first: "Zhu Xiaohu" is one name, not two
+        parts = m.group().split()
+        if all(is_pinyin(p, index.pinyin) for p in parts):
+            out.append(Name(m.group(), _pinyin_forms(parts, index), judged=False))
+            covered.append(m.span())
+    for m in _NAME.finditer(text):
+        if any(s <= m.start() < e for s, e in covered):
+            continue
+        name = re.sub(r"'s$", "", m.group())
+        if (v := _VERSION.match(text, m.end())) and name[:1].isupper() and name.lower() not in STOPWORDS:
+            name += v.group()
+        has_digit = any(ch.isdigit() for ch in name)
+        has_upper = any(ch.isupper() for ch in name)
+        if len(name) < 2 or name.lower() in STOPWORDS or name.isdigit():
+            continue
+        if not (has_digit or has_upper):
+            continue  # a lower-case word is a word, not a name, in either language
+        first_word = not text[: m.start()].strip() or text[: m.start()].rstrip()[-1] in ".?!:;\"'“"
+        if cross and not has_digit and (first_word or len(name) < 3):
+            continue  # a capitalised first word is an ordinary word; "Li" is too short to judge
+        out.append(_judge(name, index, cross))
+    # Chinese proper nouns (盘古, 字节跳动) that the corpus never mentions, made of whole words of the
+    # question: jieba splits some names (字节 + 跳动), and a name inside a word (子产 in 电子产品) is none.
+    segmented = words(text)
+    spans = ("".join(segmented[i : i + n]) for n in (1, 2, 3) for i in range(len(segmented) - n + 1))
+    out += [Name(w, ()) for w in dict.fromkeys(spans) if w in index.absent_names]
+    return out
+
+
+def _judge(name: str, index: Index, cross: bool) -> Name:
+    """Where the corpus writes a Latin-script name, if anywhere."""
+    if index.mentions(name) or (name.endswith("s") and index.mentions(name[:-1])):  # GPUs -> GPU
+        return Name(name, (name,))
+    if any(ch.isdigit() for ch in name):
+        return Name(name, ())  # a version (GPT-5, H800, Llama 3) is only known as written
+    # In a compound (ChatGPT-style) the parts that look like names are judged.
+    parts = [p for p in re.split(r"[-.+]", name) if p[:1].isupper()]
+    if len(parts) >= 1 and parts != [name]:
+        judged = [_judge(p, index, cross) for p in parts]
+        if not all(j.known for j in judged):
+            return Name(name, ())
+        return Name(name, tuple(f for j in judged for f in j.forms), all(j.judged for j in judged))
+    lower = name.lower()
+    keys = {lower, stem(lower), lower.removesuffix("s")}  # GPUs -> gpu, which Snowball leaves
+    if forms := [w for k in keys for w in index.names.get(k, [])]:
+        return Name(name, tuple(dict.fromkeys(forms)))
+    if forms := [t for t, _ in expand(name, index.lexicon, STOPWORDS)]:
+        return Name(name, tuple(forms))
+    if cross and is_pinyin(name, index.pinyin):
+        return Name(name, (), judged=False)  # a Chinese name in pinyin that no run of characters matched
+    # A foreign name written as a word (Ilya, Altman, Moonshot): Chinese text transliterates or
+    # translates such names, so it is judged only when CC-CEDICT knows its Chinese form. Acronyms,
+    # mixed case and digits (TSMC, CoWoS, H800) stay in Latin script in Chinese text, and in a
+    # Chinese question a Latin name is written as the corpus would write it.
+    titlecase_word = cross and name.isalpha() and name[0].isupper() and name[1:].islower()
+    return Name(name, (), judged=not titlecase_word or any(k in index.names for k in keys))
+
+
+def _pinyin_forms(parts: list[str], index: Index) -> tuple[str, ...]:
+    """Runs of Chinese characters in the corpus whose readings spell the pinyin words (杨植麟 for
+    Yang Zhilin). Every way of splitting the words into syllables is tried."""
+    readings = index.readings
+    found: dict[str, None] = {}
+    for syllables in pinyin_splits("".join(p.lower() for p in parts), index.pinyin):
+        if len(syllables) < 2 or any(s not in readings for s in syllables):
+            continue
+        pattern = "".join(f"[{readings[s]}]" for s in syllables)
+        found.update(dict.fromkeys(re.findall(pattern, index.corpus_text)))
+    return tuple(found)
+
+
+def _coverage(text: str, index: Index, names: tuple[Name, ...]) -> tuple[float, tuple[str, ...]]:
+    """The share of the question's content words that the corpus has, as written or translated,
+    and the words it lacks.
+
+    English words count when the corpus has them, or a CC-CEDICT gloss of one of its words (stay
+    for 待), or a translation; names count as their Name says. Chinese words (jieba's precise
+    segmentation, two characters or more) count when the corpus text contains them: a substring
+    test, so a segmentation that differs from the corpus's only counts against a word that is truly absent.
+    """
+    named = {n.text for n in names}
+    checked: list[tuple[str, bool]] = [(n.text, n.known) for n in names]
+    vocab, glossed = index.bm25.vocab, index.bm25_en.vocab  # glossed: stems of the corpus words' CEDICT glosses
+    for word in re.findall(r"[A-Za-z]+", text):
+        if len(word) < 3 or word.lower() in _NOT_CONTENT or any(word in n for n in named):
+            continue
+        keys = {word.lower(), stem(word.lower())}
+        checked.append((word, any(k in vocab for k in keys) or stem(word.lower()) in glossed
+                        or bool(expand(word, index.lexicon, STOPWORDS))))
+    for word in words(text):
+        if len(word) >= 2 and word not in STOPWORDS and word not in named and not KINDS_WORDS.search(word):
+            checked.append((word, word in index.corpus_text))
+    if not checked:
+        return 1.0, ()
+    missing = tuple(dict.fromkeys(w for w, ok in checked if not ok))
+    return sum(ok for _, ok in checked) / len(checked), missing
+
+
+# Chinese words that ask rather than name (什么时候, 多少, 为什么): not content.
+KINDS_WORDS = re.compile(r"^(?:什么|怎么|怎样|为什么|为何|多少|哪些|哪个|哪里|哪儿|哪位|是不是|有没有|如何|是否|认为|看待|觉得|说明|提到|时候)")

@@ -76,24 +76,27 @@ def judge(question: Question, hits: list[Hit], evidence: Evidence, index: Index)
 
 
 def figure_support(question: Question, hits: list[Hit], index: Index) -> float:
-    """How much of what the question asks about is said next to the figure or date it asks for:
-    over the sentences of the best passages that give one (with the sentence before, which often
-    names the subject), the largest share of the question's terms present, weighted by IDF.
-    0 when no such sentence exists."""
+    """How much of what the question asks about is said next to the figure or date it asks for.
+
+    Over the sentences of the best passages that give one (each with the sentence before, which
+    often names the subject): 0 unless the window names one of the question's names (a figure about
+    X must be said next to X), else the share, weighted by IDF, of the question's other terms it
+    contains (1 if it has none). The largest value found; 0 when no sentence gives a figure.
+    """
     pattern = MONEY if question.kind == "amount" and _MONEY_ASKED.search(question.text) else ASKED[question.kind]
-    weights = {t: index.bm25.idf(t) for t in subject_terms(question)}
+    names = {f.lower() for n in question.names for f in n.forms}
+    weights = {t: index.bm25.idf(t) for t in subject_terms(question) - names}
     weights = {t: w for t, w in weights.items() if w > 0}
     total = sum(weights.values())
-    if not total:
-        return 0.0
     best = 0.0
     for hit in hits[:FIGURE_FROM]:
         previous = ""
         for text, *_ in index.sentences_of(hit.source, hit.start):
-            if pattern.search(text):
-                window = (previous + text).lower()
-                best = max(best, sum(w for t, w in weights.items() if t in window) / total)
+            window = (previous + text).lower()
             previous = text
+            if not pattern.search(text) or (names and not any(n in window for n in names)):
+                continue
+            best = max(best, sum(w for t, w in weights.items() if t in window) / total if total else 1.0)
     return best
 
 

@@ -33,6 +33,8 @@ EXCERPT_CHARS = 220  # a point grows by the sentences that follow it up to this 
 POINT_MARGIN = 0.08  # a further point must score within this of the best sentence
 TERM_WEIGHT = 0.15  # weight of the share (by IDF) of the question's terms a sentence contains
 RANK_WEIGHT = 0.02  # per rank of the sentence's passage
+PASSAGE_WEIGHT = 0.1  # times the passage's fused retrieval score (0-1)
+SEED_PASSAGES = 1  # the best passages that each give a point first
 KIND_BONUS = 0.02  # a cause for a why-question, a figure or a date when one is asked for
 _QUESTION_END = re.compile(r"(?:[?？]|[吗呢么嘛][，,。.!！…]*)\s*$")
 _SPEAKER = re.compile(r"^\s*[^\s：:，,。]{1,12}[：:]")  # 主持人： / 张小珺:
@@ -210,8 +212,8 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
     used: set[tuple[str, int]] = set()
     # The first point comes from retrieval's best passage, which fusion ranks with more evidence
     # (BM25, the whole passage) than one sentence's vector has; the rest from anywhere.
-    first = [s for s in ranked if s.hit.rank == hits[0].rank]
-    for seed in first[:1] + ranked:
+    seeds = [next((s for s in ranked if s.hit.rank == h.rank), None) for h in hits[:SEED_PASSAGES]]
+    for seed in [s for s in seeds if s] + ranked:
         if len(points) >= count or seed.score < floor and points:
             break
         if (seed.hit.source, seed.start) in used or _repeats(seed, points):
@@ -280,7 +282,7 @@ def _candidates(question: Question, hits: list[Hit], index: Index, query_vector:
             if not is_question(text) and len(text) >= 6:
                 lower = text.lower()
                 score = float(vector @ q) + TERM_WEIGHT * sum(w for t, w in weights.items() if t in lower) / total
-                score -= RANK_WEIGHT * hit.rank
+                score += PASSAGE_WEIGHT * hit.score - RANK_WEIGHT * hit.rank
                 if question.kind == "reason" and _CAUSE.search(text):
                     score += KIND_BONUS
                 if question.kind in ASKED and ASKED[question.kind].search(text):

@@ -304,7 +304,11 @@ def derive_titles(docs: list[Document], terms: int = 3) -> list[Document]:
     counts = []
     for d in docs:
         text = " ".join(normalise(d.text, s, e).text for s, e in d.regions)
-        tokens = words(text) + re.findall(r"[A-Za-z][A-Za-z0-9\-]+", text)
+        chinese = words(text)
+        # Names that segmentation splits (朱 + 啸虎) come back as word pairs that recur together.
+        pairs = Counter(a + b for a, b in zip(chinese, chinese[1:]) if min(len(a), len(b)) == 1 and a + b not in STOPWORDS)
+        tokens = chinese + [p for p, n in pairs.items() for _ in range(n) if n >= 3 and len(p) <= 4]
+        tokens += re.findall(r"[A-Za-z][A-Za-z0-9\-]+", text)
         counts.append(Counter(t for t in tokens if len(t) >= 2 and t.lower() not in STOPWORDS))
     df = Counter(t for c in counts for t in c)
     out = []
@@ -317,6 +321,8 @@ def derive_titles(docs: list[Document], terms: int = 3) -> list[Document]:
         for t in ranked:
             if not any(t in p or p in t for p in picked):
                 picked.append(t)
+            elif any(p in t and c[t] * 2 >= c[p] for p in picked):  # the longer form of a picked word
+                picked = [t if p in t else p for p in picked]
             if len(picked) == terms:
                 break
         out.append(replace(d, title=" · ".join(picked) or d.title))

@@ -28,10 +28,43 @@ def test_front_matter_and_reader_links_are_metadata():
     assert body.startswith("他去给大家讲的时候")
 
 
-def test_file_without_header_gets_title_from_first_words():
+def test_file_without_header_is_marked_untitled():
     doc = load(SEEDS / "003_1f20d8caa856f3ec.txt")
-    assert doc.title == "大概2个月前，有一次 AI 大模型发展方向的大辩论"
-    assert doc.regions[0][0] == 0
+    assert not doc.titled and doc.regions[0][0] == 0
+
+
+def test_titles_derived_from_what_sets_a_transcript_apart():
+    from rag.index import derive_titles, load_corpus
+
+    titles = {d.source: d.title for d in derive_titles(load_corpus(SEEDS)[0])}
+    assert titles["003_1f20d8caa856f3ec.txt"].startswith("朱啸虎 · ")  # jieba's 朱 + 啸虎 joined back
+    assert "亚马逊" in titles["000_2d6f43025af66c3e.txt"] and "会员朋友们" not in titles["000_2d6f43025af66c3e.txt"]
+    assert titles["001_69e7be7a36498b79.txt"] == "22. 要做中国OpenAI?李志飞劝各位同仁冷静点"  # a title of its own stays
+
+
+def test_markdown_heading_is_the_title(tmp_path):
+    path = tmp_path / "episode.md"
+    path.write_text("# Why Amazon Q failed\n\n亚马逊内部做过一个大模型，代号是Q，前后一年就宣告失败了。\n", "utf-8")
+    doc = load(path)
+    assert doc.title == "Why Amazon Q failed" and doc.titled
+    assert "#" not in "".join(doc.text[s:e] for s, e in doc.regions)
+
+
+def test_sidecar_metadata_wins_over_the_header(tmp_path):
+    path = tmp_path / "ep1.txt"
+    path.write_text("会员朋友们大家好，今天讲为什么大厂做不好大模型。", "utf-8")
+    (tmp_path / "ep1.meta.json").write_text(
+        '{"title": "大厂为什么做不好大模型", "show": "硅谷101", "date": "2025-03-01", "url": "https://example.com/1"}', "utf-8"
+    )
+    doc = load(path)
+    assert doc.title == "大厂为什么做不好大模型" and doc.titled
+    assert doc.meta == {"show": "硅谷101", "date": "2025-03-01", "url": "https://example.com/1"}
+    (tmp_path / "ep1.meta.json").write_text("[1, 2]", "utf-8")
+    with pytest.raises(CorpusError, match="ep1.meta.json: metadata must be a JSON object"):
+        load(path)
+    (tmp_path / "ep1.meta.json").write_text("{oops", "utf-8")
+    with pytest.raises(CorpusError, match="ep1.meta.json: not a JSON metadata file"):
+        load(path)
 
 
 def test_word_segmentation_spaces_are_removed_and_offsets_map_back():

@@ -14,8 +14,10 @@ from pathlib import Path
 
 
 def remove_leftovers(dest: Path) -> None:
-    """Delete half-written directories of builds that were killed (their process is gone)."""
-    for leftover in dest.parent.glob(f".{dest.name}.new-*"):
+    """Delete half-written directories of builds that were killed (their process is gone), and the
+    previous directories that a build killed during its clean-up left behind."""
+    old = list(dest.parent.glob(f".{dest.name}.old-*")) if dest.exists() else []  # a kill during clean-up
+    for leftover in [*dest.parent.glob(f".{dest.name}.new-*"), *old]:
         pid = leftover.name.rsplit("-", 1)[-1]
         if pid.isdigit() and not _alive(int(pid)):
             shutil.rmtree(leftover, ignore_errors=True)

@@ -12,8 +12,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 
-from langchain_text_splitters import RecursiveCharacterTextSplitter
-
 from .documents import Document, normalise
 
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", "!", "?", "；", ";", "，", ",", "、", " ", ""]
@@ -47,6 +45,8 @@ class Passage:
 
 def split(doc: Document, settings: ChunkSettings = ChunkSettings()) -> list[Passage]:
     """Passages of one document, in reading order."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter  # only builds need it: imported here
+
     splitter = RecursiveCharacterTextSplitter(
         chunk_size=settings.size,
         chunk_overlap=settings.overlap,

@@ -81,10 +81,22 @@ def sha256_text(text: str) -> str:
 
 
 def read_text(path: Path) -> str:
-    """Decode a corpus file as UTF-8, refusing empty, binary and non-UTF-8 files by name."""
-    data = path.read_bytes()
+    """Decode a corpus file as UTF-8 (or UTF-16 with a byte-order mark), refusing empty, binary and
+    undecodable files, and links that lead nowhere, by name."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:  # a symbolic link to nothing, or a loop of them
+        raise CorpusError(f"{path.name}: cannot be read ({e.strerror})") from None
     if not data.strip():
         raise CorpusError(f"{path.name}: file is empty")
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # a UTF-16 byte-order mark (Windows Notepad's "Unicode")
+        try:
+            text = data.decode("utf-16")
+        except UnicodeDecodeError as e:
+            raise CorpusError(f"{path.name}: not valid UTF-16 ({e.reason} at byte {e.start})") from None
+        if "\x00" in text or not text.strip():
+            raise CorpusError(f"{path.name}: looks binary (NUL characters), not a text transcript")
+        return text
     if b"\x00" in data[:8192]:
         raise CorpusError(f"{path.name}: looks binary (NUL bytes), not a text transcript")
     try:
@@ -98,7 +110,7 @@ def corpus_files(folder: Path) -> list[Path]:
     """The transcript files of a corpus folder, sorted by name."""
     if not folder.is_dir():
         raise CorpusError(f"corpus folder not found: {folder}")
-    files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in SUFFIXES)
+    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and (p.is_file() or p.is_symlink()))
     if not files:
         raise CorpusError(f"no transcript files ({', '.join(SUFFIXES)}) in {folder}")
     return files

@@ -15,9 +15,7 @@ from .llm import LLMClient, make_llm
 from .answerability import Verdict, judge
 from .question import Question
 from .retrieval import MAX_QUERY_CHARS, Evidence, Hit, Retriever, check_query
-from .settings import ROOT
-
-DEFAULT_INDEX = ROOT / "index"
+from .settings import DEFAULT_INDEX
 
 
 @dataclass(frozen=True)

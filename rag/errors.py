@@ -5,6 +5,7 @@
     │   └── NotFoundError         a source or offsets that the index does not have
     ├── IndexMissingError         no index where one was expected (run `rag build`)
     ├── IndexMismatchError        index built with other settings or corrupted files
+    ├── IndexBusyError            another process is writing the index (its lock is held)
     ├── CorpusError               a corpus folder or file cannot be used
     ├── PromptError               a prompt template is missing or lacks a placeholder
     ├── DependencyError           an optional package is not installed
@@ -34,6 +35,10 @@ class IndexMissingError(RagError):
 
 class IndexMismatchError(RagError):
     """The index on disk does not fit what was asked, or is damaged."""
+
+
+class IndexBusyError(RagError):
+    """Another build, add or remove holds the index's write lock."""
 
 
 class CorpusError(RagError):

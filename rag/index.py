@@ -25,6 +25,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable, Iterable
+from contextlib import contextmanager
 from collections import Counter
 from dataclasses import asdict, dataclass, replace
 from functools import cached_property
@@ -37,7 +38,7 @@ from .atomic import fsync_tree, recover, remove_leftovers, swap
 from .chunking import ChunkSettings, Passage, sentences, split
 from .documents import Document, corpus_files, load, normalise, parse
 from .embedders import Embedder
-from .errors import CorpusError, IndexMismatchError, IndexMissingError, NotFoundError, UsageError
+from .errors import CorpusError, IndexBusyError, IndexMismatchError, IndexMissingError, NotFoundError, UsageError
 from .lexical import BM25, STOPWORDS, english_tokens, tokenize, words
 from .translate import absent_names, build_glosses, build_lexicon, build_names, names_in_text, pinyin_readings
 
@@ -47,6 +48,7 @@ _FILES = (MANIFEST, "passages.jsonl", "documents.jsonl", "vectors.faiss", "bm25"
           "sentences.jsonl", "sentences.npy")
 BATCH = 32
 FLAT_MAX = 100_000  # exact search stays fast enough up to here; IVF above (see scripts/bench.py)
+WRITE_WAIT = 600.0  # seconds a second writer waits for the index's lock
 NPROBE = 32  # IVF lists searched per query: recall@10 >= 0.95 on 1M synthetic vectors (scripts/bench.py)
 
 
@@ -193,9 +195,34 @@ def build(
     called after each batch that is embedded.
     """
     docs, skipped = load_corpus(folder, strict)
-    report = _write_documents(docs, dest, embedder, chunk, progress)
+    with writing(dest):
+        report = _write_documents(docs, dest, embedder, chunk, progress)
     report.skipped = skipped
     return report
+
+
+@contextmanager
+def writing(dest: Path, wait: float = WRITE_WAIT):
+    """Hold the index's write lock (a file beside it) while a build, add or remove reads the old
+    index and writes the new one, so that two writers never lose each other's transcripts. A
+    second writer waits up to `wait` seconds, then fails saying who holds the index."""
+    from filelock import FileLock, Timeout
+
+    dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise UsageError(f"{dest} is a file: an index is a directory; choose another --index path")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    lock = FileLock(str(dest.with_name(f".{dest.name}.lock")))
+    try:
+        lock.acquire(timeout=wait)
+    except Timeout:
+        raise IndexBusyError(
+            f"another rag build, add or remove is writing {dest} (waited {wait:.0f} s for {lock.lock_file})"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 def add(
@@ -204,6 +231,11 @@ def add(
 ) -> BuildReport:
     """Add transcripts (files, or folders of them) to the index at `dest`; a file with an indexed
     source name replaces that transcript. Only their text is embedded."""
+    with writing(dest):
+        return _add(paths, dest, embedder, strict, progress)
+
+
+def _add(paths, dest, embedder, strict, progress) -> BuildReport:
     index = open_index(dest)
     index.check_embedder(embedder)
     docs = {d.source: d for d in _indexed_documents(index)}
@@ -231,6 +263,11 @@ def add(
 
 def remove(sources: Iterable[str], dest: Path, embedder: Embedder) -> BuildReport:
     """Remove transcripts from the index at `dest` by source name; nothing is embedded."""
+    with writing(dest):
+        return _remove(sources, dest, embedder)
+
+
+def _remove(sources: Iterable[str], dest: Path, embedder: Embedder) -> BuildReport:
     index = open_index(dest)
     index.check_embedder(embedder)
     sources = set(sources)
@@ -289,7 +326,7 @@ def _write_documents(
         chunk=asdict(chunk),
         sources={doc.source: doc.sha256 for doc in docs},
         passages=len(passages),
-        built_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        built_at=_build_time(),
     )
     write(dest, manifest, docs, passages, sents, fill)
     return BuildReport(open_index(dest), [], embedded=len(fresh), reused=len(set(wanted)) - len(fresh))
@@ -327,6 +364,15 @@ def derive_titles(docs: list[Document], terms: int = 3) -> list[Document]:
                 break
         out.append(replace(d, title=" · ".join(picked) or d.title))
     return out
+
+
+def _build_time() -> str:
+    """Now, or SOURCE_DATE_EPOCH when set (reproducible-builds.org): then two builds of the same
+    transcripts are identical byte for byte."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "")
+    if epoch.isdigit():
+        return time.strftime("%Y-%m-%dT%H:%M:%S+0000", time.gmtime(int(epoch)))
+    return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
 def _previous_vectors(dest: Path, embedder: Embedder) -> dict[str, Callable[[], np.ndarray]]:
@@ -468,6 +514,8 @@ def open_index(path: Path) -> Index:
     import faiss
 
     path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise IndexMismatchError(f"{path} is a file, not an index directory")
     recover(path, MANIFEST)
     if not (path / MANIFEST).exists():
         if path.exists() and any(path.iterdir()):
@@ -476,6 +524,7 @@ def open_index(path: Path) -> Index:
     try:
         raw = json.loads((path / MANIFEST).read_text("utf-8"))
         manifest = Manifest(**raw)
+        _check_types(manifest)
     except (ValueError, TypeError) as e:
         raise IndexMismatchError(f"{path / MANIFEST} is damaged ({e}): run `rag build`") from None
     if manifest.format != FORMAT:
@@ -513,6 +562,15 @@ def open_index(path: Path) -> Index:
         path, manifest, passages, vectors, bm25, bm25_en, documents, glosses, readings, names, absent, sents,
         sentence_vectors,
     )
+
+
+def _check_types(manifest: Manifest) -> None:
+    """A ValueError naming the first field of a manifest that has the wrong type."""
+    expected = {"embedder": str, "dim": int, "chunk": dict, "sources": dict, "passages": int, "format": int,
+                "ann": str, "nprobe": int}
+    for name, kind in expected.items():
+        if not isinstance(getattr(manifest, name), kind):
+            raise ValueError(f"{name} should be {kind.__name__}, not {type(getattr(manifest, name)).__name__}")
 
 
 def stale_sources(index: Index, folder: Path) -> dict[str, str]:

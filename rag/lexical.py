@@ -95,11 +95,16 @@ class BM25:
         """An index of one token list per passage (`tokenize` or `english_tokens` of its text)."""
         import bm25s
 
+        from bm25s.tokenization import Tokenized
+
         tokens = list(tokens)
         if tokens and not any(tokens):  # bm25s needs one token somewhere; a query never produces this one
             tokens = [[_NO_TOKEN]] + tokens[1:]
+        # Our own vocabulary, in sorted order: bm25s would number tokens in set order, which follows
+        # Python's hash seed, and the same corpus would give different index files on every build.
+        vocab = {t: i for i, t in enumerate(sorted({t for doc in tokens for t in doc}))}
         model = bm25s.BM25()
-        model.index(tokens, show_progress=False)
+        model.index(Tokenized(ids=[[vocab[t] for t in doc] for doc in tokens], vocab=vocab), show_progress=False)
         return cls(model)
 
     def save(self, folder: Path) -> None:

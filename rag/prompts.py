@@ -7,7 +7,17 @@ from pathlib import Path
 
 from .errors import PromptError
 
-DEFAULT_DIR = Path(__file__).resolve().parent.parent / "prompts"
+def _default_dir() -> Path:
+    """prompts/ of the checkout, or the copy installed inside the package (`rag._prompts`)."""
+    checkout = Path(__file__).resolve().parent.parent / "prompts"
+    if checkout.is_dir():
+        return checkout
+    from importlib import resources
+
+    return Path(str(resources.files("rag") / "_prompts"))
+
+
+DEFAULT_DIR = _default_dir()
 
 
 def render(name: str, folder: Path | None = None, **values: object) -> str:

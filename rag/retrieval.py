@@ -49,6 +49,10 @@ def check_query(query: object, k: int | None = None) -> str:
     """The stripped query, or a UsageError saying what is wrong with it or with k."""
     if not isinstance(query, str) or not query.strip():
         raise UsageError("the question is empty")
+    try:
+        query.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UsageError("the question is not valid Unicode text (it holds an unpaired surrogate)") from None
     if len(query) > MAX_QUERY_CHARS:
         raise UsageError(f"the question is {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
     if k is not None and not 1 <= k <= MAX_K:

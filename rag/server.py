@@ -21,8 +21,9 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 
 from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from fastapi.responses import FileResponse, JSONResponse, StreamingResponse
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -35,7 +36,7 @@ from .settings import Settings, load_settings
 STATIC = Path(__file__).resolve().parent / "static"
 # Status code for each error kind, in one place; the first match wins.
 STATUS = {NotFoundError: 404, UsageError: 422, IndexMissingError: 503, IndexMismatchError: 503, LLMError: 502}
-OPEN_PATHS = {"/healthz"}
+OPEN_PATHS = {"/healthz", "/"}
 
 
 class AskRequest(BaseModel):
@@ -96,20 +97,31 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
             app.state.engine = engine
         yield
 
-    app = FastAPI(title="Transcript Q&A", version=__version__, lifespan=lifespan)
+    # max_body_size: FastAPI counts the bytes as they arrive (413), whatever Content-Length says.
+    app = FastAPI(title="Transcript Q&A", version=__version__, lifespan=lifespan, max_body_size=settings.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        """Body size limit and bearer token, before any route runs."""
-        length = request.headers.get("content-length")
-        if length and (not length.isdigit() or int(length) > settings.max_body_bytes):
-            return JSONResponse({"detail": f"request body over {settings.max_body_bytes} bytes"}, status_code=413)
-        if settings.api_token and request.url.path not in OPEN_PATHS and not _authorised(request, settings.api_token):
+        """Bearer token, before any route runs. The page and its assets hold no data and are open:
+        the page reads the token from its URL fragment, which browsers never send or log."""
+        path = request.url.path
+        if settings.api_token and path not in OPEN_PATHS and not path.startswith("/static/") and not _authorised(
+            request, settings.api_token
+        ):
             return JSONResponse(
                 {"detail": "missing or wrong bearer token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
             )
         return await call_next(request)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError):
+        """422 with what is wrong, without echoing the input (which may not even be encodable:
+        a lone surrogate such as "\\ud800" in a JSON string)."""
+        detail = [{"loc": list(map(str, e.get("loc", ()))), "msg": e.get("msg", ""), "type": e.get("type", "")}
+                  for e in exc.errors()]
+        return Response(json.dumps({"detail": detail}, ensure_ascii=True), status_code=422,
+                        media_type="application/json")
 
     if settings.cors_origins:
         origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
@@ -125,7 +137,7 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
         return FileResponse(STATIC / "index.html")
 
     @app.get("/healthz")
-    def healthz(request: Request) -> dict:
+    async def healthz(request: Request) -> dict:  # on the event loop: never queued behind busy worker threads
         index = request.app.state.engine.index
         return {"status": "ok", "passages": index.manifest.passages, "embedder": index.manifest.embedder}
 
@@ -183,8 +195,9 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
 
 def _authorised(request: Request, token: str) -> bool:
     header = request.headers.get("authorization", "")
-    given = header[7:] if header.lower().startswith("bearer ") else request.query_params.get("token", "")
-    return hmac.compare_digest(given.encode(), token.encode())
+    given = header[7:] if header.lower().startswith("bearer ") else ""
+    return hmac.compare_digest(given.encode("utf-8", "replace"), token.encode())
+
 
 
 def _status(exc: RagError) -> int:

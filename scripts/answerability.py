@@ -23,7 +23,7 @@ import rag  # noqa: E402
 from rag import answerability as A  # noqa: E402
 from rag.evaluation import load_dataset  # noqa: E402
 
-SETS = [ROOT.parent / "shared" / "eval" / "dev.jsonl", *(ROOT / "tests" / "data" / n for n in
+SETS = [ROOT / "tests" / "data" / "dev.jsonl", *(ROOT / "tests" / "data" / n for n in
         ("calibration.jsonl", "holdout.jsonl", "names.jsonl"))]
 COST_REFUSED = 3
 GRID = {

@@ -22,7 +22,7 @@ import rag  # noqa: E402
 from rag.answering import citation  # noqa: E402
 from rag.evaluation import answer_scores, load_dataset  # noqa: E402
 
-SETS = [ROOT.parent / "shared" / "eval" / "dev.jsonl", *(ROOT / "tests" / "data" / n for n in
+SETS = [ROOT / "tests" / "data" / "dev.jsonl", *(ROOT / "tests" / "data" / n for n in
         ("calibration.jsonl", "holdout.jsonl", "names.jsonl"))]
 
 

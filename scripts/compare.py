@@ -7,7 +7,7 @@ It never abstains. Latency compares `Engine.search` with a bare dense search (em
 search FAISS) on the same index and embedder, both warm, over the same questions, timed
 interleaved question by question.
 
-Usage: python scripts/compare.py [--dataset ../shared/eval/dev.jsonl] [--index index] [--corpus seeds]
+Usage: python scripts/compare.py [--dataset tests/data/dev.jsonl] [--index index] [--corpus seeds]
 """
 
 from __future__ import annotations
@@ -76,7 +76,7 @@ def latency_ms(fns, questions: list[str], rounds: int = 10) -> list[list[float]]
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--dataset", type=Path, default=ROOT.parent / "shared" / "eval" / "dev.jsonl")
+    ap.add_argument("--dataset", type=Path, default=ROOT / "tests" / "data" / "dev.jsonl")
     ap.add_argument("--index", type=Path, default=ROOT / "index")
     ap.add_argument("--corpus", type=Path, default=ROOT / "seeds")
     args = ap.parse_args()

@@ -26,7 +26,7 @@ FALLBACK = ["why did Amazon Q fail?", "亚马逊的大模型为什么失败？",
 
 
 def questions() -> list[str]:
-    dev = ROOT.parent / "shared" / "eval" / "dev.jsonl"
+    dev = ROOT / "tests" / "data" / "dev.jsonl"
     if dev.exists():
         return [json.loads(line)["question"] for line in dev.read_text("utf-8").splitlines() if line.strip()]
     return FALLBACK

@@ -14,6 +14,13 @@ if ! command -v chromium >/dev/null || ! fc-list 2>/dev/null | grep -qi "wenquan
 fi
 python3 -m venv .venv
 .venv/bin/pip install -q --upgrade pip
-.venv/bin/pip install -q torch==2.13.0
+# PyTorch's CPU wheel index as an extra index where it can be reached: on plain PyPI, torch==2.13.0 is the
+# CUDA build with its nvidia-* packages, and the index's 2.13.0+cpu wins over it. Where that index is
+# unreachable (a closed network with its own wheel mirror), pip goes on without it.
+torch_index=()
+if .venv/bin/python -c 'import urllib.request as u; u.urlopen("https://download.pytorch.org/whl/cpu/torch/", timeout=5)' 2>/dev/null; then
+  torch_index=(--extra-index-url https://download.pytorch.org/whl/cpu)
+fi
+.venv/bin/pip install -q "${torch_index[@]}" torch==2.13.0
 .venv/bin/pip install -q -e '.[test]'
 HF_HUB_OFFLINE=1 .venv/bin/python -m pytest "$@"

@@ -73,3 +73,25 @@ def test_abstention_and_errors_are_shown(served, page):
     page.click("#submit")
     page.wait_for_selector("#status.error", timeout=10000)
     assert "2000" in page.inner_text("#status")
+
+
+def test_page_with_a_token_works_and_keeps_it_out_of_urls_and_logs(page, tmp_path):
+    port, log = free_port(), tmp_path / "serve.log"
+    env = {**os.environ, "RAG_API_TOKEN": "tok-7f3a9c"}
+    with open(log, "w") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port)], env=env,
+                                stdout=err, stderr=err)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url + "/healthz")
+        page.goto(url + "/#token=tok-7f3a9c")
+        page.fill("#question", "why did Amazon Q fail?")
+        page.click("#submit")
+        page.wait_for_selector("#citations li", timeout=30000)
+        assert "000_2d6f43025af66c3e.txt" in page.inner_text("#citations")
+        assert "tok-7f3a9c" not in page.url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    text = log.read_text()
+    assert "POST /ask" in text and "tok-7f3a9c" not in text

@@ -3,8 +3,13 @@ import numpy as np
 import pytest
 
 from rag import index as ix
-from rag.errors import CorpusError, IndexMismatchError, IndexMissingError
+from rag.errors import CorpusError, IndexMismatchError, IndexMissingError, UsageError
 from conftest import ROOT, CountingEmbedder
+
+
+def _leftovers(folder):
+    """Hidden files a build left beside its index, but the lock file that stays for the next writer."""
+    return [p.name for p in folder.iterdir() if p.name.startswith(".") and not p.name.endswith(".lock")]
 
 
 def test_committed_index_matches_seeds():
@@ -53,7 +58,7 @@ def test_failed_build_leaves_previous_index_intact(tmp_path, tiny_corpus, embedd
         ix.build(tiny_corpus, dest, Broken())
     assert (dest / "manifest.json").read_text() == before
     assert ix.open_index(dest).manifest.passages > 0
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert _leftovers(tmp_path) == []
 
 
 def test_crash_between_renames_is_recovered(tmp_path, tiny_corpus, embedder):
@@ -122,7 +127,7 @@ def test_build_killed_with_sigkill_leaves_a_loadable_index(tmp_path, tiny_corpus
         assert set(index.manifest.sources) in (set(before), set(before) | {"c_new.txt"})
         assert Engine(index, embedder).search("亚马逊的大模型项目", 1)[0].source == "a_amazon.txt"
     ix.build(tiny_corpus, dest, embedder)  # the next build clears what the killed ones left behind
-    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    assert _leftovers(tmp_path) == []
 
 
 def test_rebuild_add_and_remove_embed_only_new_text(tmp_path, tiny_corpus, embedder):
@@ -217,3 +222,93 @@ def test_passages_without_english_glosses_still_build(tmp_path, embedder):
     (corpus / "a.txt").write_text("嗯嗯嗯嗯啊啊啊啊哦哦哦哦呃呃呃呃", "utf-8")
     report = ix.build(corpus, tmp_path / "idx", embedder)
     assert report.index.passages and ix.open_index(tmp_path / "idx").bm25_en is not None
+
+
+def test_an_index_path_that_is_a_file_is_refused_and_left_alone(tmp_path, tiny_corpus, embedder):
+    path = tmp_path / "notes.txt"
+    path.write_text("my notes", "utf-8")
+    with pytest.raises(IndexMismatchError, match="is a file, not an index directory"):
+        ix.open_index(path)
+    with pytest.raises(UsageError, match="is a file"):
+        ix.build(tiny_corpus, path, embedder)
+    assert path.read_text("utf-8") == "my notes"
+
+
+@pytest.mark.parametrize("field, value", [("sources", None), ("passages", "many"), ("chunk", [])])
+def test_a_manifest_with_wrong_types_is_damaged_not_a_traceback(tmp_path, tiny_corpus, embedder, field, value):
+    import json
+
+    dest = tmp_path / "idx"
+    ix.build(tiny_corpus, dest, embedder)
+    manifest = json.loads((dest / "manifest.json").read_text())
+    manifest[field] = value
+    (dest / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(IndexMismatchError, match=f"damaged.*{field}"):
+        ix.open_index(dest)
+
+
+def test_utf16_files_are_read_and_dangling_links_named(tmp_path, tiny_corpus, embedder):
+    (tiny_corpus / "c_utf16.txt").write_bytes("\ufeff开源模型的价值在于生态和商业化。".encode("utf-16-le"))
+    (tiny_corpus / "loop.txt").symlink_to(tiny_corpus / "loop.txt")
+    (tiny_corpus / "gone.txt").symlink_to(tiny_corpus / "nowhere.txt")
+    report = ix.build(tiny_corpus, tmp_path / "idx", embedder)
+    assert "c_utf16.txt" in report.index.manifest.sources
+    assert report.index.texts["c_utf16.txt"].startswith("开源模型的价值")
+    assert sorted(r.split(":")[0] for r in report.skipped) == ["gone.txt", "loop.txt"]
+
+
+def test_old_directories_left_by_a_killed_clean_up_are_removed(tmp_path, tiny_corpus, embedder):
+    dest = tmp_path / "idx"
+    ix.build(tiny_corpus, dest, embedder)
+    stale = tmp_path / ".idx.old-999999999"  # a pid that is not running
+    stale.mkdir()
+    (stale / "manifest.json").write_text("{}")
+    ix.build(tiny_corpus, dest, embedder)
+    assert _leftovers(tmp_path) == []
+
+
+def test_builds_are_byte_reproducible(tmp_path, tiny_corpus):
+    """Two builds of the same transcripts under different hash seeds write the same files."""
+    import filecmp
+    import os
+    import subprocess
+    import sys
+
+    for seed, name in (("1", "a"), ("2", "b")):
+        env = {**os.environ, "PYTHONHASHSEED": seed, "SOURCE_DATE_EPOCH": "1700000000"}
+        subprocess.run([sys.executable, "-m", "rag", "--index", str(tmp_path / name), "build", str(tiny_corpus)],
+                       env=env, check=True, capture_output=True)
+    files = sorted(str(p.relative_to(tmp_path / "a")) for p in (tmp_path / "a").rglob("*") if p.is_file())
+    assert len(files) >= 10
+    match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", files, shallow=False)
+    assert mismatch == [] and errors == []
+    assert '"built_at": "2023-11-14T22:13:20+0000"' in (tmp_path / "a" / "manifest.json").read_text()
+
+
+def test_concurrent_adds_lose_nothing(tmp_path, tiny_corpus, embedder):
+    """Two `rag add` at once on one index: the second waits for the first, and both transcripts stay."""
+    import subprocess
+    import sys
+
+    dest = tmp_path / "idx"
+    ix.build(tiny_corpus, dest, embedder)
+    new = []
+    for name in ("c_one.txt", "d_two.txt"):
+        path = tmp_path / name
+        path.write_text(f"{name} 这一期讨论了开源模型和闭源模型的竞争。" * 30, "utf-8")
+        new.append(path)
+    procs = [subprocess.Popen([sys.executable, "-m", "rag", "--index", str(dest), "add", str(p)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for p in new]
+    assert all(p.wait(timeout=300) == 0 for p in procs)
+    assert {"c_one.txt", "d_two.txt"} <= set(ix.open_index(dest).manifest.sources)
+
+
+def test_a_writer_that_cannot_get_the_lock_says_who_holds_it(tmp_path, tiny_corpus, embedder):
+    from rag.errors import IndexBusyError
+
+    dest = tmp_path / "idx"
+    ix.build(tiny_corpus, dest, embedder)
+    with ix.writing(dest):
+        with pytest.raises(IndexBusyError, match="another rag build, add or remove is writing"):
+            with ix.writing(dest, wait=0.2):
+                pass

@@ -75,22 +75,45 @@ def test_page_and_assets_are_served_locally(client):
         assert client.get("/" + asset).status_code == 200
 
 
-def test_bearer_token_guards_everything_but_healthz(engine):
+def test_bearer_token_guards_every_data_endpoint(engine):
     with TestClient(create_app(Settings(api_token="s3cret"), engine=engine)) as c:
-        assert c.get("/healthz").status_code == 200
+        for path in ("/healthz", "/", "/static/app.js", "/static/style.css"):  # no data in these
+            assert c.get(path).status_code == 200, path
         for method, path, kwargs in [("post", "/ask", {"json": {"question": "hi"}}), ("get", "/search?q=hi", {}),
-                                     ("get", "/sources", {}), ("get", "/", {}), ("get", "/openapi.json", {}),
+                                     ("get", "/sources", {}), ("get", "/openapi.json", {}),
                                      ("post", "/v1/chat/completions", {"json": {"messages": [{"role": "user", "content": "hi"}]}})]:
             r = getattr(c, method)(path, **kwargs)
             assert r.status_code == 401, path
         assert c.get("/sources", headers={"Authorization": "Bearer wrong"}).status_code == 401
         assert c.get("/sources", headers={"Authorization": "Bearer s3cret"}).status_code == 200
-        assert c.get("/?token=s3cret").status_code == 200
+        assert c.get("/sources?token=s3cret").status_code == 401  # a token in a URL would end up in logs
+        assert c.get("/sources", headers={"Authorization": "Bearer \u00e9".encode("latin-1")}).status_code == 401
 
 
 def test_body_size_limit(client):
     r = client.post("/ask", content=b'{"question": "' + b"x" * 70000 + b'"}', headers={"Content-Type": "application/json"})
     assert r.status_code == 413
+
+
+def test_body_size_limit_holds_without_or_against_content_length(client):
+    def chunks():  # a chunked body: no Content-Length at all
+        for _ in range(100):
+            yield b"x" * 1000
+
+    assert client.post("/ask", content=chunks(), headers={"Content-Type": "application/json"}).status_code == 413
+    body = b'{"question": "' + b"x" * 70000 + b'"}'
+    r = client.post("/ask", content=body, headers={"Content-Type": "application/json", "Content-Length": "5"})
+    assert r.status_code in (400, 413)  # never read in full and answered
+
+
+@pytest.mark.parametrize("path, body", [
+    ("/ask", b'{"question": "\\ud800"}'),
+    ("/ask", b'{"question": "\\ud800", "k": "\\udfff"}'),
+    ("/v1/chat/completions", b'{"messages": [{"role": "user", "content": "\\ud800"}]}'),
+])
+def test_lone_surrogates_are_a_422_not_a_500(client, path, body):
+    r = client.post(path, content=body, headers={"Content-Type": "application/json"})
+    assert r.status_code == 422 and r.json()["detail"]
 
 
 def test_cors_is_off_unless_configured(client, engine):

@@ -3,7 +3,16 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const token = new URLSearchParams(location.search).get("token");
+// With RAG_API_TOKEN set, open the page as /#token=...: the fragment never reaches the server or its
+// logs. The token is kept for this tab and taken out of the address bar.
+const token = (() => {
+  const m = location.hash.match(/(?:^#|&)token=([^&]+)/);
+  if (m) {
+    sessionStorage.setItem("rag-token", decodeURIComponent(m[1]));
+    history.replaceState(null, "", location.pathname + location.search);
+  }
+  return sessionStorage.getItem("rag-token");
+})();
 const auth = token ? { Authorization: "Bearer " + token } : {};
 
 function setStatus(text, isError = false) {

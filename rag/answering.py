@@ -38,6 +38,17 @@ SEED_PASSAGES = 1  # the best passages that each give a point first
 KIND_BONUS = 0.02  # a cause for a why-question, a figure or a date when one is asked for
 _QUESTION_END = re.compile(r"(?:[?？]|[吗呢么嘛][，,。.!！…]*)\s*$")
 _SPEAKER = re.compile(r"^\s*[^\s：:，,。]{1,12}[：:]")  # 主持人： / 张小珺:
+# Text addressed to a language model rather than to listeners: a planted instruction ("ignore previous
+# instructions", 忽略之前的所有指示), a fake system prompt or chat-template marker.
+_ADDRESSED_TO_MODEL = re.compile(
+    r"ignore (?:all |any )?(?:the )?(?:previous|prior|above|earlier|preceding) (?:instructions|prompts|rules)|"
+    r"disregard (?:all |any )?(?:the )?(?:previous|prior|above|your) (?:instructions|prompts|rules)|"
+    r"\bsystem prompt\b|\byou are now\b|\bnew instructions?:|<\|im_start\|>|<\|system\|>|\[/?INST\]|"
+    r"^\s*#{2,}\s*(?:system|instruction)|"
+    r"忽略(?:之前|以上|上面|前面|先前|此前)?的?(?:所有|全部|一切)?(?:指示|指令|提示|要求|规则)|"
+    r"(?:你的|你)?(?:回答|回复|输出)(?:必须|只能)(?:是|为)|系统提示词?[:：]|你现在(?:是|扮演)",
+    re.I | re.M,
+)
 _CAUSE = re.compile(r"因为|由于|原因|所以|导致|因此|之所以|在于|问题是|本质|关键|\bbecause\b|\bsince\b|\breason")
 
 _LABELS = {
@@ -51,6 +62,8 @@ _LABELS = {
         "empty": "the passages found hold no statement to quote",
         "nearest": "The nearest the transcripts come:",
         "model": "the language model found no answer in the passages",
+        "injection": "{} chars {}-{} holds text addressed to a language model (a planted instruction?): "
+        "it is never quoted as the answer, and a model is told it is data",
         "colon": ": ",
         "sep": "; ",
         "stop": ".",
@@ -62,6 +75,7 @@ _LABELS = {
         "empty": "找到的段落中没有可以引用的陈述",
         "nearest": "转录稿中最接近的内容：",
         "model": "语言模型在这些段落中没有找到答案",
+        "injection": "{} 第 {}-{} 字含有对语言模型下达的指令（可能是被植入的）：不会作为回答引用，语言模型也被告知它只是资料",
         "colon": "：",
         "sep": "；",
         "stop": "。",
@@ -174,6 +188,16 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rstrip("，,、 ") + "…"
 
 
+def addressed_to_model(text: str) -> bool:
+    """Whether text speaks to a language model (a planted instruction, a fake system prompt)."""
+    return bool(_ADDRESSED_TO_MODEL.search(text))
+
+
+def injection_warnings(hits: list[Hit], lang: str) -> list[str]:
+    """One warning per retrieved passage whose text is addressed to a language model."""
+    return [_LABELS[lang]["injection"].format(h.source, h.start, h.end) for h in hits if addressed_to_model(h.text)]
+
+
 def is_question(sentence: str) -> bool:
     """A question (the host's, or rhetorical) rather than a statement: it ends in a question mark or
     a question particle, or a speaker label introduces one."""
@@ -279,7 +303,7 @@ def _candidates(question: Question, hits: list[Hit], index: Index, query_vector:
                 continue
             seen.add((hit.source, start))
             score = -np.inf
-            if not is_question(text) and len(text) >= 6:
+            if not is_question(text) and len(text) >= 6 and not addressed_to_model(text):
                 lower = text.lower()
                 score = float(vector @ q) + TERM_WEIGHT * sum(w for t, w in weights.items() if t in lower) / total
                 score += PASSAGE_WEIGHT * hit.score - RANK_WEIGHT * hit.rank

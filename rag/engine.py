@@ -69,7 +69,7 @@ class Engine:
             answer = yield from self._llm_answer(q, hits, evidence, stream)
         if self.llm is None or answer.mode == "extractive" or answer.abstained:
             yield Event("delta", answer.answer)
-        answer.warnings[:0] = warnings
+        answer.warnings[:0] = warnings + answering.injection_warnings(hits, q.lang)
         yield Event("answer", answer)
 
     def judged_search(self, question: str, k: int = 6) -> tuple[list[Hit], Verdict]:

@@ -243,7 +243,8 @@ def serve(ctx, host: str | None, port: int | None):
 
     s = _settings(ctx, host=host, port=port)
     engine = from_settings(s)  # fail here, with a one-line reason, rather than inside the server's startup
-    uvicorn.run(create_app(s, engine=engine), host=s.host, port=s.port, log_level="info")
+    # On SIGTERM, requests still open after 10 s (a client streaming a long answer) are cut off.
+    uvicorn.run(create_app(s, engine=engine), host=s.host, port=s.port, log_level="info", timeout_graceful_shutdown=10)
 
 
 @main.command(name="eval")

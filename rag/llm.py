@@ -8,6 +8,8 @@ The offline `extractive` mode needs no client: see `rag.answering`.
 
 from __future__ import annotations
 
+import json
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Protocol
@@ -28,7 +30,12 @@ class LLMClient(Protocol):
 
 
 class OpenAIClient:
-    """Chat completions through the `openai` package against any compatible base URL."""
+    """Chat completions through the `openai` package against any compatible base URL.
+
+    `timeout` bounds each request's connection and each wait for data, `retries` the retries on
+    429/5xx/timeouts, and `deadline` the whole call: a server that sends a byte every few seconds
+    is cut off when the deadline passes, streaming or not, and its connection closed.
+    """
 
     def __init__(
         self,
@@ -38,6 +45,7 @@ class OpenAIClient:
         timeout: float = 30.0,
         retries: int = 2,
         temperature: float = 0.1,
+        deadline: float = 90.0,
     ):
         from openai import OpenAI
 
@@ -46,23 +54,45 @@ class OpenAIClient:
         self._client = OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=retries)
         self._model = model
         self._temperature = temperature
+        self._timeout = timeout
+        self.deadline = deadline
         self.name = f"openai:{model}"
 
     def complete(self, system: str, user: str) -> str:
-        with _errors():
-            resp = self._client.chat.completions.create(
-                model=self._model, messages=_messages(system, user), temperature=self._temperature
-            )
-            return resp.choices[0].message.content or "" if resp.choices else ""
+        end = time.monotonic() + self.deadline
+        with _errors(), self._client.chat.completions.with_streaming_response.create(
+            model=self._model, messages=_messages(system, user), temperature=self._temperature,
+            timeout=self._request_timeout(end),
+        ) as response:
+            body = bytearray()
+            for data in response.iter_bytes():  # read as it arrives, so that the deadline holds
+                body += data
+                self._check(end)
+            reply = json.loads(body or b"{}")
+            choices = reply.get("choices") or []
+            return (choices[0].get("message") or {}).get("content") or "" if choices else ""
 
     def stream(self, system: str, user: str) -> Iterator[str]:
+        end = time.monotonic() + self.deadline
         with _errors():
             chunks = self._client.chat.completions.create(
-                model=self._model, messages=_messages(system, user), temperature=self._temperature, stream=True
+                model=self._model, messages=_messages(system, user), temperature=self._temperature, stream=True,
+                timeout=self._request_timeout(end),
             )
-            for chunk in chunks:
-                if chunk.choices and chunk.choices[0].delta.content:
-                    yield chunk.choices[0].delta.content
+            try:
+                for chunk in chunks:
+                    self._check(end)
+                    if chunk.choices and chunk.choices[0].delta.content:
+                        yield chunk.choices[0].delta.content
+            finally:  # also when the consumer stops early (a client that went away): the upstream request ends
+                chunks.close()
+
+    def _request_timeout(self, end: float) -> float:
+        return max(0.1, min(self._timeout, end - time.monotonic()))
+
+    def _check(self, end: float) -> None:
+        if time.monotonic() > end:
+            raise LLMError(f"LLM server did not finish within {self.deadline:g} s")
 
 
 def _messages(system: str, user: str) -> list[dict]:
@@ -84,6 +114,15 @@ def _errors():
         raise LLMError(f"cannot reach LLM server: {_brief(str(e.__cause__ or e))}") from None
     except openai.OpenAIError as e:
         raise LLMError(f"LLM call failed: {_brief(str(e))}") from None
+    except ValueError as e:  # a body that is not JSON
+        raise LLMError(f"LLM server sent an unreadable reply: {_brief(str(e))}") from None
+    except Exception as e:  # the HTTP library's own errors while a body is read (httpx or httpx2, as openai uses)
+        if type(e).__module__.split(".")[0] in _TRANSPORT_MODULES:
+            raise LLMError(f"connection to the LLM server broke: {_brief(str(e))}") from None
+        raise
+
+
+_TRANSPORT_MODULES = {"httpx", "httpx2", "httpcore", "httpcore2", "h11"}
 
 def _brief(text: str, limit: int = 200) -> str:
     text = " ".join(str(text).split())

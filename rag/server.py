@@ -16,10 +16,11 @@ from dataclasses import asdict
 import json
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
+from anyio import CancelScope, CapacityLimiter, to_thread
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
@@ -89,6 +90,9 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
+        # Answers (which may wait on an LLM) run in threads of their own: however many hang,
+        # /search and /context keep the default thread pool, and /healthz the event loop.
+        app.state.answer_threads = CapacityLimiter(settings.llm_concurrency)
         if engine is None:
             from .engine import from_settings
 
@@ -101,18 +105,8 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
     app = FastAPI(title="Transcript Q&A", version=__version__, lifespan=lifespan, max_body_size=settings.max_body_bytes)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
-    @app.middleware("http")
-    async def guard(request: Request, call_next):
-        """Bearer token, before any route runs. The page and its assets hold no data and are open:
-        the page reads the token from its URL fragment, which browsers never send or log."""
-        path = request.url.path
-        if settings.api_token and path not in OPEN_PATHS and not path.startswith("/static/") and not _authorised(
-            request, settings.api_token
-        ):
-            return JSONResponse(
-                {"detail": "missing or wrong bearer token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-            )
-        return await call_next(request)
+    if settings.api_token:
+        app.add_middleware(TokenGuard, token=settings.api_token)
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError):
@@ -155,13 +149,15 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
         response_model=AskResponse,
         responses={200: {"content": {"text/event-stream": {}}, "description": "JSON, or SSE when asked for"}},
     )
-    def ask(request: Request, body: AskRequest):
+    async def ask(request: Request, body: AskRequest):
         engine = request.app.state.engine
         if "text/event-stream" in request.headers.get("accept", ""):
             question = check_query(body.question, body.k)  # a bad question is a 422, not a broken stream
-            return StreamingResponse(_sse(engine.ask_stream(question, body.k)), media_type="text/event-stream",
+            events = _in_threads(engine.ask_stream(question, body.k), request.app.state.answer_threads)
+            return StreamingResponse(_sse(events), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        return engine.ask(body.question, body.k).to_dict()
+        answer = await to_thread.run_sync(engine.ask, body.question, body.k, limiter=request.app.state.answer_threads)
+        return answer.to_dict()
 
     @app.get("/context", response_model=ContextResponse)
     def context(
@@ -182,21 +178,40 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
         return {"object": "list", "data": [{"id": "transcripts", "object": "model", "owned_by": "rag"}]}
 
     @app.post("/v1/chat/completions")
-    def chat(request: Request, body: ChatRequest):
+    async def chat(request: Request, body: ChatRequest):
         question = check_query(_last_user_message(body.messages))
         engine = request.app.state.engine
+        threads = request.app.state.answer_threads
         if body.stream:
-            return StreamingResponse(_chat_stream(engine.ask_stream(question), body.model), media_type="text/event-stream")
-        answer = engine.ask(question)
+            events = _in_threads(engine.ask_stream(question), threads)
+            return StreamingResponse(_chat_stream(events, body.model), media_type="text/event-stream")
+        answer = await to_thread.run_sync(engine.ask, question, limiter=threads)
         return _completion(body.model, answer.answer + _sources_block(answer), answer)
 
     return app
 
 
-def _authorised(request: Request, token: str) -> bool:
-    header = request.headers.get("authorization", "")
-    given = header[7:] if header.lower().startswith("bearer ") else ""
-    return hmac.compare_digest(given.encode("utf-8", "replace"), token.encode())
+class TokenGuard:
+    """The bearer token, checked before any route runs. The page and its assets hold no data and are
+    open: the page reads the token from its URL fragment, which browsers never send or log.
+
+    A plain ASGI middleware: Starlette's BaseHTTPMiddleware would hide a client's disconnect from
+    streaming responses, and an answer would go on after its reader left.
+    """
+
+    def __init__(self, app, token: str):
+        self.app, self.token = app, token.encode()
+
+    async def __call__(self, scope, receive, send):
+        path = scope.get("path", "")
+        if scope["type"] == "http" and path not in OPEN_PATHS and not path.startswith("/static/"):
+            header = dict(scope["headers"]).get(b"authorization", b"")
+            given = header[7:] if header[:7].lower() == b"bearer " else b""
+            if not hmac.compare_digest(given, self.token):
+                response = JSONResponse({"detail": "missing or wrong bearer token"}, status_code=401,
+                                        headers={"WWW-Authenticate": "Bearer"})
+                return await response(scope, receive, send)
+        await self.app(scope, receive, send)
 
 
 
@@ -208,10 +223,23 @@ def _event(kind: str, data) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-def _sse(events) -> Iterator[str]:
+async def _in_threads(events: Iterator, threads: CapacityLimiter) -> AsyncIterator:
+    """Engine events, each produced in a worker thread of `threads` (answers may wait on an LLM), so
+    that the event loop and the other endpoints' threads stay free. When the client goes away the
+    events are closed, which closes the LLM's stream and ends the upstream request."""
+    done = object()
+    try:
+        while (event := await to_thread.run_sync(next, events, done, limiter=threads)) is not done:
+            yield event
+    finally:
+        with CancelScope(shield=True):  # runs even when the response was cancelled by a disconnect
+            await to_thread.run_sync(events.close, limiter=threads)
+
+
+async def _sse(events: AsyncIterator) -> AsyncIterator[str]:
     """Engine events as Server-Sent Events: `hits`, `delta` {text}, then `answer` (with its citations)."""
     try:
-        for e in events:
+        async for e in events:
             if e.kind == "hits":
                 yield _event("hits", [h.to_dict() for h in e.data])
             elif e.kind == "delta":
@@ -249,7 +277,7 @@ def _completion(model: str, content: str, answer) -> dict:
     }
 
 
-def _chat_stream(events, model: str) -> Iterator[str]:
+async def _chat_stream(events: AsyncIterator, model: str) -> AsyncIterator[str]:
     """Engine events as OpenAI chat.completion.chunk events; the sources follow the answer text."""
     cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
 
@@ -260,7 +288,7 @@ def _chat_stream(events, model: str) -> Iterator[str]:
 
     yield chunk({"role": "assistant", "content": ""})
     try:
-        for e in events:
+        async for e in events:
             if e.kind == "delta":
                 yield chunk({"content": e.data})
             elif e.kind == "answer":

@@ -29,6 +29,8 @@ class Settings:
     llm_api_key: str = ""  # never logged; OPENAI_API_KEY is used when this is empty
     llm_timeout: float = 30.0
     llm_retries: int = 2
+    llm_deadline: float = 90.0  # seconds for a whole LLM call, streaming or not, retries included
+    llm_concurrency: int = 8  # LLM-backed requests `rag serve` runs at once; more wait, others are not held up
     top_k: int = 6
     host: str = "127.0.0.1"
     port: int = 8000
@@ -51,6 +53,7 @@ class Settings:
             "api_key": self.llm_api_key or os.environ.get("OPENAI_API_KEY") or None,
             "timeout": self.llm_timeout,
             "retries": self.llm_retries,
+            "deadline": self.llm_deadline,
         }
 
     def embedder_options(self) -> dict:

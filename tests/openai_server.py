@@ -7,6 +7,8 @@ The requested model name picks the behaviour:
     fail     always 500
     limit    always 429
     slow     sleeps 5 s before answering (longer than the client's timeout in the tests)
+    drip     sends its answer one piece every 0.4 s for a minute (within any read timeout, past any
+             deadline); logs {"dropped": pieces sent} when the client closes the connection
 Each request is logged to stderr as one JSON line so tests can count retries.
 Usage: python tests/openai_server.py PORTFILE   (writes the port it listens on to PORTFILE)
 """
@@ -23,7 +25,7 @@ def reply(model: str, prompt: str) -> str:
         return "亚马逊 大模型 项目 Q 失败"
     if model == "refuse":
         return "NOT_COVERED"
-    first = re.search(r"^\[1\] \((.*?),", prompt, re.M)
+    first = re.search(r"^<<<passage 1 \w+>>> (.*?) \(", prompt, re.M)
     title = first.group(1) if first else "?"
     return f"According to the transcript ({title}), the project failed [1]. Another claim [99]."
 
@@ -55,6 +57,8 @@ class Handler(BaseHTTPRequestHandler):
         if model == "slow":
             time.sleep(5)
         prompt = "\n".join(m["content"] for m in body.get("messages", []))
+        if model == "drip":
+            return self._drip(body.get("stream", False))
         text = reply(model, prompt)
         if not body.get("stream"):
             return self._json(200, {
@@ -71,6 +75,35 @@ class Handler(BaseHTTPRequestHandler):
         self._chunk(model, {}, "stop")
         self._send(b"data: [DONE]\n\n")
         self._send(b"")
+
+    def _drip(self, stream: bool) -> None:
+        sent = 0
+        try:
+            if not stream:
+                data = json.dumps({"id": "x", "object": "chat.completion", "created": 0, "model": "drip", "choices": [
+                    {"index": 0, "finish_reason": "stop", "message": {"role": "assistant", "content": "slow " * 40}}]})
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                for ch in data:
+                    self.wfile.write(ch.encode())
+                    self.wfile.flush()
+                    sent += 1
+                    time.sleep(0.4)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for _ in range(150):
+                self._chunk("drip", {"role": "assistant", "content": "slow "}, None)
+                sent += 1
+                time.sleep(0.4)
+            self._send(b"data: [DONE]\n\n")
+            self._send(b"")
+        except (BrokenPipeError, ConnectionResetError):
+            print(json.dumps({"dropped": sent}), file=sys.stderr, flush=True)
 
     def _chunk(self, model: str, delta: dict, finish):
         obj = {"id": "cmpl-1", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,

@@ -21,7 +21,7 @@ def _engine(engine, llm_server, model, **options):
 def _requests(llm_server, model):
     """Requests the test server logged for a model (its log may also hold tracebacks of dropped clients)."""
     lines = [line for line in llm_server["log"].read_text().splitlines() if line.startswith("{")]
-    return [r for r in map(json.loads, lines) if r["model"] == model]
+    return [r for r in map(json.loads, lines) if r.get("model") == model]
 
 
 def test_plain_completion_is_cited_and_bad_markers_dropped(engine, llm_server):
@@ -69,6 +69,16 @@ def test_slow_server_times_out_instead_of_hanging(engine, llm_server):
     answer = _engine(engine, llm_server, "slow", timeout=0.5, retries=0).ask(QUESTION)
     assert time.monotonic() - started < 6  # two requests (translation, answer), each cut at 0.5 s
     assert answer.mode == "extractive" and any("timed out" in w for w in answer.warnings)
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_server_that_drips_bytes_is_cut_off_at_the_deadline(engine, llm_server, stream):
+    """Each piece arrives well within the read timeout; the whole call is bounded by the deadline."""
+    started = time.monotonic()
+    events = list(_engine(engine, llm_server, "drip", timeout=5, retries=0, deadline=1.5).ask_stream(QUESTION, stream=stream))
+    answer = events[-1].data
+    assert time.monotonic() - started < 6  # translation and answer, each cut at 1.5 s (a piece every 0.4 s)
+    assert answer.mode == "extractive" and any("did not finish within 1.5 s" in w for w in answer.warnings)
 
 
 def test_unreachable_server_is_an_llm_error():

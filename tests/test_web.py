@@ -162,3 +162,60 @@ def test_bad_chat_requests_are_4xx(client):
     assert client.post("/v1/chat/completions", json={"messages": []}).status_code == 422
     r = client.post("/v1/chat/completions", json={"messages": [{"role": "system", "content": "x"}]})
     assert r.status_code == 422 and "no user message" in r.json()["detail"]
+
+
+@pytest.fixture
+def dripping_server(engine, llm_server):
+    """A real `rag serve` app whose LLM drips its answer (tests/openai_server.py, model "drip"), with
+    room for two LLM-backed requests at a time."""
+    from rag.engine import Engine
+    from rag.llm import OpenAIClient
+
+    llm = OpenAIClient(model="drip", base_url=llm_server["base_url"], api_key="k", timeout=5, retries=0, deadline=8)
+    port = free_port()
+    app = create_app(Settings(llm_concurrency=2), engine=Engine(engine.index, engine.embedder, llm))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(100):
+        if server.started:
+            break
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def _dropped(llm_server) -> int:
+    return sum("dropped" in line for line in llm_server["log"].read_text().splitlines())
+
+
+def test_a_client_that_goes_away_ends_its_upstream_llm_request(dripping_server, llm_server):
+    import httpx
+
+    before = _dropped(llm_server)
+    with httpx.stream("POST", dripping_server + "/ask", json={"question": "亚马逊的大模型为什么失败？"},
+                      headers={"Accept": "text/event-stream"}, timeout=30) as r:
+        for line in r.iter_lines():
+            if line.startswith("event: delta"):
+                break  # the answer has started streaming: hang up
+    for _ in range(50):  # the LLM server sees its connection closed within a piece or two
+        if _dropped(llm_server) > before:
+            break
+        time.sleep(0.2)
+    assert _dropped(llm_server) > before
+
+
+def test_hanging_llm_calls_hold_up_neither_health_nor_search(dripping_server):
+    import httpx
+
+    hanging = [threading.Thread(target=lambda: httpx.post(dripping_server + "/ask", timeout=40,
+                                                          json={"question": "why did Amazon Q fail?"}), daemon=True)
+               for _ in range(6)]
+    for t in hanging:
+        t.start()
+    time.sleep(1.0)  # two are waiting on the LLM, four wait their turn
+    for path in ("/healthz", "/search?q=self-play&k=3"):
+        started = time.monotonic()
+        assert httpx.get(dripping_server + path, timeout=10).status_code == 200
+        assert time.monotonic() - started < 2, path

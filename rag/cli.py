@@ -232,19 +232,31 @@ def _stream_to_terminal(engine, question: str, k: int):
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default: RAG_HOST, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: RAG_PORT, 8000).")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="Server processes sharing the port and the memory-mapped index (default: RAG_WORKERS, 1).")
 @click.pass_context
-def serve(ctx, host: str | None, port: int | None):
+def serve(ctx, host: str | None, port: int | None, workers: int | None):
     """Serve the HTTP API (OpenAPI docs at /docs)."""
+    import os
+
     import uvicorn
 
+    from .engine import from_settings
     from .server import create_app
 
-    from .engine import from_settings
-
-    s = _settings(ctx, host=host, port=port)
+    s = _settings(ctx, host=host, port=port, workers=workers)
     engine = from_settings(s)  # fail here, with a one-line reason, rather than inside the server's startup
     # On SIGTERM, requests still open after 10 s (a client streaming a long answer) are cut off.
-    uvicorn.run(create_app(s, engine=engine), host=s.host, port=s.port, log_level="info", timeout_graceful_shutdown=10)
+    options = {"host": s.host, "port": s.port, "log_level": "info", "timeout_graceful_shutdown": 10}
+    if s.workers == 1:
+        uvicorn.run(create_app(s, engine=engine), **options)
+        return
+    del engine
+    # Each worker process reads its settings from the environment: pass on what the command line set,
+    # and split the cores between the workers' embedding threads unless told otherwise.
+    os.environ.update({f"RAG_{k.upper()}": str(v) for k, v in ctx.find_root().params["_overrides"].items() if v})
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // s.workers)))
+    uvicorn.run("rag.server:app_from_environment", factory=True, workers=s.workers, **options)
 
 
 @main.command(name="eval")

@@ -537,7 +537,8 @@ def open_index(path: Path) -> Index:
     try:
         passages = [Passage(**record) for record in _read_jsonl(path / "passages.jsonl")]
         documents = {d["source"]: d for d in _read_jsonl(path / "documents.jsonl")}
-        vectors = faiss.read_index(str(path / "vectors.faiss"))
+        # Memory-mapped, read-only: server workers share one copy of the vectors in the page cache.
+        vectors = faiss.read_index(str(path / "vectors.faiss"), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
         if manifest.ann == "ivf":
             faiss.extract_index_ivf(vectors).nprobe = manifest.nprobe
         bm25 = BM25.load(path / "bm25")

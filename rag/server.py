@@ -215,6 +215,11 @@ class TokenGuard:
 
 
 
+def app_from_environment() -> FastAPI:
+    """The app as the environment and `.env` describe it: what each `rag serve --workers N` process runs."""
+    return create_app(load_settings())
+
+
 def _status(exc: RagError) -> int:
     return next((code for kind, code in STATUS.items() if isinstance(exc, kind)), 500)
 

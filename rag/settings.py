@@ -34,6 +34,7 @@ class Settings:
     top_k: int = 6
     host: str = "127.0.0.1"
     port: int = 8000
+    workers: int = 1  # `rag serve` processes
     api_token: str = ""  # when set, every HTTP endpoint but /healthz needs `Authorization: Bearer <token>`
     cors_origins: str = ""  # comma-separated origins allowed by CORS; empty: CORS off
     max_body_bytes: int = 65536

@@ -4,7 +4,7 @@ Starts the server itself (extractive answers, the bundled index), runs each endp
 time with questions from the dev set, and prints a Markdown table: requests, errors, throughput,
 p50 and p99 latency. Stops the server at the end. Traffic goes to 127.0.0.1 only.
 
-Usage: python scripts/load.py [--clients 32] [--seconds 30]
+Usage: python scripts/load.py [--clients 32] [--seconds 30] [--workers 1,2,4]
 """
 
 from __future__ import annotations
@@ -65,39 +65,46 @@ async def run(url: str, endpoint: str, clients: int, seconds: float, qs: list[st
             "rps": len(latencies) / elapsed, "p50": pct[49], "p99": pct[98], "first_error": errors[:1]}
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--clients", type=int, default=32)
-    ap.add_argument("--seconds", type=float, default=30)
-    args = ap.parse_args()
-
+def serve_and_load(workers: int, clients: int, seconds: float, qs: list[str]) -> list[dict]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port)],
+    server = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port), "--workers", str(workers)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
     try:
-        for _ in range(300):
+        for _ in range(600):
             try:
                 if httpx.get(url + "/healthz").status_code == 200:
                     break
             except httpx.TransportError:
                 time.sleep(0.1)
-        qs = questions()
-        rows = [asyncio.run(run(url, ep, args.clients, args.seconds, qs)) for ep in ("/search", "/ask")]
+        time.sleep(2 * (workers - 1))  # the other workers finish loading
+        return [asyncio.run(run(url, ep, clients, seconds, qs)) for ep in ("/search", "/ask")]
     finally:
         server.terminate()
-        server.wait(timeout=10)
+        server.wait(timeout=30)
 
-    print(f"{args.clients} concurrent clients, {args.seconds:.0f} s per endpoint, one `rag serve` process, 127.0.0.1\n")
-    print("| endpoint | requests | errors | req/s | p50 ms | p99 ms |")
-    print("|---|---|---|---|---|---|")
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--clients", type=int, default=32)
+    ap.add_argument("--seconds", type=float, default=30)
+    ap.add_argument("--workers", default="1", help="comma-separated worker counts to measure, e.g. 1,2,4")
+    args = ap.parse_args()
+
+    qs = questions()
+    rows = [{"workers": w, **r} for w in map(int, args.workers.split(",")) for r in
+            serve_and_load(w, args.clients, args.seconds, qs)]
+    print(f"{args.clients} concurrent clients, {args.seconds:.0f} s per endpoint, `rag serve --workers N`, 127.0.0.1\n")
+    print("| workers | endpoint | requests | errors | req/s | p50 ms | p99 ms |")
+    print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['endpoint']} | {r['requests']} | {r['errors']} | {r['rps']:.1f} | {r['p50']:.0f} | {r['p99']:.0f} |")
+        print(f"| {r['workers']} | {r['endpoint']} | {r['requests']} | {r['errors']} | {r['rps']:.1f} | {r['p50']:.0f} | "
+              f"{r['p99']:.0f} |")
     for r in rows:
         if r["first_error"]:
-            print(f"\nfirst error on {r['endpoint']}: {r['first_error'][0]}")
+            print(f"\nfirst error on {r['endpoint']} with {r['workers']} workers: {r['first_error'][0]}")
     sys.exit(1 if any(r["errors"] for r in rows) else 0)
 
 

@@ -126,3 +126,24 @@ def test_queries_file_with_a_bad_line_reports_it_and_goes_on(run, tmp_path):
     r = run("ask", "--queries", str(f))
     lines = [json.loads(line) for line in r.stdout.splitlines()]
     assert r.exit_code == 1 and lines[0] == {"id": 1, "error": "the question is empty"} and lines[1]["id"] == 2
+
+
+def test_serve_with_workers_shares_the_port(tmp_path):
+    import subprocess
+    import sys
+
+    import httpx
+    from conftest import ROOT, free_port, wait_until_up
+
+    port, log = free_port(), tmp_path / "serve.log"
+    with open(log, "w") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "rag", "--index", str(ROOT / "index"), "serve", "--port",
+                                 str(port), "--workers", "2"], stdout=out, stderr=out, cwd=tmp_path)
+    try:
+        wait_until_up(f"http://127.0.0.1:{port}/healthz", tries=600)
+        r = httpx.get(f"http://127.0.0.1:{port}/search", params={"q": "self-play", "k": 2})
+        assert r.status_code == 200 and r.json()["hits"][0]["source"] == "002_a6941fd32f71c0fa.txt"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert log.read_text().count("Started server process") == 2

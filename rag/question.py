@@ -53,7 +53,8 @@ KINDS = {
     "amount": re.compile(
         r"多少|几(?:个|张|家|倍|次|年|成|天|月)|多大|多高|多长|多久|多贵|估值是|价格是|售价|参数量|"
         r"\bhow (?:much|many|big|large|long|expensive)\b|"
-        r"\bwhat\b[^?？]{0,30}?\b(?:price|valuation|share|percentage|revenue|amount|size|number|cost|salary)s?\b",
+        r"\bwhat (?:is |was |are |were )?(?:the |its |their )?(?:[\w']+ )?(?:price|valuation|revenue|amount|size|number|"
+        r"cost|salary)s?\b|\bwhat (?:share|percentage|proportion|fraction) of\b",
         re.I,
     ),
     "date": re.compile(
@@ -203,6 +204,8 @@ def _judge(name: str, index: Index, cross: bool) -> Name:
         if not all(j.known for j in judged):
             return Name(name, ())
         return Name(name, tuple(f for j in judged for f in j.forms), all(j.judged for j in judged))
+    if is_pinyin(name, index.pinyin) and (forms := _pinyin_forms([name], index)):
+        return Name(name, forms)  # a Chinese name in pinyin, in the characters the transcripts use (Yuxin -> 雨昕)
     lower = name.lower()
     keys = {lower, stem(lower), lower.removesuffix("s")}  # GPUs -> gpu, which Snowball leaves
     if forms := [w for k in keys for w in index.names.get(k, [])]:

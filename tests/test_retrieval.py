@@ -69,6 +69,12 @@ def test_pinyin_names_are_found_in_the_characters_the_transcripts_use(engine):
     assert engine.search(q, 3)[0].source == "003_1f20d8caa856f3ec.txt"
 
 
+@pytest.mark.parametrize("question", ["Yuxin 给了说话人什么建议？", "What lesson did Yuxin share with the speaker?"])
+def test_a_pinyin_name_in_either_language_is_found_in_characters(engine, question):
+    q = engine.retriever.analyse(question)
+    assert [(n.text, n.forms) for n in q.names] == [("Yuxin", ("雨昕",))] and not q.unknown_names
+
+
 def test_the_kind_of_answer_asked_for():
     from rag.question import kind_of
 
@@ -78,6 +84,9 @@ def test_the_kind_of_answer_asked_for():
     assert kind_of("Who funded the research when Li was a PhD student?") == "person"  # "when" is a conjunction
     assert kind_of("How quickly did the speaker say GPT's inference cost would fall?") == "other"
     assert kind_of("Why did Amazon Q fail?") == "reason"
+    assert kind_of("What lesson did Yuxin share with the speaker?") == "other"  # share, the verb
+    assert kind_of("Roughly what share of total human work could it replace?") == "amount"
+    assert kind_of("What is the monthly price of a ChatGPT Plus subscription?") == "amount"
 
 
 def test_words_for_the_recording_are_not_translated(engine):

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from .index import Index
 from .question import Question
-from .retrieval import Evidence, Hit
+from .retrieval import Evidence, Filter, Hit
 
 # A question is off-topic when fewer than MIN_COVERAGE of its content words occur in the corpus
 # (as written, glossed or translated), or when even its closest passage is under MIN_DENSE (cosine
@@ -59,9 +59,11 @@ class Verdict:
     reasons: list[str] = field(default_factory=list)
 
 
-def judge(question: Question, hits: list[Hit], evidence: Evidence, index: Index) -> Verdict:
+def judge(question: Question, hits: list[Hit], evidence: Evidence, index: Index, where: Filter | None = None) -> Verdict:
     """Whether the hits answer the question (see the module docstring for the rules)."""
     say = _MESSAGES[question.lang]
+    if not hits and where:
+        return Verdict(False, [say["filter"].format(where.describe())])
     reasons = []
     if unknown := question.unknown_names:
         reasons.append(say["names"].format(", ".join(unknown)))
@@ -115,6 +117,7 @@ _QUESTION_WORD = re.compile(
 _MESSAGES = {
     "en": {
         "names": "they never mention {}",
+        "filter": "no transcript matches {}",
         "words": "they never speak of {}",
         "far": "nothing in them comes close enough to “{}”",
         "amount": "they speak of this but give no figure for it",
@@ -122,6 +125,7 @@ _MESSAGES = {
     },
     "zh": {
         "names": "从未提到 {}",
+        "filter": "没有符合 {} 的转录稿",
         "words": "从未谈到 {}",
         "far": "没有与“{}”足够接近的内容",
         "amount": "谈到了相关内容，但没有给出这个数字",

@@ -95,9 +95,25 @@ class Citation:
     end: int
     quote: str
     text: str = ""
+    time_start: float | None = None  # seconds into the episode (timed transcripts)
+    time_end: float | None = None
+    speaker: str | None = None  # who says all of the quote, when the transcript says
+    audio: str | None = None  # the episode's audio or page URL, from its metadata
 
     def location(self) -> str:
-        return f"[{self.n}] {self.title} — {self.source}, chars {self.start}-{self.end}"
+        """[n] title — source, chars a-b, and for a timed transcript [12:34–12:58] speaker:"""
+        where = f"[{self.n}] {self.title} — {self.source}, chars {self.start}-{self.end}"
+        if self.time_start is not None:
+            where += f" [{clock(self.time_start)}–{clock(self.time_end)}]"
+        return where + (f" {self.speaker}:" if self.speaker else "")
+
+
+def clock(seconds: float | None) -> str:
+    """12:34, or 1:02:03 past an hour."""
+    if seconds is None:
+        return "?"
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
 @dataclass
@@ -138,7 +154,7 @@ class Answer:
     def _repr_markdown_(self) -> str:
         lines = [f"**Q:** {self.question}", "", self.answer, ""]
         for c in self.citations:
-            lines.append(f"[{c.n}] *{c.title}* — `{c.source}` chars {c.start}–{c.end}")
+            lines.append(c.location().replace(c.title, f"*{c.title}*", 1))
             if not self.quotes_in_answer:
                 lines.append(f"> {c.text}")
             lines.append("")
@@ -151,7 +167,8 @@ class Answer:
         body = _MARKER.sub(lambda m: f'<sup><a href="#cite-{m.group(1)}">[{m.group(1)}]</a></sup>', body)
         items = "".join(
             f'<li id="cite-{c.n}" value="{c.n}"><b>{e(c.title)}</b> <code>{e(c.source)}</code> '
-            f"chars {c.start}–{c.end}" + ("" if self.quotes_in_answer else f"<blockquote>{e(c.text)}</blockquote>")
+            f"chars {c.start}–{c.end}{_when_html(c)}"
+            + ("" if self.quotes_in_answer else f"<blockquote>{e(c.text)}</blockquote>")
             + "</li>"
             for c in self.citations
         )
@@ -162,10 +179,24 @@ class Answer:
         return self.render()
 
 
-def citation(n: int, source: str, title: str, start: int, end: int, texts: dict[str, str]) -> Citation:
-    """A citation of text[start:end] of a source, with its readable form."""
-    text = texts[source]
-    return Citation(n, source, title, start, end, text[start:end], readable(text, start, end))
+def _when_html(c: Citation) -> str:
+    """The time and speaker of a citation, the time linked to the audio at that moment when known."""
+    if c.time_start is None:
+        return ""
+    when = f"{clock(c.time_start)}–{clock(c.time_end)}"
+    if c.audio:
+        when = f'<a href="{html.escape(c.audio)}#t={int(c.time_start)}">{when}</a>'
+    return f" [{when}]" + (f" {html.escape(c.speaker)}:" if c.speaker else "")
+
+
+def citation(n: int, source: str, title: str, start: int, end: int, index: Index) -> Citation:
+    """A citation of text[start:end] of a source, with its readable form, and its time, speaker and
+    audio link when the transcript is timed."""
+    text = index.texts[source]
+    t0, t1, speaker = index.timing(source, start, end)
+    meta = index.documents[source]["meta"]
+    audio = meta.get("audio") or meta.get("url") if t0 is not None else None
+    return Citation(n, source, title, start, end, text[start:end], readable(text, start, end), t0, t1, speaker, audio)
 
 
 def readable(text: str, start: int, end: int) -> str:
@@ -265,7 +296,7 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
     lines = [say["cross"] if question.cross_lingual else say["extractive"]]
     citations = []
     for n, point in enumerate(points, 1):
-        c = citation(n, point[0].hit.source, point[0].hit.title, point[0].start, point[-1].end, index.texts)
+        c = citation(n, point[0].hit.source, point[0].hit.title, point[0].start, point[-1].end, index)
         citations.append(c)
         lines.append(f"- 「{c.text}」[{n}]")
     return Answer(question.text, "\n".join(lines), "extractive", False, citations, hits)
@@ -391,7 +422,7 @@ def generate(question: Question, shown: list[Excerpt], llm: LLMClient, stream: b
         yield llm.complete(system, user)
 
 
-def cite(question: Question, text: str, shown: list[Excerpt], hits: list[Hit], texts: dict[str, str]) -> Answer:
+def cite(question: Question, text: str, shown: list[Excerpt], hits: list[Hit], index: Index) -> Answer:
     """Turn an LLM's text into an Answer: keep markers that name an excerpt, drop and report the rest."""
     by_n = {x.n: x for x in shown}
     if text.strip().strip(".。").upper() == NOT_COVERED or not text.strip():
@@ -407,7 +438,7 @@ def cite(question: Question, text: str, shown: list[Excerpt], hits: list[Hit], t
 
     text = _MARKER.sub(keep, text).replace(NOT_COVERED, "").strip()
     cited = list(dict.fromkeys(int(n) for n in _MARKER.findall(text)))
-    citations = [citation(n, by_n[n].source, by_n[n].title, by_n[n].start, by_n[n].end, texts) for n in cited]
+    citations = [citation(n, by_n[n].source, by_n[n].title, by_n[n].start, by_n[n].end, index) for n in cited]
     warnings = [f"dropped citation markers that match no passage: {sorted(set(dropped))}"] if dropped else []
     if not citations:
         warnings.append("the model cited no passage")

@@ -169,18 +169,39 @@ def remove_(ctx, sources: tuple[str, ...]):
     _report(remove(sources, Path(s.index), embedder), s.index)
 
 
+def _filter_options(command):
+    """--source, --show, --speaker, --since, --until: which transcripts to draw on (rag.retrieval.Filter)."""
+    for name, text in reversed([
+        ("source", "Only this transcript (a file name from `rag sources`)."),
+        ("show", "Only transcripts whose show's name contains this."),
+        ("speaker", "Only passages this person speaks in."),
+        ("since", "Only transcripts dated on or after this (2024, 2024-02 or 2024-02-17)."),
+        ("until", "Only transcripts dated on or before this."),
+    ]):
+        command = click.option(f"--{name}", default=None, help=text)(command)
+    return command
+
+
+def _where(options: dict):
+    from .retrieval import Filter
+
+    return Filter(**{k: options.pop(k) for k in ("source", "show", "speaker", "since", "until")})
+
+
 @main.command()
 @click.argument("question", required=False)
 @click.option("-k", type=int, default=None, help="How many passages (1-50).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--queries", type=click.Path(path_type=Path), help="JSONL file of questions; prints one JSON line each.")
+@_filter_options
 @click.pass_context
-def search(ctx, question: str | None, k: int | None, as_json: bool, queries: Path | None):
+def search(ctx, question: str | None, k: int | None, as_json: bool, queries: Path | None, **options):
     """Show the passages most relevant to QUESTION."""
+    where = _where(options)
     items = _questions(question, queries)
     engine = _engine(ctx)
     k = k if k is not None else _settings(ctx).top_k
-    for qid, q, hits in _each(ctx, items, queries is not None, lambda q: engine.search(q, k)):
+    for qid, q, hits in _each(ctx, items, queries is not None, lambda q: engine.retriever.search(q, k, where)):
         if as_json or queries:
             obj = {"query": q, "hits": [h.to_dict() for h in hits]}
             _emit({"id": qid, **obj} if queries else obj)
@@ -197,15 +218,17 @@ def search(ctx, question: str | None, k: int | None, as_json: bool, queries: Pat
 @click.option("--queries", type=click.Path(path_type=Path), help="JSONL file of questions; prints one JSON line each.")
 @click.option("--llm", help="extractive (offline) or openai (default: RAG_LLM).")
 @click.option("--stream/--no-stream", default=None, help="Stream the answer (default: when stdout is a terminal).")
+@_filter_options
 @click.pass_context
-def ask(ctx, question, k, as_json, queries, llm, stream):
+def ask(ctx, question, k, as_json, queries, llm, stream, **options):
     """Answer QUESTION from the transcripts, with citations."""
+    where = _where(options)
     items = _questions(question, queries)
     engine = _engine(ctx, llm=llm)
     k = k if k is not None else _settings(ctx).top_k
     if stream is None:
         stream = sys.stdout.isatty() and not as_json and not queries
-    run = (lambda q: _stream_to_terminal(engine, q, k)) if stream else (lambda q: engine.ask(q, k))
+    run = (lambda q: _stream_to_terminal(engine, q, k, where)) if stream else (lambda q: _answer(engine, q, k, where))
     for qid, q, answer in _each(ctx, items, queries is not None, run):
         if as_json or queries:
             _emit({"id": qid, **answer.to_dict()} if queries else answer.to_dict())
@@ -215,9 +238,13 @@ def ask(ctx, question, k, as_json, queries, llm, stream):
             click.echo(f"warning: {w}", err=True)
 
 
-def _stream_to_terminal(engine, question: str, k: int):
+def _answer(engine, question: str, k: int, where):
+    return next(e.data for e in engine.ask_stream(question, k, stream=False, where=where) if e.kind == "answer")
+
+
+def _stream_to_terminal(engine, question: str, k: int, where):
     answer = None
-    for event in engine.ask_stream(question, k):
+    for event in engine.ask_stream(question, k, where=where):
         if event.kind == "delta":
             click.echo(event.data, nl=False)
             sys.stdout.flush()

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from .errors import CorpusError
 
-SUFFIXES = (".txt", ".md")
+SUFFIXES = (".txt", ".md", ".srt", ".vtt", ".json")  # timed formats: rag.timed
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_PUNCT = "\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\u2018-\u201f\u2026\u2014"
@@ -58,6 +58,7 @@ class Document:
     regions: tuple[tuple[int, int], ...]
     meta: dict = field(default_factory=dict)
     titled: bool = True  # False: no title in the file or beside it; the index derives one (rag.index)
+    segments: tuple = ()  # timed transcripts: rag.timed.Segment per cue (time and speaker of a character range)
 
     @property
     def sha256(self) -> str:
@@ -110,7 +111,10 @@ def corpus_files(folder: Path) -> list[Path]:
     """The transcript files of a corpus folder, sorted by name."""
     if not folder.is_dir():
         raise CorpusError(f"corpus folder not found: {folder}")
-    files = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES and (p.is_file() or p.is_symlink()))
+    files = sorted(
+        p for p in folder.iterdir()
+        if p.suffix.lower() in SUFFIXES and not p.name.endswith(".meta.json") and (p.is_file() or p.is_symlink())
+    )
     if not files:
         raise CorpusError(f"no transcript files ({', '.join(SUFFIXES)}) in {folder}")
     return files
@@ -175,10 +179,19 @@ def sidecar(path: Path) -> Path:
 def load(path: Path) -> Document:
     """Read and parse one transcript file, with the metadata of its sidecar file if it has one.
 
-    A sidecar is a JSON object; `title`, `show`, `date`, `speakers` and `url` are the fields the
-    product shows, and any other field is kept as metadata. Its values win over the file's header.
+    A sidecar is a JSON object; `title`, `show`, `date`, `speakers`, `url` and `audio` (a URL that
+    citations of timed transcripts link to at their time) are the fields the product shows, and any
+    other field is kept as metadata. Its values win over the file's header. SubRip, WebVTT and
+    Whisper JSON files are read by rag.timed.
     """
-    doc = parse(path.name, read_text(path))
+    from . import timed
+
+    text = read_text(path)
+    if path.suffix.lower() in timed.SUFFIXES:
+        text, segments = timed.join(timed.cues(path.name, text))
+        doc = Document(path.name, _first_words(text), text, ((0, len(text)),), {}, titled=False, segments=segments)
+    else:
+        doc = parse(path.name, text)
     side = sidecar(path)
     if not side.is_file():
         return doc

@@ -14,7 +14,7 @@ from .index import Index, open_index
 from .llm import LLMClient, make_llm
 from .answerability import Verdict, judge
 from .question import Question
-from .retrieval import MAX_QUERY_CHARS, Evidence, Hit, Retriever, check_query
+from .retrieval import MAX_QUERY_CHARS, Evidence, Filter, Hit, Retriever, check_query
 from .settings import DEFAULT_INDEX
 
 
@@ -41,26 +41,31 @@ class Engine:
         self.llm = llm
         self.prompts_dir = prompts_dir
 
-    def search(self, question: str, k: int = 6) -> list[Hit]:
-        """The k passages most relevant to the question, best first."""
-        return self.retriever.search(question, k)
+    def search(self, question: str, k: int = 6, **where) -> list[Hit]:
+        """The k passages most relevant to the question, best first.
 
-    def ask(self, question: str, k: int = 6) -> Answer:
-        """A cited answer, or an abstention when the transcripts don't cover the question."""
-        for event in self.ask_stream(question, k, stream=False):
+        Keyword arguments narrow the search (rag.retrieval.Filter): source=, show=, speaker=,
+        since=, until= (dates such as "2024" or "2024-02-17").
+        """
+        return self.retriever.search(question, k, Filter(**where))
+
+    def ask(self, question: str, k: int = 6, **where) -> Answer:
+        """A cited answer, or an abstention when the transcripts don't cover the question; keyword
+        arguments narrow the transcripts it draws on, as for `search`."""
+        for event in self.ask_stream(question, k, stream=False, where=Filter(**where)):
             if event.kind == "answer":
                 return event.data
         raise AssertionError("ask_stream ended without an answer")
 
-    def ask_stream(self, question: str, k: int = 6, stream: bool = True) -> Iterator[Event]:
+    def ask_stream(self, question: str, k: int = 6, stream: bool = True, where: Filter | None = None) -> Iterator[Event]:
         """Events of an answer as it is produced; with an LLM and `stream`, text arrives in `delta` pieces."""
         check_query(question, k)
         q = self.retriever.analyse(question)
         expansion, warnings = self._llm_translation(q)
         q = q.with_expansion(expansion)
-        hits, evidence = self.retriever.search_with_evidence(q, k)
+        hits, evidence = self.retriever.search_with_evidence(q, k, where)
         yield Event("hits", hits)
-        verdict = judge(q, hits, evidence, self.index)
+        verdict = judge(q, hits, evidence, self.index, where)
         if not verdict.answerable:
             answer = answering.abstention(q, hits, verdict.reasons)
         elif self.llm is None:
@@ -72,11 +77,11 @@ class Engine:
         answer.warnings[:0] = warnings + answering.injection_warnings(hits, q.lang)
         yield Event("answer", answer)
 
-    def judged_search(self, question: str, k: int = 6) -> tuple[list[Hit], Verdict]:
+    def judged_search(self, question: str, k: int = 6, where: Filter | None = None) -> tuple[list[Hit], Verdict]:
         """The hits for a question and whether they answer it, without writing an answer."""
         q = self.retriever.analyse(question)
-        hits, evidence = self.retriever.search_with_evidence(q, k)
-        return hits, judge(q, hits, evidence, self.index)
+        hits, evidence = self.retriever.search_with_evidence(q, k, where)
+        return hits, judge(q, hits, evidence, self.index, where)
 
     def _llm_translation(self, question: Question) -> tuple[str, list[str]]:
         """With an LLM configured, a Chinese search query for an English question (and any warning)."""
@@ -105,7 +110,7 @@ class Engine:
             if sent:
                 yield Event("delta", "\n\n")
             return fallback
-        return answering.cite(question, "".join(parts), shown, hits, self.index.texts)
+        return answering.cite(question, "".join(parts), shown, hits, self.index)
 
 
 def load(

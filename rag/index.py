@@ -39,6 +39,7 @@ from .chunking import ChunkSettings, Passage, sentences, split
 from .documents import Document, corpus_files, load, normalise, parse
 from .embedders import Embedder
 from .errors import CorpusError, IndexBusyError, IndexMismatchError, IndexMissingError, NotFoundError, UsageError
+from .timed import Segment, timing
 from .lexical import BM25, STOPWORDS, english_tokens, tokenize, words
 from .translate import absent_names, build_glosses, build_lexicon, build_names, names_in_text, pinyin_readings
 
@@ -118,6 +119,23 @@ class Index:
             return False
         pattern = r"(?<![a-z0-9])" + r"[\s\-_]*".join(map(re.escape, parts)) + r"(?![a-z0-9]|\.\d)"
         return re.search(pattern, self._lower_text) is not None
+
+    def timing(self, source: str, start: int, end: int) -> tuple[float | None, float | None, str | None]:
+        """(start s, end s, speaker) of a span of a timed transcript; Nones for plain text."""
+        return timing(self.documents[source].get("segments", []), start, end)
+
+    @cached_property
+    def passage_speakers(self) -> list[frozenset[str]]:
+        """Who speaks in each passage (timed transcripts with speakers, or a file's listed speakers)."""
+        out = []
+        for p in self.passages:
+            d = self.documents[p.source]
+            segs = d.get("segments")
+            if segs:
+                out.append(frozenset(s[4] for s in segs if s[4] and s[0] < p.end and s[1] > p.start))
+            else:
+                out.append(frozenset(d["meta"].get("speakers") or ()))
+        return out
 
     @cached_property
     def texts(self) -> dict[str, str]:
@@ -281,7 +299,16 @@ def _remove(sources: Iterable[str], dest: Path, embedder: Embedder) -> BuildRepo
 
 
 def _indexed_documents(index: Index) -> list[Document]:
-    return [parse(source, d["text"]) for source, d in index.documents.items()]
+    """The documents of an index as they were read: title, metadata (a sidecar's included) and the
+    segments of timed transcripts come from the index; regions from the text again."""
+    out = []
+    for source, d in index.documents.items():
+        segments = tuple(Segment(*s) for s in d.get("segments", []))
+        doc = Document(source, d["title"], d["text"], ((0, len(d["text"])),)) if segments else parse(source, d["text"])
+        titled = d.get("titled", doc.titled)
+        out.append(replace(doc, title=d["title"] if titled else doc.title, meta=d["meta"], titled=titled,
+                           segments=segments))
+    return out
 
 
 def _write_documents(
@@ -447,7 +474,9 @@ def write(
                 f.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
         with open(tmp / "documents.jsonl", "w", encoding="utf-8") as f:
             for d in docs:
-                record = {"source": d.source, "title": d.title, "meta": d.meta, "text": d.text}
+                record = {"source": d.source, "title": d.title, "titled": d.titled, "meta": d.meta, "text": d.text}
+                if d.segments:
+                    record["segments"] = [seg.to_list() for seg in d.segments]
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
         with open(tmp / "sentences.jsonl", "w", encoding="utf-8") as f:
             for record in sents:

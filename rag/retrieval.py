@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -43,6 +44,54 @@ class Evidence:
 
     dense_top: float
     query_vector: np.ndarray | None = field(default=None, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Filter:
+    """Which transcripts a search may draw passages from; every field set must match.
+
+    source: a file name (`rag sources`); show: part of the show's name; speaker: a speaker of the
+    passage (timed transcripts) or of the transcript (its metadata); since / until: inclusive
+    dates, YYYY, YYYY-MM or YYYY-MM-DD, against the transcript's date (one without a date is left out).
+    """
+
+    source: str | None = None
+    show: str | None = None
+    speaker: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+    def __post_init__(self):
+        for name in ("since", "until"):
+            value = getattr(self, name)
+            if value is not None and not _DATE.match(value):
+                raise UsageError(f"{name} must be a date like 2024, 2024-02 or 2024-02-17, not {value!r}")
+
+    def __bool__(self) -> bool:
+        return any(getattr(self, f) for f in ("source", "show", "speaker", "since", "until"))
+
+    def describe(self) -> str:
+        return ", ".join(f"{f}={getattr(self, f)}" for f in ("source", "show", "speaker", "since", "until")
+                         if getattr(self, f))
+
+    def mask(self, index: Index) -> np.ndarray:
+        """True for each passage the filter lets through."""
+        keep = np.ones(len(index.passages), dtype=bool)
+        speaker = self.speaker.casefold() if self.speaker else None
+        for i, p in enumerate(index.passages):
+            meta = index.documents[p.source]["meta"]
+            date = str(meta.get("date") or "")
+            keep[i] = (
+                (not self.source or p.source == self.source)
+                and (not self.show or self.show.casefold() in str(meta.get("show") or "").casefold())
+                and (not speaker or any(s.casefold() == speaker for s in index.passage_speakers[i]))
+                and (not self.since or (date and date[: len(self.since)] >= self.since))
+                and (not self.until or (date and date[: len(self.until)] <= self.until))
+            )
+        return keep
+
+
+_DATE = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?$")
 
 
 def check_query(query: object, k: int | None = None) -> str:
@@ -87,18 +136,22 @@ class Retriever:
         self.translation_weight = translation_weight  # BM25 weight of translated terms
         self.gloss_weight = gloss_weight  # share of the gloss index in an English question's lexical score
 
-    def search(self, question: str | Question, k: int = 8) -> list[Hit]:
-        return self.search_with_evidence(question, k)[0]
+    def search(self, question: str | Question, k: int = 8, where: Filter | None = None) -> list[Hit]:
+        return self.search_with_evidence(question, k, where)[0]
 
     def analyse(self, text: str) -> Question:
         return analyse(check_query(text), self.index, self.translate_dense)
 
-    def search_with_evidence(self, question: str | Question, k: int = 8) -> tuple[list[Hit], Evidence]:
-        """Hits, best first, and the evidence for judging whether they answer the question."""
+    def search_with_evidence(
+        self, question: str | Question, k: int = 8, where: Filter | None = None
+    ) -> tuple[list[Hit], Evidence]:
+        """Hits, best first, and the evidence for judging whether they answer the question. With a
+        filter, only passages it lets through are ranked, so k of them come back however narrow it is."""
         q = self.analyse(question) if isinstance(question, str) else question
         check_query(q.text, k)
         n = len(self.index.passages)
-        if n == 0:
+        allowed = where.mask(self.index) if where else None
+        if n == 0 or (allowed is not None and not allowed.any()):
             return [], Evidence(0.0)
         qvec = self.embedder.embed_queries([q.dense_text[: 2 * MAX_QUERY_CHARS]])
         scores, ids = self.index.vectors.search(qvec, min(n, DENSE_DEPTH))
@@ -108,6 +161,10 @@ class Retriever:
             glossed = self.index.bm25_en.weighted_scores([(t, 1.0) for t in q.gloss_terms])
             lex = _unit_max((1 - self.gloss_weight) * lex + self.gloss_weight * _unit_max(glossed))
         fused = self.dense_weight * dense + (1 - self.dense_weight) * lex
+        if allowed is not None:
+            fused = np.where(allowed, fused, -np.inf)
+            k = min(k, int(allowed.sum()))
+            scores = np.array([[max((s for s, i in zip(scores[0], ids[0]) if i >= 0 and allowed[i]), default=0.0)]])
         order = np.argsort(-fused, kind="stable")[:k]
         hits = [_hit(r + 1, self.index.passages[i], fused[i]) for r, i in enumerate(order)]
         return hits, Evidence(float(scores[0][0]), qvec[0])

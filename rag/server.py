@@ -31,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from . import __version__
 from .answering import Citation
 from .errors import IndexMismatchError, IndexMissingError, LLMError, NotFoundError, RagError, UsageError
-from .retrieval import MAX_K, MAX_QUERY_CHARS, Hit, check_query
+from .retrieval import MAX_K, MAX_QUERY_CHARS, Filter, Hit, check_query
 from .settings import Settings, load_settings
 
 STATIC = Path(__file__).resolve().parent / "static"
@@ -43,6 +43,14 @@ OPEN_PATHS = {"/healthz", "/"}
 class AskRequest(BaseModel):
     question: str = Field(min_length=1, max_length=MAX_QUERY_CHARS, description="The question, Chinese or English.")
     k: int = Field(6, ge=1, le=MAX_K, description="Passages to answer from.")
+    source: str | None = Field(None, max_length=500, description="Only this transcript.")
+    show: str | None = Field(None, max_length=200, description="Only transcripts whose show's name contains this.")
+    speaker: str | None = Field(None, max_length=200, description="Only passages this person speaks in.")
+    since: str | None = Field(None, max_length=10, description="Only transcripts dated on or after (2024-02-17).")
+    until: str | None = Field(None, max_length=10, description="Only transcripts dated on or before.")
+
+    def where(self) -> Filter:
+        return Filter(self.source, self.show, self.speaker, self.since, self.until)
 
 
 class SearchResponse(BaseModel):
@@ -140,8 +148,13 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
         request: Request,
         q: str = Query(min_length=1, max_length=MAX_QUERY_CHARS, description="The question."),
         k: int = Query(6, ge=1, le=MAX_K),
+        source: str | None = Query(None, max_length=500, description="Only this transcript."),
+        show: str | None = Query(None, max_length=200, description="Only transcripts whose show's name contains this."),
+        speaker: str | None = Query(None, max_length=200, description="Only passages this person speaks in."),
+        since: str | None = Query(None, max_length=10, description="Only transcripts dated on or after (2024-02-17)."),
+        until: str | None = Query(None, max_length=10, description="Only transcripts dated on or before."),
     ):
-        hits = request.app.state.engine.search(q, k)
+        hits = request.app.state.engine.retriever.search(q, k, Filter(source, show, speaker, since, until))
         return {"query": q, "hits": [h.to_dict() for h in hits]}
 
     @app.post(
@@ -151,13 +164,14 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
     )
     async def ask(request: Request, body: AskRequest):
         engine = request.app.state.engine
+        question, where = check_query(body.question, body.k), body.where()  # a 422 here, not a broken stream
+        events = engine.ask_stream(question, body.k, where=where, stream="text/event-stream" in request.headers.get("accept", ""))
+        threads = request.app.state.answer_threads
         if "text/event-stream" in request.headers.get("accept", ""):
-            question = check_query(body.question, body.k)  # a bad question is a 422, not a broken stream
-            events = _in_threads(engine.ask_stream(question, body.k), request.app.state.answer_threads)
-            return StreamingResponse(_sse(events), media_type="text/event-stream",
+            return StreamingResponse(_sse(_in_threads(events, threads)), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
-        answer = await to_thread.run_sync(engine.ask, body.question, body.k, limiter=request.app.state.answer_threads)
-        return answer.to_dict()
+        answer = [event async for event in _in_threads(events, threads)][-1]  # hits, delta, then the answer
+        return answer.data.to_dict()
 
     @app.get("/context", response_model=ContextResponse)
     def context(

@@ -29,7 +29,7 @@ SETS = [ROOT / "tests" / "data" / "dev.jsonl", *(ROOT / "tests" / "data" / n for
 def top_passage(engine, question: str) -> dict:
     answer = engine.ask(question).to_dict()
     h = answer["hits"][0]
-    c = citation(1, h["source"], h["title"], h["start"], h["end"], engine.index.texts)
+    c = citation(1, h["source"], h["title"], h["start"], h["end"], engine.index)
     return {**answer, "answer": c.text, "citations": [{"quote": c.quote, "text": c.text}]}
 
 

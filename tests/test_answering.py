@@ -72,12 +72,12 @@ def test_cite_keeps_valid_markers_and_reports_the_rest(engine):
     hits = engine.search(q, 6)
     shown = excerpts(hits, engine.index.texts)
     assert len(shown) >= 2
-    answer = cite(q, "It failed [2][17]. Also [1].", shown, hits, engine.index.texts)
+    answer = cite(q, "It failed [2][17]. Also [1].", shown, hits, engine.index)
     assert answer.answer == "It failed [2]. Also [1]."
     assert [c.n for c in answer.citations] == [2, 1]
     assert (answer.citations[0].start, answer.citations[0].end) == (shown[1].start, shown[1].end)
     assert answer.warnings == ["dropped citation markers that match no passage: [17]"]
-    refused = cite(q, NOT_COVERED, shown, hits, engine.index.texts)
+    refused = cite(q, NOT_COVERED, shown, hits, engine.index)
     assert refused.abstained and refused.reasons
 
 

@@ -4,6 +4,7 @@ import pytest
 from click.testing import CliRunner
 
 from rag.cli import main
+from conftest import ROOT
 
 AMAZON = "000_2d6f43025af66c3e.txt"
 
@@ -25,7 +26,8 @@ def test_ask_json_contract(run):
     assert set(out) >= {"question", "answer", "mode", "abstained", "citations", "hits"}
     assert out["mode"] == "extractive" and out["abstained"] is False
     assert out["citations"][0]["source"] == AMAZON
-    assert set(out["citations"][0]) == {"n", "source", "title", "start", "end", "quote", "text"}
+    assert set(out["citations"][0]) == {"n", "source", "title", "start", "end", "quote", "text", "time_start", "time_end",
+                                        "speaker", "audio"}
     assert "reasons" in out
     assert set(out["hits"][0]) == {"rank", "source", "title", "text", "start", "end", "score"}
 
@@ -147,3 +149,58 @@ def test_serve_with_workers_shares_the_port(tmp_path):
         proc.terminate()
         proc.wait(timeout=30)
     assert log.read_text().count("Started server process") == 2
+
+
+def test_an_index_path_that_is_a_file_is_one_line_and_exit_1(run, tmp_path):
+    path = tmp_path / "notes.txt"
+    path.write_text("my notes", "utf-8")
+    r = run("--index", str(path), "search", "x")
+    assert r.exit_code == 1 and r.stderr.count("\n") == 1 and "is a file, not an index directory" in r.stderr
+    r = run("--index", str(path), "build", str(ROOT / "seeds"))
+    assert r.exit_code == 2 and "is a file" in r.stderr and path.read_text("utf-8") == "my notes"
+
+
+def test_importing_the_package_loads_no_build_or_server_dependency():
+    import subprocess
+    import sys
+
+    code = "import sys, rag; print(' '.join(m for m in ('langchain_text_splitters', 'fastapi', 'faiss', 'jieba') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == []
+
+
+def test_sigterm_ends_a_server_with_an_open_stream_within_seconds(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import threading
+    import time
+
+    import httpx
+    from conftest import free_port, wait_until_up
+
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url + "/healthz", tries=600)
+
+        def hold_open():  # a client that reads the first bytes of a stream, then just sits there
+            try:
+                with httpx.stream("POST", url + "/ask", json={"question": "why did Amazon Q fail?"},
+                                  headers={"Accept": "text/event-stream"}, timeout=60) as r:
+                    next(r.iter_bytes())
+                    time.sleep(60)
+            except httpx.HTTPError:
+                pass
+
+        threading.Thread(target=hold_open, daemon=True).start()
+        time.sleep(1.5)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        assert time.monotonic() - started < 15
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -93,6 +93,15 @@ function renderCitations(citations, quotesInAnswer) {
     const where = document.createElement("div");
     where.className = "where";
     where.textContent = c.source + ", chars " + c.start + "–" + c.end;
+    if (c.time_start !== null && c.time_start !== undefined) {
+      // A timed transcript: when it was said, and by whom; the time opens the audio at that moment.
+      const when = document.createElement(c.audio ? "a" : "span");
+      when.className = "when";
+      when.textContent = " [" + clock(c.time_start) + "–" + clock(c.time_end) + "]";
+      if (c.audio) { when.href = c.audio + "#t=" + Math.floor(c.time_start); when.target = "_blank"; }
+      where.append(when);
+      if (c.speaker) where.append(" " + c.speaker + ":");
+    }
     li.append(title, where);
     if (!quotesInAnswer) {
       const quote = document.createElement("blockquote");
@@ -101,6 +110,12 @@ function renderCitations(citations, quotesInAnswer) {
     }
     list.append(li);
   }
+}
+
+function clock(seconds) {
+  const s = Math.floor(seconds), two = (n) => String(n).padStart(2, "0");
+  return s >= 3600 ? Math.floor(s / 3600) + ":" + two(Math.floor(s / 60) % 60) + ":" + two(s % 60)
+                   : Math.floor(s / 60) + ":" + two(s % 60);
 }
 
 async function openContext(c) {

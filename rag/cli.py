@@ -103,7 +103,7 @@ def build(ctx, corpus: Path, chunk_size: int | None, chunk_overlap: int | None, 
     """Build the index of the transcripts in CORPUS (default: seeds/)."""
     from .chunking import ChunkSettings
     from .engine import embedder_from
-    from .index import build as build_index
+    from .indexing import build as build_index
 
     s = _settings(ctx)
     chunk = ChunkSettings(
@@ -146,7 +146,7 @@ def _progress_bar():
 def add_(ctx, paths: tuple[Path, ...], strict: bool):
     """Add transcript files or folders to the index (only their text is embedded)."""
     from .engine import embedder_from
-    from .index import add
+    from .indexing import add
 
     s = _settings(ctx)
     embedder = embedder_from(s)
@@ -162,7 +162,7 @@ def add_(ctx, paths: tuple[Path, ...], strict: bool):
 def remove_(ctx, sources: tuple[str, ...]):
     """Remove transcripts from the index by source name (see `rag sources`)."""
     from .engine import embedder_from
-    from .index import remove
+    from .indexing import remove
 
     s = _settings(ctx)
     embedder = embedder_from(s)

@@ -57,7 +57,7 @@ class Document:
     text: str
     regions: tuple[tuple[int, int], ...]
     meta: dict = field(default_factory=dict)
-    titled: bool = True  # False: no title in the file or beside it; the index derives one (rag.index)
+    titled: bool = True  # False: no title in the file or beside it; the index derives one (rag.indexing)
     segments: tuple = ()  # timed transcripts: rag.timed.Segment per cue (time and speaker of a character range)
 
     @property

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import rag  # noqa: E402
-from rag import index as ix  # noqa: E402
+from rag import indexing as ix  # noqa: E402
 
 QUESTIONS = ["why did Amazon Q fail?", "亚马逊的大模型为什么失败？", "What is self-play reinforcement learning?",
              "强化学习的新范式是什么", "How far ahead is OpenAI, judging by Sora?", "中国能做出自己的OpenAI吗？",

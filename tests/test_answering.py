@@ -178,7 +178,7 @@ PLANTED = (
 @pytest.fixture(scope="module")
 def planted(tmp_path_factory, embedder):
     from rag.engine import Engine
-    from rag.index import build
+    from rag.indexing import build
 
     folder = tmp_path_factory.mktemp("planted")
     (folder / "a.txt").write_text(PLANTED, "utf-8")

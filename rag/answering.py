@@ -129,6 +129,7 @@ class Answer:
     hits: list[Hit]
     warnings: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # why it abstained, in the question's language
+    searched: str = ""  # a follow-up as it was searched, with what it leans on from the conversation
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -257,6 +257,48 @@ def _stream_to_terminal(engine, question: str, k: int, where):
 
 
 @main.command()
+@click.option("-k", type=int, default=None, help="How many passages to answer from (1-50).")
+@click.option("--llm", help="extractive (offline) or openai (default: RAG_LLM).")
+@click.pass_context
+def chat(ctx, k, llm):
+    """A conversation: ask one question after another; a follow-up ("and Meta?", "他呢？") is read in
+    the light of the earlier questions. /new starts over, /quit (or end of input) leaves."""
+    engine = _engine(ctx, llm=llm)
+    k = k if k is not None else _settings(ctx).top_k
+    history: list[str] = []
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    while True:
+        try:
+            line = input("> " if tty else "")
+        except EOFError:
+            break
+        question = line.strip()
+        if question in ("/quit", "/exit"):
+            break
+        if question == "/new":
+            history.clear()
+            continue
+        if not question:
+            continue
+        try:
+            events = engine.ask_stream(question, k, stream=tty, history=history)
+            answer = None
+            for event in events:
+                if event.kind == "delta" and tty:
+                    click.echo(event.data, nl=False)
+                elif event.kind == "answer":
+                    answer = event.data
+        except UsageError as e:
+            click.echo(f"error: {e}", err=True)
+            continue
+        click.echo(f"\n\n{answer.render_sources()}" if tty else answer.render())
+        if answer.searched:
+            click.echo(f"(searched as: {answer.searched})")
+        click.echo()
+        history.append(question)
+
+
+@main.command()
 @click.option("--host", default=None, help="Address to listen on (default: RAG_HOST, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: RAG_PORT, 8000).")
 @click.option("--workers", type=click.IntRange(1, 64), default=None,

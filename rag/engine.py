@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from . import answering, prompts
 from .answering import Answer
 from .embedders import DEFAULT_EMBEDDER, Embedder, make_embedder
-from .errors import LLMError
+from .errors import LLMError, UsageError
 from .index import Index, open_index
 from .llm import LLMClient, make_llm
 from .answerability import Verdict, judge
-from .question import Question
+from .conversation import condense
+from .question import Question, language
 from .retrieval import MAX_QUERY_CHARS, Evidence, Filter, Hit, Retriever, check_query
 from .settings import DEFAULT_INDEX
 
@@ -57,11 +58,38 @@ class Engine:
                 return event.data
         raise AssertionError("ask_stream ended without an answer")
 
-    def ask_stream(self, question: str, k: int = 6, stream: bool = True, where: Filter | None = None) -> Iterator[Event]:
-        """Events of an answer as it is produced; with an LLM and `stream`, text arrives in `delta` pieces."""
-        check_query(question, k)
-        q = self.retriever.analyse(question)
-        expansion, warnings = self._llm_translation(q)
+    def chat(self, messages: list, k: int = 6, **where) -> Answer:
+        """The answer to the last user message of a conversation, read in the light of the earlier
+        ones ("and Meta?" after "why did Amazon Q fail?").
+
+        Args:
+            messages: {"role", "content"} dicts (as for chat completions) or plain strings, all of
+                which then count as the user's.
+
+        Example:
+            >>> engine.chat(["why did Amazon Q fail?", "and Meta?"]).citations[0].source
+            '000_2d6f43025af66c3e.txt'
+        """
+        turns = [m if isinstance(m, str) else m.get("content") or "" for m in messages
+                 if isinstance(m, str) or m.get("role") == "user"]
+        if not turns:
+            raise UsageError("no user message to answer")
+        events = self.ask_stream(turns[-1], k, stream=False, where=Filter(**where), history=turns[:-1])
+        return next(e.data for e in events if e.kind == "answer")
+
+    def ask_stream(
+        self, question: str, k: int = 6, stream: bool = True, where: Filter | None = None, history: list[str] = (),
+    ) -> Iterator[Event]:
+        """Events of an answer as it is produced; with an LLM and `stream`, text arrives in `delta` pieces.
+        `history`: the conversation's earlier questions, oldest first (see rag.conversation)."""
+        question = check_query(question, k)
+        meant, warnings = condense(question, [h for h in history if isinstance(h, str) and h.strip()], self.llm,
+                                   self.prompts_dir)
+        q = self.retriever.analyse(meant)
+        if meant != question:  # searched as meant; answered and labelled in the language of what was asked
+            q = replace(q, text=question, lang=language(question), searched=meant)
+        expansion, more = self._llm_translation(q)
+        warnings += more
         q = q.with_expansion(expansion)
         hits, evidence = self.retriever.search_with_evidence(q, k, where)
         yield Event("hits", hits)
@@ -75,6 +103,7 @@ class Engine:
         if self.llm is None or answer.mode == "extractive" or answer.abstained:
             yield Event("delta", answer.answer)
         answer.warnings[:0] = warnings + answering.injection_warnings(hits, q.lang)
+        answer.searched = q.searched
         yield Event("answer", answer)
 
     def judged_search(self, question: str, k: int = 6, where: Filter | None = None) -> tuple[list[Hit], Verdict]:
@@ -89,7 +118,7 @@ class Engine:
             return "", []
         try:
             system = prompts.render("translate", self.prompts_dir)
-            return self.llm.complete(system, question.text).strip()[:MAX_QUERY_CHARS], []
+            return self.llm.complete(system, question.searched or question.text).strip()[:MAX_QUERY_CHARS], []
         except LLMError as e:
             return "", [f"query translation by the LLM failed ({e}); searched with the offline dictionary only"]
 

@@ -95,6 +95,7 @@ class Question:
     coverage: float  # share of its content words that the corpus has (English words, Chinese words)
     missing: tuple[str, ...]  # its content words that the corpus lacks
     kind: str  # "amount", "date", "reason", "person" or "other"
+    searched: str = ""  # a follow-up's standalone form, when the conversation changed it (rag.conversation)
 
     @property
     def unknown_names(self) -> tuple[str, ...]:
@@ -114,6 +115,7 @@ class Question:
         return Question(
             self.text, self.lang, self.cross_lingual, self.tokens, self.translations + extra,
             f"{self.dense_text} {expansion}", self.gloss_terms, self.names, self.coverage, self.missing, self.kind,
+            self.searched,
         )
 
 

@@ -48,6 +48,8 @@ class AskRequest(BaseModel):
     speaker: str | None = Field(None, max_length=200, description="Only passages this person speaks in.")
     since: str | None = Field(None, max_length=10, description="Only transcripts dated on or after (2024-02-17).")
     until: str | None = Field(None, max_length=10, description="Only transcripts dated on or before.")
+    history: list[str] = Field([], max_length=20, description="The conversation's earlier questions, oldest first: "
+                               "a follow-up such as 'and Meta?' is searched with what it refers to.")
 
     def where(self) -> Filter:
         return Filter(self.source, self.show, self.speaker, self.since, self.until)
@@ -67,6 +69,7 @@ class AskResponse(BaseModel):
     hits: list[Hit]
     warnings: list[str]
     reasons: list[str]
+    searched: str
 
 
 class ContextResponse(BaseModel):
@@ -165,9 +168,10 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
     async def ask(request: Request, body: AskRequest):
         engine = request.app.state.engine
         question, where = check_query(body.question, body.k), body.where()  # a 422 here, not a broken stream
-        events = engine.ask_stream(question, body.k, where=where, stream="text/event-stream" in request.headers.get("accept", ""))
+        streaming = "text/event-stream" in request.headers.get("accept", "")
+        events = engine.ask_stream(question, body.k, stream=streaming, where=where, history=body.history)
         threads = request.app.state.answer_threads
-        if "text/event-stream" in request.headers.get("accept", ""):
+        if streaming:
             return StreamingResponse(_sse(_in_threads(events, threads)), media_type="text/event-stream",
                                      headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
         answer = [event async for event in _in_threads(events, threads)][-1]  # hits, delta, then the answer
@@ -193,13 +197,14 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request, body: ChatRequest):
-        question = check_query(_last_user_message(body.messages))
+        *history, question = _user_messages(body.messages)  # earlier user turns: the conversation
+        question = check_query(question)
         engine = request.app.state.engine
-        threads = request.app.state.answer_threads
+        events = _in_threads(engine.ask_stream(question, stream=body.stream, history=history),
+                             request.app.state.answer_threads)
         if body.stream:
-            events = _in_threads(engine.ask_stream(question), threads)
             return StreamingResponse(_chat_stream(events, body.model), media_type="text/event-stream")
-        answer = await to_thread.run_sync(engine.ask, question, limiter=threads)
+        answer = [event async for event in events][-1].data
         return _completion(body.model, answer.answer + _sources_block(answer), answer)
 
     return app
@@ -269,13 +274,16 @@ async def _sse(events: AsyncIterator) -> AsyncIterator[str]:
         yield _event("error", {"detail": str(exc), "status": _status(exc)})
 
 
-def _last_user_message(messages: list[ChatMessage]) -> str:
-    for m in reversed(messages):
-        if m.role == "user":
-            if isinstance(m.content, list):
-                return " ".join(str(p.get("text", "")) for p in m.content if p.get("type") == "text")
-            return m.content or ""
-    raise UsageError("no user message to answer")
+def _user_messages(messages: list[ChatMessage]) -> list[str]:
+    """The text of each user message, oldest first (the last is the question)."""
+    out = [
+        " ".join(str(p.get("text", "")) for p in m.content if p.get("type") == "text")
+        if isinstance(m.content, list) else m.content or ""
+        for m in messages if m.role == "user"
+    ]
+    if not out:
+        raise UsageError("no user message to answer")
+    return out
 
 
 def _sources_block(answer) -> str:

@@ -2,7 +2,8 @@
 
 The requested model name picks the behaviour:
     cite     answers from the prompt: cites passage [1] and a passage [99] that does not exist
-             (any model: a query-translation request gets a Chinese search query)
+             (any model: a query-translation request gets a Chinese search query, a request to
+             condense a conversation gets a standalone question about Amazon's project)
     refuse   answers NOT_COVERED
     fail     always 500
     limit    always 429
@@ -21,6 +22,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 def reply(model: str, prompt: str) -> str:
+    if "Last question:" in prompt:  # the request to condense a conversation
+        return "Who personally led Amazon's internal large-model project Q?"
     if "search query" in prompt:  # the query-translation request
         return "亚马逊 大模型 项目 Q 失败"
     if model == "refuse":

@@ -95,3 +95,17 @@ def test_page_with_a_token_works_and_keeps_it_out_of_urls_and_logs(page, tmp_pat
         proc.wait(timeout=10)
     text = log.read_text()
     assert "POST /ask" in text and "tok-7f3a9c" not in text
+
+
+def test_a_follow_up_on_the_page_is_read_with_the_conversation(served, page):
+    page.goto(served + "/")
+    page.fill("#question", "why did Amazon Q fail?")
+    page.click("#submit")
+    page.wait_for_selector("#conversation:not([hidden])", timeout=30000)
+    page.fill("#question", "who led it?")
+    page.click("#submit")
+    page.wait_for_function("document.querySelectorAll('#turns li').length === 2", timeout=30000)
+    assert "searched as: who led it? who led it? why did Amazon Q fail?" in page.inner_text("#status")
+    assert "000_2d6f43025af66c3e.txt" in page.inner_text("#citations")
+    page.click("#new-conversation")
+    assert page.locator("#conversation").is_hidden()

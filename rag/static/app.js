@@ -133,6 +133,15 @@ async function openContext(c) {
   mark.scrollIntoView({ block: "center" });
 }
 
+// The conversation: earlier questions, sent with each new one so that a follow-up ("and Meta?")
+// is searched with what it refers to. "New conversation" forgets them.
+const asked = [];  // (not "history": that would hide window.history)
+
+function renderConversation() {
+  $("conversation").hidden = asked.length === 0;
+  $("turns").replaceChildren(...asked.map((q) => { const li = document.createElement("li"); li.textContent = q; return li; }));
+}
+
 async function ask(question) {
   $("submit").disabled = true;
   $("result").hidden = false;
@@ -145,7 +154,7 @@ async function ask(question) {
     const resp = await fetch("ask", {
       method: "POST",
       headers: { "Content-Type": "application/json", Accept: "text/event-stream", ...auth },
-      body: JSON.stringify({ question }),
+      body: JSON.stringify({ question, history: asked }),
     });
     if (!resp.ok) { setStatus(await errorDetail(resp), true); $("result").hidden = true; return; }
     let streamed = "";
@@ -156,7 +165,10 @@ async function ask(question) {
         renderAnswer(data.answer, data.citations);
         renderCitations(data.citations, data.mode === "extractive");
         if (data.abstained) $("answer").classList.add("abstained");
-        const notes = data.warnings.length ? " — " + data.warnings.join("; ") : "";
+        const notes = (data.searched ? " — searched as: " + data.searched : "") +
+                      (data.warnings.length ? " — " + data.warnings.join("; ") : "");
+        asked.push(question);
+        renderConversation();
         setStatus((data.abstained ? "Not covered by the transcripts" : data.mode === "llm" ? "Answered by the language model" : "Extractive answer") + notes);
       } else if (name === "error") setStatus(data.detail, true);
     });
@@ -176,3 +188,4 @@ $("question").addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("ask").requestSubmit(); }
 });
 $("context-close").addEventListener("click", () => { $("context").hidden = true; });
+$("new-conversation").addEventListener("click", () => { asked.length = 0; renderConversation(); $("question").focus(); });

@@ -90,11 +90,10 @@ def build_lexicon(vocab: Iterable[str]) -> dict[str, list[str]]:
     """
     vocab = _corpus_words(vocab)
     found: dict[str, set[str]] = defaultdict(set)
-    for line in _cedict_lines():
-        entry = _gloss_parts(line)
-        if entry and entry[0] in vocab:
-            for part in entry[1]:
-                found[_key(part)].add(entry[0])
+    for word, parts in _gloss_entries():
+        if word in vocab:
+            for part in parts:
+                found[_key(part)].add(word)
     return {k: sorted(v, key=lambda w: (-len(w), w))[:MAX_PER_KEY] for k, v in found.items() if k}
 
 
@@ -103,14 +102,24 @@ def build_glosses(vocab: Iterable[str], stopwords: frozenset[str]) -> dict[str, 
     离开 -> depart, leav. Indexed with each passage, they let English words find Chinese passages."""
     vocab = _corpus_words(vocab)
     found: dict[str, set[str]] = defaultdict(set)
-    for line in _cedict_lines():
-        entry = _gloss_parts(line)
-        if entry and entry[0] in vocab:
-            found[entry[0]].update(stem(w) for part in entry[1] for w in _WORD.findall(part) if w not in stopwords)
+    for word, parts in _gloss_entries():
+        if word in vocab:
+            found[word].update(stem(w) for part in parts for w in _WORD.findall(part) if w not in stopwords)
     return {k: sorted(v) for k, v in found.items() if v}
 
 
-def _proper_nouns() -> Iterable[tuple[str, str]]:
+@cache
+def _gloss_entries() -> tuple[tuple[str, list[str]], ...]:
+    """(Chinese word, short English glosses) of every CEDICT entry, parsed once per process."""
+    return tuple(entry for line in _cedict_lines() if (entry := _gloss_parts(line)))
+
+
+@cache
+def _proper_nouns() -> tuple[tuple[str, str], ...]:
+    return tuple(_find_proper_nouns())
+
+
+def _find_proper_nouns() -> Iterable[tuple[str, str]]:
     """(Chinese word, capitalised name) for CEDICT glosses that begin with a name: 微软 Microsoft."""
     for line in _cedict_lines():
         m = _ENTRY.match(line)

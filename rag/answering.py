@@ -35,7 +35,7 @@ POINT_MARGIN = 0.08  # a further point must score within this of the best senten
 TERM_WEIGHT = 0.15  # weight of the share (by IDF) of the question's terms a sentence contains
 RANK_WEIGHT = 0.02  # per rank of the sentence's passage
 PASSAGE_WEIGHT = 0.1  # times the passage's fused retrieval score (0-1)
-SEED_PASSAGES = 1  # the best passages that each give a point first
+SEED_PASSAGES = 1  # the best passages that each give a point after the best sentence
 KIND_BONUS = 0.02  # a cause for a why-question, a figure or a date when one is asked for
 _QUESTION_END = re.compile(r"(?:[?？]|[吗呢么嘛][，,。.!！…]*)\s*$")
 _SPEAKER = re.compile(r"^\s*[^\s：:，,。]{1,12}[：:]")  # 主持人： / 张小珺:
@@ -255,10 +255,11 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
     vectors were computed at build time, so nothing is embedded here), by how many of the
     question's terms they contain, and by the kind of answer asked for (a cause for why-questions,
     a figure or a date when one is asked for); questions (the host's, rhetorical ones) are never
-    quoted. The best sentence of retrieval's first passage becomes the first point, starting one
-    statement before it and growing by the statements that follow it (a reply continues); further
-    points come from anywhere in the hits if they score close to the best sentence; near-duplicates
-    are dropped, touching points merged, and points listed by transcript in reading order.
+    quoted. The best sentence becomes the first point, then the best sentence of retrieval's first
+    passage; each point starts one statement before its sentence and grows by the statements that
+    follow it (a reply continues); further points come from anywhere in the hits if they score
+    close to the best sentence; near-duplicates are dropped, touching points merged, and points
+    listed by transcript in reading order.
     """
     sentences = _candidates(question, hits[:EXTRACT_FROM], index, query_vector)
     ranked = sorted((s for s in sentences if s.score > -np.inf), key=lambda s: -s.score)
@@ -268,10 +269,11 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
     floor = ranked[0].score - POINT_MARGIN
     points: list[list[_Sentence]] = []
     used: set[tuple[str, int]] = set()
-    # The first point comes from retrieval's best passage, which fusion ranks with more evidence
-    # (BM25, the whole passage) than one sentence's vector has; the rest from anywhere.
+    # The best sentence first; then the best of retrieval's first passage, which fusion ranks with
+    # more evidence (BM25, the whole passage) than one sentence's vector has, if it is within reach;
+    # then the rest from anywhere.
     seeds = [next((s for s in ranked if s.hit.rank == h.rank), None) for h in hits[:SEED_PASSAGES]]
-    for seed in [s for s in seeds if s] + ranked:
+    for seed in [ranked[0], *(s for s in seeds if s and s.score >= floor), *ranked]:
         if len(points) >= count or (points and seed.score < floor):
             break
         if (seed.hit.source, seed.start) in used or _repeats(seed, points):

@@ -326,6 +326,8 @@ def _candidates(question: Question, hits: list[Hit], index: Index, query_vector:
     """The sentences of the hits' passages, each once (neighbouring passages overlap), scored."""
     weights = {t: index.bm25.idf(t) for t in subject_terms(question)}
     weights = {t: w for t, w in weights.items() if w > 0}
+    focus = {t: w for t, w in weights.items() if t in question.focus}
+    weights = focus or weights  # a follow-up's answer speaks of what the follow-up asks about
     total = sum(weights.values()) or 1.0
     q = np.asarray(query_vector, dtype=np.float32).reshape(-1)
     seen: set[tuple[str, int]] = set()

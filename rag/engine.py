@@ -12,7 +12,7 @@ from .embedders import DEFAULT_EMBEDDER, Embedder, make_embedder
 from .errors import LLMError, UsageError
 from .index import Index, open_index
 from .llm import LLMClient, make_llm
-from .answerability import Verdict, judge
+from .answerability import Verdict, judge, subject_terms
 from .conversation import condense
 from .question import Question, language
 from .retrieval import MAX_QUERY_CHARS, Evidence, Filter, Hit, Retriever, check_query
@@ -87,7 +87,8 @@ class Engine:
                                    self.prompts_dir)
         q = self.retriever.analyse(meant)
         if meant != question:  # searched as meant; answered and labelled in the language of what was asked
-            q = replace(q, text=question, lang=language(question), searched=meant)
+            own = subject_terms(self.retriever.analyse(question))
+            q = replace(q, text=question, lang=language(question), searched=meant, focus=tuple(sorted(own)))
         expansion, more = self._llm_translation(q)
         warnings += more
         q = q.with_expansion(expansion)

@@ -96,6 +96,7 @@ class Question:
     missing: tuple[str, ...]  # its content words that the corpus lacks
     kind: str  # "amount", "date", "reason", "person" or "other"
     searched: str = ""  # a follow-up's standalone form, when the conversation changed it (rag.conversation)
+    focus: tuple[str, ...] = ()  # a follow-up's own terms ("and Meta?": meta), which its answer should speak of
 
     @property
     def unknown_names(self) -> tuple[str, ...]:
@@ -115,7 +116,7 @@ class Question:
         return Question(
             self.text, self.lang, self.cross_lingual, self.tokens, self.translations + extra,
             f"{self.dense_text} {expansion}", self.gloss_terms, self.names, self.coverage, self.missing, self.kind,
-            self.searched,
+            self.searched, self.focus,
         )
 
 

@@ -70,3 +70,8 @@ def test_with_an_llm_the_conversation_is_condensed_through_its_prompt(engine, ll
     assert answer.searched == "Who personally led Amazon's internal large-model project Q?"  # the server's rewrite
     lines = [json.loads(x) for x in llm_server["log"].read_text().splitlines() if x.startswith("{")]
     assert any(x.get("model") == "cite" for x in lines)
+
+
+def test_the_answer_to_a_follow_up_speaks_of_what_it_asks_about(engine):
+    answer = engine.chat(["why did Amazon Q fail?", "and Meta?"])
+    assert answer.citations and all("Meta" in c.text for c in answer.citations)

@@ -239,7 +239,9 @@ def ask(ctx, question, k, as_json, queries, llm, stream, **options):
 
 
 def _answer(engine, question: str, k: int, where):
-    return next(e.data for e in engine.ask_stream(question, k, stream=False, where=where) if e.kind == "answer")
+    from dataclasses import asdict
+
+    return engine.ask(question, k, **asdict(where))
 
 
 def _stream_to_terminal(engine, question: str, k: int, where):

@@ -50,10 +50,11 @@ class Engine:
         """
         return self.retriever.search(question, k, Filter(**where))
 
-    def ask(self, question: str, k: int = 6, **where) -> Answer:
-        """A cited answer, or an abstention when the transcripts don't cover the question; keyword
-        arguments narrow the transcripts it draws on, as for `search`."""
-        for event in self.ask_stream(question, k, stream=False, where=Filter(**where)):
+    def ask(self, question: str, k: int = 6, history: list[str] = (), **where) -> Answer:
+        """A cited answer, or an abstention when the transcripts don't cover the question. `history`:
+        the conversation's earlier questions (see `chat`); keyword arguments narrow the transcripts
+        it draws on, as for `search`."""
+        for event in self.ask_stream(question, k, stream=False, where=Filter(**where), history=history):
             if event.kind == "answer":
                 return event.data
         raise AssertionError("ask_stream ended without an answer")
@@ -74,24 +75,14 @@ class Engine:
                  if isinstance(m, str) or m.get("role") == "user"]
         if not turns:
             raise UsageError("no user message to answer")
-        events = self.ask_stream(turns[-1], k, stream=False, where=Filter(**where), history=turns[:-1])
-        return next(e.data for e in events if e.kind == "answer")
+        return self.ask(turns[-1], k, history=turns[:-1], **where)
 
     def ask_stream(
         self, question: str, k: int = 6, stream: bool = True, where: Filter | None = None, history: list[str] = (),
     ) -> Iterator[Event]:
         """Events of an answer as it is produced; with an LLM and `stream`, text arrives in `delta` pieces.
         `history`: the conversation's earlier questions, oldest first (see rag.conversation)."""
-        question = check_query(question, k)
-        meant, warnings = condense(question, [h for h in history if isinstance(h, str) and h.strip()], self.llm,
-                                   self.prompts_dir)
-        q = self.retriever.analyse(meant)
-        if meant != question:  # searched as meant; answered and labelled in the language of what was asked
-            own = subject_terms(self.retriever.analyse(question))
-            q = replace(q, text=question, lang=language(question), searched=meant, focus=tuple(sorted(own)))
-        expansion, more = self._llm_translation(q)
-        warnings += more
-        q = q.with_expansion(expansion)
+        q, warnings = self._read(check_query(question, k), history)
         hits, evidence = self.retriever.search_with_evidence(q, k, where)
         yield Event("hits", hits)
         verdict = judge(q, hits, evidence, self.index, where)
@@ -106,6 +97,18 @@ class Engine:
         answer.warnings[:0] = warnings + answering.injection_warnings(hits, q.lang)
         answer.searched = q.searched
         yield Event("answer", answer)
+
+    def _read(self, question: str, history: list[str]) -> tuple[Question, list[str]]:
+        """The question analysed as it is meant: a follow-up with what it leans on from the
+        conversation, an English question with an LLM's Chinese rendering when one is configured."""
+        meant, warnings = condense(question, [h for h in history if isinstance(h, str) and h.strip()], self.llm,
+                                   self.prompts_dir)
+        q = self.retriever.analyse(meant)
+        if meant != question:  # searched as meant; answered and labelled in the language of what was asked
+            own = subject_terms(self.retriever.analyse(question))
+            q = replace(q, text=question, lang=language(question), searched=meant, focus=tuple(sorted(own)))
+        expansion, more = self._llm_translation(q)
+        return q.with_expansion(expansion), warnings + more
 
     def judged_search(self, question: str, k: int = 6, where: Filter | None = None) -> tuple[list[Hit], Verdict]:
         """The hits for a question and whether they answer it, without writing an answer."""

@@ -63,8 +63,7 @@ def create_server(engine: Engine):
     def ask(question: str, k: int = 6, source: str | None = None, show: str | None = None,
             speaker: str | None = None, since: str | None = None, until: str | None = None) -> AskResult:
         with _tool_errors():
-            where = Filter(source, show, speaker, since, until)
-            answer = next(e.data for e in engine.ask_stream(question, k, stream=False, where=where) if e.kind == "answer")
+            answer = engine.ask(question, k, source=source, show=show, speaker=speaker, since=since, until=until)
         d = answer.to_dict()
         return AskResult(**{f: d[f] for f in AskResult.model_fields})
 

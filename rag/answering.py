@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import prompts
-from .answerability import ASKED, subject_terms
+from .answerability import ASKED, term_weights
 from .documents import normalise
 from .index import Index
 from .llm import LLMClient
@@ -325,8 +325,7 @@ def _merge_touching(points: list[list[_Sentence]], texts: dict[str, str]) -> lis
 
 def _candidates(question: Question, hits: list[Hit], index: Index, query_vector: np.ndarray) -> list[_Sentence]:
     """The sentences of the hits' passages, each once (neighbouring passages overlap), scored."""
-    weights = {t: index.bm25.idf(t) for t in subject_terms(question)}
-    weights = {t: w for t, w in weights.items() if w > 0}
+    weights = term_weights(question, index)
     focus = {t: w for t, w in weights.items() if t in question.focus}
     weights = focus or weights  # a follow-up's answer speaks of what the follow-up asks about
     total = sum(weights.values()) or 1.0

@@ -76,19 +76,22 @@ class Filter:
 
     def mask(self, index: Index) -> np.ndarray:
         """True for each passage the filter lets through."""
-        keep = np.ones(len(index.passages), dtype=bool)
-        speaker = self.speaker.casefold() if self.speaker else None
-        for i, p in enumerate(index.passages):
-            meta = index.documents[p.source]["meta"]
-            date = str(meta.get("date") or "")
-            keep[i] = (
-                (not self.source or p.source == self.source)
-                and (not self.show or self.show.casefold() in str(meta.get("show") or "").casefold())
-                and (not speaker or any(s.casefold() == speaker for s in index.passage_speakers[i]))
-                and (not self.since or (date and date[: len(self.since)] >= self.since))
-                and (not self.until or (date and date[: len(self.until)] <= self.until))
-            )
+        documents = {source: self._document_matches(source, d["meta"]) for source, d in index.documents.items()}
+        keep = np.fromiter((documents[p.source] for p in index.passages), dtype=bool, count=len(index.passages))
+        if self.speaker:  # who speaks is known per passage
+            speaker = self.speaker.casefold()
+            keep &= np.fromiter((any(s.casefold() == speaker for s in spoken) for spoken in index.passage_speakers),
+                                dtype=bool, count=len(index.passages))
         return keep
+
+    def _document_matches(self, source: str, meta: dict) -> bool:
+        date = str(meta.get("date") or "")
+        return bool(
+            (not self.source or source == self.source)
+            and (not self.show or self.show.casefold() in str(meta.get("show") or "").casefold())
+            and (not self.since or (date and date[: len(self.since)] >= self.since))
+            and (not self.until or (date and date[: len(self.until)] <= self.until))
+        )
 
 
 _DATE = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?$")

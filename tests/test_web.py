@@ -3,6 +3,7 @@
 import json
 import threading
 import time
+from contextlib import contextmanager
 
 import pytest
 import uvicorn
@@ -123,21 +124,28 @@ def test_cors_is_off_unless_configured(client, engine):
         assert c.get("/sources", headers=origin).headers["access-control-allow-origin"] == "http://elsewhere.example"
 
 
-@pytest.fixture(scope="module")
-def live_server(engine):
-    """The app on a real socket on 127.0.0.1, in a thread."""
+@contextmanager
+def _serving(app):
+    """An app on a real socket on 127.0.0.1, in a thread; yields its URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(Settings(), engine=engine), host="127.0.0.1", port=port,
-                                           log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     for _ in range(100):
         if server.started:
             break
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def live_server(engine):
+    with _serving(create_app(Settings(), engine=engine)) as url:
+        yield url
 
 
 def test_chat_completions_with_the_openai_client(live_server):
@@ -172,18 +180,8 @@ def dripping_server(engine, llm_server):
     from rag.llm import OpenAIClient
 
     llm = OpenAIClient(model="drip", base_url=llm_server["base_url"], api_key="k", timeout=5, retries=0, deadline=8)
-    port = free_port()
-    app = create_app(Settings(llm_concurrency=2), engine=Engine(engine.index, engine.embedder, llm))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(100):
-        if server.started:
-            break
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with _serving(create_app(Settings(llm_concurrency=2), engine=Engine(engine.index, engine.embedder, llm))) as url:
+        yield url
 
 
 def _dropped(llm_server) -> int:

@@ -7,7 +7,7 @@ holds each passage's English glosses (`english_tokens`), for English questions.
 
 from __future__ import annotations
 
-import logging
+import json
 import re
 from collections.abc import Iterable
 from functools import cache
@@ -20,6 +20,7 @@ from .translate import stem
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.\-+][a-z0-9]+)*|[\u3400-\u9fff]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
+_METHOD = "lucene"  # bm25s's default; unmatched passages score 0
 _NO_TOKEN = "\x00"  # stands in for the tokens of a corpus that has none (tokens are never control characters)
 # Function words that carry no topic; jieba leaves them as single-character tokens.
 STOPWORDS = frozenset(
@@ -32,11 +33,12 @@ STOPWORDS = frozenset(
 
 @cache
 def _jieba():
-    import jieba
+    """jieba's segmenter as rjieba (jieba-rs) has it: with HMM on it cuts the bundled transcripts and
+    questions exactly as Python jieba does (tests/test_chunking.py), and loads its dictionary in
+    0.14 s where jieba takes 0.9 s, which a CLI question would wait for."""
+    import rjieba
 
-    jieba.setLogLevel(logging.WARNING)
-    jieba.initialize()
-    return jieba
+    return rjieba
 
 
 def tokenize(text: str) -> list[str]:
@@ -46,7 +48,7 @@ def tokenize(text: str) -> list[str]:
     for m in _TOKEN.finditer(text.lower()):
         tok = m.group()
         if _CJK.match(tok):
-            tokens.extend(w for w in _jieba().cut_for_search(tok) if w not in STOPWORDS)
+            tokens.extend(w for w in _jieba().cut_for_search(tok, True) if w not in STOPWORDS)
         elif tok not in STOPWORDS:
             tokens.append(tok)
             # A compound also stands for its words: "self-play" meets "self play", "GPT-4" meets "GPT".
@@ -58,12 +60,12 @@ def tokenize(text: str) -> list[str]:
 
 def segment(text: str) -> list[str]:
     """The text cut into jieba words (precise mode), every character kept."""
-    return _jieba().lcut(text)
+    return _jieba().cut(text, True)
 
 
 def words(text: str) -> list[str]:
     """Chinese words of a text, segmented by jieba in its precise mode (no overlapping parts)."""
-    return [w for run in _CJK_RUN.findall(text) for w in _jieba().lcut(run)]
+    return [w for run in _CJK_RUN.findall(text) for w in _jieba().cut(run, True)]
 
 
 def english_tokens(tokens: list[str], glosses: dict[str, list[str]]) -> list[str]:
@@ -85,9 +87,17 @@ def english_query(text: str, ignore: frozenset[str] = frozenset()) -> list[str]:
 
 
 class BM25:
-    """A BM25 index over passage texts, saved to and loaded from a folder."""
+    """A BM25 index over passage texts, saved to and loaded from a folder.
 
-    def __init__(self, model):
+    bm25s builds and saves it. Loading reads bm25s's saved arrays (a CSC matrix of each term's
+    precomputed per-passage scores) with numpy instead of importing bm25s, whose import (scipy
+    among it) took 0.3 s, most of a CLI question's start-up. Only methods whose unmatched passages
+    score 0 are built, so a term's scores are its column and nothing else."""
+
+    def __init__(self, vocab: dict[str, int], data, indices, indptr, num_docs: int, model=None):
+        self.vocab = vocab
+        self._data, self._indices, self._indptr = data, indices, indptr
+        self.num_docs = num_docs
         self._model = model
 
     @classmethod
@@ -103,37 +113,44 @@ class BM25:
         # Our own vocabulary, in sorted order: bm25s would number tokens in set order, which follows
         # Python's hash seed, and the same corpus would give different index files on every build.
         vocab = {t: i for i, t in enumerate(sorted({t for doc in tokens for t in doc}))}
-        model = bm25s.BM25()
+        model = bm25s.BM25(method=_METHOD)
         model.index(Tokenized(ids=[[vocab[t] for t in doc] for doc in tokens], vocab=vocab), show_progress=False)
-        return cls(model)
+        s = model.scores
+        return cls(vocab, s["data"], s["indices"], s["indptr"], int(s["num_docs"]), model)
 
     def save(self, folder: Path) -> None:
         self._model.save(str(folder), show_progress=False)
 
     @classmethod
     def load(cls, folder: Path) -> "BM25":
-        import bm25s
+        params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+        if params.get("method") != _METHOD:
+            raise ValueError(f"{folder}: BM25 method {params.get('method')!r}, expected {_METHOD!r}; rebuild the index")
+        vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
+        arrays = (np.load(folder / f"{name}.csc.index.npy", mmap_mode="r") for name in ("data", "indices", "indptr"))
+        return cls(vocab, *arrays, int(params["num_docs"]))
 
-        return cls(bm25s.BM25.load(str(folder), show_progress=False))
-
-    @property
-    def vocab(self) -> dict[str, int]:
-        return self._model.vocab_dict
+    def scores(self, term: str) -> np.ndarray:
+        """BM25 score of each passage for one term (zeros for a term no passage has)."""
+        out = np.zeros(self.num_docs, dtype=np.float32)
+        j = self.vocab.get(term)
+        if j is not None:
+            s, e = int(self._indptr[j]), int(self._indptr[j + 1])
+            out[self._indices[s:e]] = self._data[s:e]
+        return out
 
     def idf(self, term: str) -> float:
         """log(N / df) of a term; 0 for a term no passage has."""
-        j = self._model.vocab_dict.get(term)
+        j = self.vocab.get(term)
         if j is None:
             return 0.0
-        indptr = self._model.scores["indptr"]
-        df = int(indptr[j + 1] - indptr[j])
-        return float(np.log(self._model.scores["num_docs"] / df)) if df else 0.0
+        df = int(self._indptr[j + 1] - self._indptr[j])
+        return float(np.log(self.num_docs / df)) if df else 0.0
 
     def weighted_scores(self, terms: list[tuple[str, float]]) -> np.ndarray:
         """Sum of each term's BM25 scores times its weight (for expanded queries)."""
-        vocab = self._model.vocab_dict
-        out = np.zeros(self._model.scores["num_docs"], dtype=np.float32)
+        out = np.zeros(self.num_docs, dtype=np.float32)
         for term, weight in terms:
-            if term in vocab:
-                out += weight * self._model.get_scores([term]).astype(np.float32)
+            if term in self.vocab:
+                out += weight * self.scores(term)
         return out

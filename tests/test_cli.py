@@ -169,6 +169,18 @@ def test_importing_the_package_loads_no_build_or_server_dependency():
     assert out == []
 
 
+def test_a_question_loads_no_build_only_dependency():
+    """Start-up cost: searching loads neither the splitter, bm25s (scipy) nor Python jieba."""
+    import subprocess
+    import sys
+
+    code = (f"import sys, rag; e = rag.load({str(ROOT / 'index')!r}); e.search('亚马逊的大模型为什么失败？'); "
+            "e.search('why did Amazon Q fail?'); "
+            "print(' '.join(m for m in ('langchain_text_splitters', 'bm25s', 'scipy', 'jieba') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == []
+
+
 def test_sigterm_ends_a_server_with_an_open_stream_within_seconds(tmp_path):
     import signal
     import subprocess

@@ -98,8 +98,9 @@ def _engine(ctx: click.Context, **overrides):
 @click.option("--chunk-size", type=click.IntRange(50, 4000), default=None, help="Characters per passage.")
 @click.option("--chunk-overlap", type=click.IntRange(0, 2000), default=None, help="Characters shared by neighbours.")
 @click.option("--strict", is_flag=True, help="Fail on an unreadable file instead of skipping it.")
+@click.option("--force", is_flag=True, help="Rebuild even if the index already holds exactly these transcripts.")
 @click.pass_context
-def build(ctx, corpus: Path, chunk_size: int | None, chunk_overlap: int | None, strict: bool):
+def build(ctx, corpus: Path, chunk_size: int | None, chunk_overlap: int | None, strict: bool, force: bool):
     """Build the index of the transcripts in CORPUS (default: seeds/)."""
     from .chunking import ChunkSettings
     from .engine import embedder_from
@@ -115,7 +116,7 @@ def build(ctx, corpus: Path, chunk_size: int | None, chunk_overlap: int | None, 
     embedder = embedder_from(s)
     bar, progress = _progress_bar()
     with bar:
-        report = build_index(corpus, Path(s.index), embedder, chunk, strict=strict, progress=progress)
+        report = build_index(corpus, Path(s.index), embedder, chunk, strict=strict, progress=progress, force=force)
     _report(report, s.index)
 
 
@@ -123,6 +124,10 @@ def _report(report, where: str) -> None:
     for reason in report.skipped:
         click.echo(f"skipped {reason}", err=True)
     m = report.index.manifest
+    if report.unchanged:
+        click.echo(f"{where} is up to date: {len(m.sources)} transcripts, {m.passages} passages, built {m.built_at} "
+                   "from the same transcripts and settings; nothing written (--force rebuilds)")
+        return
     click.echo(
         f"indexed {len(m.sources)} transcripts, {m.passages} passages with {m.embedder} into {where} "
         f"({report.embedded} texts embedded, {report.reused} reused)"

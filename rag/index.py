@@ -52,6 +52,7 @@ class Manifest:
     built_at: str = ""
     ann: str = "flat"  # "flat" (exact) or "ivf" (approximate)
     nprobe: int = 0  # IVF lists searched per query
+    fingerprint: str = ""  # of what the index was built from (rag.indexing.fingerprint)
 
 
 @dataclass

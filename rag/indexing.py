@@ -25,10 +25,10 @@ import numpy as np
 
 from .atomic import fsync_tree, recover, remove_leftovers, swap
 from .chunking import ChunkSettings, Passage, sentences, split
-from .documents import Document, corpus_files, load, normalise, parse
+from .documents import Document, corpus_files, load, normalise, parse, sha256_text
 from .embedders import Embedder
-from .errors import CorpusError, IndexBusyError, NotFoundError, UsageError
-from .index import MANIFEST, Index, Manifest, _read_jsonl, open_index
+from .errors import CorpusError, IndexBusyError, NotFoundError, RagError, UsageError
+from .index import FORMAT, MANIFEST, Index, Manifest, _read_jsonl, open_index
 from .lexical import BM25, STOPWORDS, english_tokens, tokenize, words
 from .timed import Segment
 from .translate import absent_names, build_glosses, build_lexicon, build_names, names_in_text, pinyin_readings
@@ -45,6 +45,7 @@ class BuildReport:
     skipped: list[str]  # one reason per corpus file that was left out
     embedded: int = 0  # distinct texts embedded by this build
     reused: int = 0  # distinct texts whose vectors came from the previous index
+    unchanged: bool = False  # the index already held exactly these transcripts: nothing was written
 
 
 def load_corpus(folder: Path, strict: bool = False) -> tuple[list[Document], list[str]]:
@@ -69,18 +70,48 @@ def build(
     chunk: ChunkSettings = ChunkSettings(),
     strict: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    force: bool = False,
 ) -> BuildReport:
     """Chunk and embed the transcripts in `folder` and atomically write the index to `dest`.
 
-    Vectors of passages and sentences that the index at `dest` already holds (same text, same
-    embedder) are reused, so only new or changed text is embedded. `progress(done, total)` is
-    called after each batch that is embedded.
+    An index at `dest` built from the same transcripts (text, title, metadata and timing), with the
+    same settings, embedder and version of this package, is left as it is, unless `force`. Otherwise
+    the vectors of passages and sentences it holds (same text, same embedder) are reused, so only
+    new or changed text is embedded. `progress(done, total)` is called after each embedded batch.
     """
     docs, skipped = load_corpus(folder, strict)
     with writing(dest):
+        current = None if force else _current_index(dest, fingerprint(docs, chunk, embedder))
+        if current is not None:
+            return BuildReport(current, skipped, unchanged=True)
         report = _write_documents(docs, dest, embedder, chunk, progress)
     report.skipped = skipped
     return report
+
+
+def fingerprint(docs: Iterable[Document], chunk: ChunkSettings, embedder: Embedder) -> str:
+    """What an index's content follows from: every transcript as read, the settings, the embedder and
+    this package's version. Two builds with the same fingerprint write the same index."""
+    from . import __version__
+
+    what = [__version__, FORMAT, embedder.name, embedder.dim, asdict(chunk)]
+    for d in sorted(docs, key=lambda d: d.source):
+        what.append([d.source, d.sha256, d.title, d.titled, d.meta, [seg.to_list() for seg in d.segments]])
+    return sha256_text(json.dumps(what, ensure_ascii=False, sort_keys=True, default=str))
+
+
+def _current_index(dest: Path, want: str) -> Index | None:
+    """The index at `dest` if it loads and was built with the fingerprint `want`, else None."""
+    dest = Path(dest)
+    recover(dest, MANIFEST)
+    remove_leftovers(dest)
+    try:
+        manifest = json.loads((Path(dest) / MANIFEST).read_text("utf-8"))
+        if manifest.get("fingerprint") != want:
+            return None
+        return open_index(dest)
+    except (OSError, ValueError, RagError):
+        return None
 
 
 @contextmanager
@@ -179,6 +210,7 @@ def _write_documents(
     docs: list[Document], dest: Path, embedder: Embedder, chunk: ChunkSettings,
     progress: Callable[[int, int], None] | None,
 ) -> BuildReport:
+    read_as = fingerprint(docs, chunk, embedder)  # of the transcripts as read, before titles are derived
     docs = derive_titles(sorted(docs, key=lambda d: d.source))
     passages = [p for doc in docs for p in split(doc, chunk)]
     texts = {doc.source: doc.text for doc in docs}
@@ -218,6 +250,7 @@ def _write_documents(
         sources={doc.source: doc.sha256 for doc in docs},
         passages=len(passages),
         built_at=_build_time(),
+        fingerprint=read_as,
     )
     write(dest, manifest, docs, passages, sents, fill)
     return BuildReport(open_index(dest), [], embedded=len(fresh), reused=len(set(wanted)) - len(fresh))

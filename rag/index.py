@@ -5,7 +5,8 @@
       passages.jsonl   one Passage per line, in vector order
       documents.jsonl  each transcript's text (quotes index it), title, metadata, timed segments
       vectors.faiss    FAISS inner-product index of unit vectors: exact (flat) up to rag.indexing.FLAT_MAX
-                       passages, inverted lists (IVF) above, as the manifest's `ann` records
+                       passages, inverted lists (IVF) above, as the manifest's `ann` records; absent when
+                       the manifest names another store (a Milvus collection: rag.stores)
       sentences.jsonl  [passage number, start, end, text] of each passage's sentences (extractive answers)
       sentences.npy    their vectors, so answering embeds only the question
       bm25/            bm25s index of the same passages
@@ -53,6 +54,7 @@ class Manifest:
     ann: str = "flat"  # "flat" (exact) or "ivf" (approximate)
     nprobe: int = 0  # IVF lists searched per query
     fingerprint: str = ""  # of what the index was built from (rag.indexing.fingerprint)
+    store: str = ""  # where vectors and lexical weights are searched: "" this directory, else rag.stores names
 
 
 @dataclass
@@ -62,7 +64,7 @@ class Index:
     path: Path
     manifest: Manifest
     passages: list[Passage]
-    vectors: object  # faiss.Index
+    store: object  # rag.stores.Store: FaissStore (vectors.faiss) or MilvusStore
     bm25: BM25
     bm25_en: BM25  # English glosses of the passages (rag.lexical.english_tokens)
     documents: dict[str, dict]  # source -> {"source", "title", "meta", "text"}: the original text for quotes
@@ -84,6 +86,18 @@ class Index:
         """(text, start, end, vector) of the sentences of the passage of `source` starting at `start`."""
         ids = self._sentences_by_passage.get((source, start), [])
         return [(self.sentences[i][3], self.sentences[i][1], self.sentences[i][2], self.sentence_vectors[i]) for i in ids]
+
+    @property
+    def vectors(self):
+        """The FAISS index of a directory-stored index (None for a Milvus store)."""
+        return getattr(self.store, "vectors", None)
+
+    @cached_property
+    def passage_rows(self) -> dict[int, int]:
+        """Milvus row id (rag.stores.passage_key) -> position in `passages`."""
+        from .stores import passage_key
+
+        return {passage_key(p.source, p.start, p.end, p.text): i for i, p in enumerate(self.passages)}
 
     @cached_property
     def pinyin(self) -> frozenset[str]:
@@ -115,15 +129,7 @@ class Index:
     @cached_property
     def passage_speakers(self) -> list[frozenset[str]]:
         """Who speaks in each passage (timed transcripts with speakers, or a file's listed speakers)."""
-        out = []
-        for p in self.passages:
-            d = self.documents[p.source]
-            segs = d.get("segments")
-            if segs:
-                out.append(frozenset(s[4] for s in segs if s[4] and s[0] < p.end and s[1] > p.start))
-            else:
-                out.append(frozenset(d["meta"].get("speakers") or ()))
-        return out
+        return passage_speakers(self.passages, self.documents)
 
     @cached_property
     def texts(self) -> dict[str, str]:
@@ -164,6 +170,20 @@ class Index:
 
 
 
+def passage_speakers(passages: list[Passage], documents: dict[str, dict]) -> list[frozenset[str]]:
+    """Who speaks in each passage: the speakers of the timed segments it overlaps, or else the
+    speakers its transcript's metadata lists. `documents`: source -> {"segments", "meta"} as stored."""
+    out = []
+    for p in passages:
+        d = documents[p.source]
+        segs = d.get("segments")
+        if segs:
+            out.append(frozenset(s[4] for s in segs if s[4] and s[0] < p.end and s[1] > p.start))
+        else:
+            out.append(frozenset(d["meta"].get("speakers") or ()))
+    return out
+
+
 def _read_jsonl(path: Path) -> list:
     """The records of a JSON-lines file of the index."""
     with open(path, encoding="utf-8") as f:
@@ -171,9 +191,12 @@ def _read_jsonl(path: Path) -> list:
 
 
 
-def open_index(path: Path) -> Index:
-    """Load an index directory, explaining what is wrong if it cannot be used."""
+def open_index(path: Path, store: str | None = None) -> Index:
+    """Load an index directory, explaining what is wrong if it cannot be used. `store`, when given,
+    must name the store the index was built into (rag.stores)."""
     import faiss
+
+    from . import stores
 
     path = Path(path)
     if path.exists() and not path.is_dir():
@@ -193,16 +216,23 @@ def open_index(path: Path) -> Index:
         raise IndexMismatchError(
             f"index at {path} has format {manifest.format}, this version reads {FORMAT}: run `rag build`"
         )
-    missing = [name for name in _FILES if not (path / name).exists()]
+    spec = stores.parse(manifest.store)
+    if store is not None and stores.parse(store, Path.cwd()) != spec:
+        raise IndexMismatchError(f"index at {path} keeps its vectors in {manifest.store or 'the index directory'}, "
+                                 f"not {store or 'the index directory'}: build it with --store {store or 'faiss'}")
+    needed = _FILES if spec.kind == "faiss" else tuple(n for n in _FILES if n != "vectors.faiss")
+    missing = [name for name in needed if not (path / name).exists()]
     if missing:
         raise IndexMismatchError(f"index at {path} lacks {', '.join(missing)}: run `rag build`")
     try:
         passages = [Passage(**record) for record in _read_jsonl(path / "passages.jsonl")]
         documents = {d["source"]: d for d in _read_jsonl(path / "documents.jsonl")}
         # Memory-mapped, read-only: server workers share one copy of the vectors in the page cache.
-        vectors = faiss.read_index(str(path / "vectors.faiss"), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
-        if manifest.ann == "ivf":
-            faiss.extract_index_ivf(vectors).nprobe = manifest.nprobe
+        vectors = None
+        if spec.kind == "faiss":
+            vectors = faiss.read_index(str(path / "vectors.faiss"), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+            if manifest.ann == "ivf":
+                faiss.extract_index_ivf(vectors).nprobe = manifest.nprobe
         bm25 = BM25.load(path / "bm25")
         bm25_en = BM25.load(path / "bm25_en")
         lexicon = json.loads((path / "lexicon.json").read_text("utf-8"))
@@ -212,25 +242,34 @@ def open_index(path: Path) -> Index:
         sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False, mmap_mode="r")
     except Exception as e:  # any parse failure of these files means the same thing to the user
         raise IndexMismatchError(f"index at {path} is damaged ({type(e).__name__}: {e}): run `rag build`") from None
-    if not (len(passages) == vectors.ntotal == manifest.passages) or vectors.d != manifest.dim:
+    stored = vectors.ntotal if vectors is not None else len(passages)
+    if not (len(passages) == stored == manifest.passages) or (vectors is not None and vectors.d != manifest.dim):
         raise IndexMismatchError(
-            f"index at {path} is inconsistent ({len(passages)} passages, {vectors.ntotal} vectors, "
+            f"index at {path} is inconsistent ({len(passages)} passages, {stored} vectors, "
             f"manifest says {manifest.passages}): run `rag build`"
         )
     if set(documents) != set(manifest.sources) or any(p.source not in documents for p in passages):
         raise IndexMismatchError(f"index at {path} is inconsistent (documents do not match passages): run `rag build`")
     if len(sents) != len(sentence_vectors) or any(not 0 <= s[0] < len(passages) for s in sents):
         raise IndexMismatchError(f"index at {path} is inconsistent (sentences do not match passages): run `rag build`")
-    return Index(
-        path, manifest, passages, vectors, bm25, bm25_en, documents, glosses, readings, names, absent, sents,
+    index = Index(
+        path, manifest, passages, None, bm25, bm25_en, documents, glosses, readings, names, absent, sents,
         sentence_vectors,
     )
+    if spec.kind == "faiss":
+        index.store = stores.FaissStore(vectors, index)
+    else:
+        index.store = stores.MilvusStore(spec, manifest.dim, index)
+        if not index.store.client.has_collection(spec.collection):
+            raise IndexMismatchError(f"index at {path} keeps its vectors in {spec.name}, which has no collection "
+                                     f"{spec.collection}: run `rag build`")
+    return index
 
 
 def _check_types(manifest: Manifest) -> None:
     """A ValueError naming the first field of a manifest that has the wrong type."""
     expected = {"embedder": str, "dim": int, "chunk": dict, "sources": dict, "passages": int, "format": int,
-                "ann": str, "nprobe": int}
+                "ann": str, "nprobe": int, "store": str}
     for name, kind in expected.items():
         if not isinstance(getattr(manifest, name), kind):
             raise ValueError(f"{name} should be {kind.__name__}, not {type(getattr(manifest, name)).__name__}")

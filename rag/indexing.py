@@ -16,7 +16,7 @@ import re
 import shutil
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -28,9 +28,10 @@ from .chunking import ChunkSettings, Passage, sentences, split
 from .documents import Document, corpus_files, load, normalise, parse, sha256_text
 from .embedders import Embedder
 from .errors import CorpusError, IndexBusyError, NotFoundError, RagError, UsageError
-from .index import FORMAT, MANIFEST, Index, Manifest, _read_jsonl, open_index
+from .index import FORMAT, MANIFEST, Index, Manifest, _read_jsonl, open_index, passage_speakers
 from .lexical import BM25, STOPWORDS, english_tokens, tokenize, words
 from .timed import Segment
+from . import stores
 from .translate import absent_names, build_glosses, build_lexicon, build_names, names_in_text, pinyin_readings
 
 BATCH = 32
@@ -46,6 +47,7 @@ class BuildReport:
     embedded: int = 0  # distinct texts embedded by this build
     reused: int = 0  # distinct texts whose vectors came from the previous index
     unchanged: bool = False  # the index already held exactly these transcripts: nothing was written
+    resumed: int = 0  # texts whose vectors came from the checkpoints of an unfinished --ray build
 
 
 def load_corpus(folder: Path, strict: bool = False) -> tuple[list[Document], list[str]]:
@@ -71,6 +73,8 @@ def build(
     strict: bool = False,
     progress: Callable[[int, int], None] | None = None,
     force: bool = False,
+    store: str | None = None,
+    embed: Embedding | None = None,
 ) -> BuildReport:
     """Chunk and embed the transcripts in `folder` and atomically write the index to `dest`.
 
@@ -78,23 +82,40 @@ def build(
     same settings, embedder and version of this package, is left as it is, unless `force`. Otherwise
     the vectors of passages and sentences it holds (same text, same embedder) are reused, so only
     new or changed text is embedded. `progress(done, total)` is called after each embedded batch.
+
+    `store` names where vectors and lexical weights go (rag.stores: unset, the index directory; a
+    Milvus URI or milvus-lite file); None keeps the store the index at `dest` already uses.
+    `embed` replaces embedding in this process (rag.distributed.RayEmbedding: on Ray Data workers).
     """
     docs, skipped = load_corpus(folder, strict)
     with writing(dest):
-        current = None if force else _current_index(dest, fingerprint(docs, chunk, embedder))
+        spec = _store_spec(dest, store)
+        current = None if force else _current_index(dest, fingerprint(docs, chunk, embedder, spec.name))
         if current is not None:
             return BuildReport(current, skipped, unchanged=True)
-        report = _write_documents(docs, dest, embedder, chunk, progress)
+        report = _write_documents(docs, dest, embedder, chunk, progress, spec, embed=embed)
+        if hasattr(embed, "clear"):
+            embed.clear()  # the index is in place: its checkpoints are no longer needed
     report.skipped = skipped
     return report
 
 
-def fingerprint(docs: Iterable[Document], chunk: ChunkSettings, embedder: Embedder) -> str:
-    """What an index's content follows from: every transcript as read, the settings, the embedder and
-    this package's version. Two builds with the same fingerprint write the same index."""
+def _store_spec(dest: Path, store: str | None) -> stores.StoreSpec:
+    """The store asked for, or the one the index at `dest` uses (the index directory if none)."""
+    if store is not None:
+        return stores.parse(store)
+    try:
+        return stores.parse(json.loads((Path(dest) / MANIFEST).read_text("utf-8")).get("store", ""))
+    except (OSError, ValueError, AttributeError):
+        return stores.parse("")
+
+
+def fingerprint(docs: Iterable[Document], chunk: ChunkSettings, embedder: Embedder, store: str = "") -> str:
+    """What an index's content follows from: every transcript as read, the settings, the embedder, the
+    store and this package's version. Two builds with the same fingerprint write the same index."""
     from . import __version__
 
-    what = [__version__, FORMAT, embedder.name, embedder.dim, asdict(chunk)]
+    what = [__version__, FORMAT, embedder.name, embedder.dim, asdict(chunk), store]
     for d in sorted(docs, key=lambda d: d.source):
         what.append([d.source, d.sha256, d.title, d.titled, d.meta, [seg.to_list() for seg in d.segments]])
     return sha256_text(json.dumps(what, ensure_ascii=False, sort_keys=True, default=str))
@@ -152,7 +173,7 @@ def _add(paths, dest, embedder, strict, progress) -> BuildReport:
     index = open_index(dest)
     index.check_embedder(embedder)
     docs = {d.source: d for d in _indexed_documents(index)}
-    skipped = []
+    skipped, added = [], set()
     for path in paths:
         path = Path(path)
         if not path.exists():
@@ -169,7 +190,9 @@ def _add(paths, dest, embedder, strict, progress) -> BuildReport:
                 skipped.append(str(e))
                 found = []
         docs.update((d.source, d) for d in found)
-    report = _write_documents(list(docs.values()), dest, embedder, ChunkSettings(**index.manifest.chunk), progress)
+        added.update(d.source for d in found)
+    report = _write_documents(list(docs.values()), dest, embedder, ChunkSettings(**index.manifest.chunk), progress,
+                              stores.parse(index.manifest.store), changed=added)
     report.skipped = skipped
     return report
 
@@ -190,7 +213,8 @@ def _remove(sources: Iterable[str], dest: Path, embedder: Embedder) -> BuildRepo
     docs = [d for d in _indexed_documents(index) if d.source not in sources]
     if not docs:
         raise UsageError("that would leave the index empty; delete the index directory instead")
-    return _write_documents(docs, dest, embedder, ChunkSettings(**index.manifest.chunk), None)
+    return _write_documents(docs, dest, embedder, ChunkSettings(**index.manifest.chunk), None,
+                            stores.parse(index.manifest.store), changed=set())
 
 
 def _indexed_documents(index: Index) -> list[Document]:
@@ -208,15 +232,19 @@ def _indexed_documents(index: Index) -> list[Document]:
 
 def _write_documents(
     docs: list[Document], dest: Path, embedder: Embedder, chunk: ChunkSettings,
-    progress: Callable[[int, int], None] | None,
+    progress: Callable[[int, int], None] | None, spec: stores.StoreSpec, changed: set[str] | None = None,
+    embed: Embedding | None = None,
 ) -> BuildReport:
-    read_as = fingerprint(docs, chunk, embedder)  # of the transcripts as read, before titles are derived
+    """Write the index of `docs`. `changed`: the sources whose rows a Milvus store must rewrite
+    (None: all of them, as a build does, so that every BM25 weight is current). `embed`: how the
+    texts the previous index lacks are embedded (default: here, in batches)."""
+    read_as = fingerprint(docs, chunk, embedder, spec.name)  # of the transcripts as read, before titles are derived
     docs = derive_titles(sorted(docs, key=lambda d: d.source))
     passages = [p for doc in docs for p in split(doc, chunk)]
     texts = {doc.source: doc.text for doc in docs}
     sents = [(i, s, e, t) for i, p in enumerate(passages) for t, s, e in sentences(texts[p.source], p.start, p.end)]
     wanted = [passage_text(p) for p in passages] + [t for *_, t in sents]
-    old = _previous_vectors(dest, embedder)
+    old = _previous_vectors(dest, embedder, {passage_text(p) for p in passages})
     fresh = list(dict.fromkeys(t for t in wanted if t not in old))
 
     def fill(out_passages: np.ndarray, out_sentences: np.ndarray) -> None:
@@ -235,13 +263,15 @@ def _write_documents(
                 put(row, old[text]())
             else:
                 rows_of.setdefault(text, []).append(row)
-        for i in range(0, len(fresh), BATCH):
-            batch = fresh[i : i + BATCH]
-            for text, vector in zip(batch, embedder.embed_passages(batch), strict=True):
+        done = 0
+        for i, vectors in (embed or _local_embedding(embedder))(fresh, embedder.dim, embedder.name):
+            batch = fresh[i : i + len(vectors)]
+            for text, vector in zip(batch, vectors, strict=True):
                 for row in rows_of[text]:
                     put(row, vector)
+            done += len(batch)
             if progress:
-                progress(i + len(batch), len(fresh))
+                progress(done, len(fresh))
 
     manifest = Manifest(
         embedder=embedder.name,
@@ -251,9 +281,24 @@ def _write_documents(
         passages=len(passages),
         built_at=_build_time(),
         fingerprint=read_as,
+        store=spec.name,
     )
-    write(dest, manifest, docs, passages, sents, fill)
-    return BuildReport(open_index(dest), [], embedded=len(fresh), reused=len(set(wanted)) - len(fresh))
+    write(dest, manifest, docs, passages, sents, fill, changed)
+    resumed = getattr(embed, "resumed", 0)
+    return BuildReport(open_index(dest), [], embedded=len(fresh) - resumed, reused=len(set(wanted)) - len(fresh),
+                       resumed=resumed)
+
+
+# (texts, dim, embedder name) -> (offset into texts, their vectors) per finished batch, in any order
+Embedding = Callable[[list[str], int, str], Iterator[tuple[int, np.ndarray]]]
+
+
+def _local_embedding(embedder: Embedder) -> Embedding:
+    def embed(texts: list[str], dim: int, name: str) -> Iterator[tuple[int, np.ndarray]]:
+        for i in range(0, len(texts), BATCH):
+            yield i, embedder.embed_passages(texts[i : i + BATCH])
+
+    return embed
 
 
 def derive_titles(docs: list[Document], terms: int = 3) -> list[Document]:
@@ -299,9 +344,10 @@ def _build_time() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def _previous_vectors(dest: Path, embedder: Embedder) -> dict[str, Callable[[], np.ndarray]]:
+def _previous_vectors(dest: Path, embedder: Embedder, passage_texts: set[str]) -> dict[str, Callable[[], np.ndarray]]:
     """Text -> a reader of its vector, for every passage and sentence of the index at `dest`, if the
-    same embedder built it. Vectors are read when asked for, not copied up front.
+    same embedder built it. Vectors are read when asked for, not copied up front; a Milvus store is
+    asked only for the passage texts the new index wants.
 
     Only the manifest, passages, sentences and their vectors are read, so an index written by an
     older version (lacking files this one adds) still gives its vectors to the rebuild.
@@ -314,23 +360,31 @@ def _previous_vectors(dest: Path, embedder: Embedder) -> dict[str, Callable[[], 
         manifest = json.loads((dest / MANIFEST).read_text("utf-8"))
         if manifest["embedder"] != embedder.name or manifest["dim"] != embedder.dim:
             return {}
+        spec = stores.parse(manifest.get("store", ""))
         passages = [Passage(**record) for record in _read_jsonl(dest / "passages.jsonl")]
         sents = [record[3] for record in _read_jsonl(dest / "sentences.jsonl")]
-        vectors = faiss.read_index(str(dest / "vectors.faiss"))
         sentence_vectors = np.load(dest / "sentences.npy", allow_pickle=False, mmap_mode="r")
-    except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+        if spec.kind == "faiss":
+            vectors = faiss.read_index(str(dest / "vectors.faiss"))
+        else:
+            stored = stores.MilvusStore(spec, embedder.dim).vectors_of(passage_texts & {passage_text(p) for p in passages})
+    except (OSError, ValueError, KeyError, TypeError, RuntimeError, RagError):
         return {}  # no usable previous index: everything is embedded
-    if vectors.ntotal != len(passages) or len(sentence_vectors) != len(sents):
+    if len(sentence_vectors) != len(sents):
         return {}
-    if isinstance(vectors, faiss.IndexIVF):
-        vectors.make_direct_map()
     out: dict[str, Callable[[], np.ndarray]] = {}
-    for i, p in enumerate(passages):
-        out.setdefault(passage_text(p), lambda i=i: vectors.reconstruct(i))
+    if spec.kind == "faiss":
+        if vectors.ntotal != len(passages):
+            return {}
+        if isinstance(vectors, faiss.IndexIVF):
+            vectors.make_direct_map()
+        for i, p in enumerate(passages):
+            out.setdefault(passage_text(p), lambda i=i: vectors.reconstruct(i))
+    else:
+        out.update((text, lambda v=vector: v) for text, vector in stored.items())
     for j, text in enumerate(sents):
         out.setdefault(text, lambda j=j: sentence_vectors[j])
     return out
-
 
 
 def passage_text(p: Passage) -> str:
@@ -345,15 +399,23 @@ def write(
     passages: Iterable[Passage],
     sents: list[tuple[int, int, int, str]],
     fill: Callable[[np.ndarray, np.ndarray], None],
+    changed: set[str] | None = None,
 ) -> None:
     """Write an index directory next to `dest`, then swap it in.
 
     `fill(passage_vectors, sentence_vectors)` writes the vectors into two arrays mapped onto files
     in the new directory, so the build never holds them in memory besides the FAISS index itself.
+
+    With a Milvus store (`manifest.store`), the rows of the passages of `changed` sources (None:
+    all) are written to the collection before the swap, and rows the new index no longer has are
+    deleted after it: a crash in between leaves rows that the index directory does not name, which
+    searches ignore and the next write deletes.
     """
     import faiss
 
     passages = list(passages)
+    docs = list(docs)
+    spec = stores.parse(manifest.store)
     dest = Path(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     remove_leftovers(dest)
@@ -376,22 +438,28 @@ def write(
         sentence_vectors = np.lib.format.open_memmap(
             tmp / "sentences.npy", mode="w+", dtype=np.float32, shape=(len(sents), manifest.dim)
         )
-        raw = tmp / "passages.f32"  # scratch: the passage vectors until FAISS has them
+        raw = tmp / "passages.f32"  # scratch: the passage vectors until the store has them
         passage_vectors = (
             np.memmap(raw, dtype=np.float32, mode="w+", shape=(len(passages), manifest.dim))
             if passages else np.zeros((0, manifest.dim), np.float32)
         )
         fill(passage_vectors, sentence_vectors)
         sentence_vectors.flush()
-        vector_index, manifest.ann, manifest.nprobe = make_vector_index(passage_vectors, manifest.dim)
-        faiss.write_index(vector_index, str(tmp / "vectors.faiss"))
-        del passage_vectors, sentence_vectors, vector_index
-        raw.unlink(missing_ok=True)
+        if spec.kind == "faiss":
+            vector_index, manifest.ann, manifest.nprobe = make_vector_index(passage_vectors, manifest.dim)
+            faiss.write_index(vector_index, str(tmp / "vectors.faiss"))
+            del vector_index
         tokens = [tokenize(p.text) for p in passages]
         bm25 = BM25.build(tokens)
         bm25.save(tmp / "bm25")
         glosses = build_glosses(bm25.vocab, STOPWORDS)
-        BM25.build(english_tokens(t, glosses) for t in tokens).save(tmp / "bm25_en")
+        bm25_en = BM25.build(english_tokens(t, glosses) for t in tokens)
+        bm25_en.save(tmp / "bm25_en")
+        milvus = None
+        if spec.kind == "milvus":
+            milvus = _write_milvus(spec, manifest, docs, passages, passage_vectors, (bm25, bm25_en), changed)
+        del passage_vectors, sentence_vectors
+        raw.unlink(missing_ok=True)
         words = set(bm25.vocab) | names_in_text(p.text for p in passages)
         lexicon = {
             "glosses": build_lexicon(words),
@@ -407,6 +475,33 @@ def write(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if milvus is not None:
+        store, keys = milvus
+        by_source: dict[str, set[int]] = {}
+        for p, key in zip(passages, keys):
+            by_source.setdefault(p.source, set()).add(key)
+        store.keep_only(by_source, changed)
+        store.flush()
+
+
+def _write_milvus(spec, manifest, docs, passages, vectors, bm25s, changed):
+    """Upsert the rows of the passages of `changed` sources (None: all) into the Milvus collection:
+    (store, every passage's row id)."""
+    n = len(passages)
+    manifest.ann, manifest.nprobe = ("flat", 0) if n <= FLAT_MAX else ("ivf", min(NPROBE, int(np.sqrt(n))))
+    store = stores.MilvusStore(spec, manifest.dim)
+    store.ensure_collection(manifest.ann, max(1, int(np.sqrt(n))))
+    keys = [stores.passage_key(p.source, p.start, p.end, p.text) for p in passages]
+    rows = [i for i, p in enumerate(passages) if changed is None or p.source in changed]
+    if rows:
+        lexical = {field: stores.sparse_rows(b, rows) for field, b in zip(stores.FIELDS, bm25s)}
+        by_source = {d.source: d for d in docs}
+        speakers = passage_speakers(passages, {d.source: {"meta": d.meta, "segments": [seg.to_list() for seg in d.segments]}
+                                               for d in docs})
+        store.upsert(stores.rows_for([passages[i] for i in rows], by_source, [keys[i] for i in rows],
+                                     (vectors[i] for i in rows), lexical, [speakers[i] for i in rows]))
+    store.flush()
+    return store, keys
 
 
 def make_vector_index(vectors: np.ndarray, dim: int, flat_max: int | None = None):

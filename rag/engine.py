@@ -175,9 +175,9 @@ def load(
     return Engine(idx, emb, client, prompts_dir)
 
 
-def embedder_from(settings) -> Embedder:
-    """The embedder the settings name (used by the CLI and the HTTP app)."""
-    return make_embedder(settings.embedder, settings.embed_model or None, **settings.embedder_options())
+def embedder_from(settings, **options) -> Embedder:
+    """The embedder the settings name (used by the CLI and the HTTP app), with extra options."""
+    return make_embedder(settings.embedder, settings.embed_model or None, **settings.embedder_options(), **options)
 
 
 def from_settings(settings) -> Engine:

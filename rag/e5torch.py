@@ -168,7 +168,7 @@ class TorchE5:
         for i in range(f.layers):
             layer = {}
             for name, rows, cols in (("q", H, H), ("k", H, H), ("v", H, H), ("ao", H, H), ("fi", F, H), ("fo", H, F)):
-                layer[name] = t.from_numpy(np.ascontiguousarray(f.q4(f"l{i}.{name}.w", rows, cols).T))
+                layer[name] = t.from_numpy(f.q4(f"l{i}.{name}.w", rows, cols))  # [out, in], as F.linear takes it
                 layer[name + ".b"] = t.from_numpy(f.floats(f"l{i}.{name}.b"))
             for name in ("aln.w", "aln.b", "oln.w", "oln.b"):
                 layer[name] = t.from_numpy(f.floats(f"l{i}.{name}"))
@@ -228,11 +228,11 @@ class TorchE5:
                 return padded.view(batch, longest, heads, H // heads).transpose(1, 2)
 
             for w in layers:
-                q, k, v = (t.addmm(w[n + ".b"], x, w[n]) for n in ("q", "k", "v"))
+                q, k, v = (F_.linear(x, w[n], w[n + ".b"]) for n in ("q", "k", "v"))
                 ctx = F_.scaled_dot_product_attention(heads_of(q), heads_of(k), heads_of(v), attn_mask=mask)
                 ctx = ctx.transpose(1, 2).reshape(batch * longest, H)[flat]
-                x = F_.layer_norm(x + t.addmm(w["ao.b"], ctx, w["ao"]), (H,), w["aln.w"], w["aln.b"], f.eps)
-                mid = F_.gelu(t.addmm(w["fi.b"], x, w["fi"]))
-                x = F_.layer_norm(x + t.addmm(w["fo.b"], mid, w["fo"]), (H,), w["oln.w"], w["oln.b"], f.eps)
+                x = F_.layer_norm(x + F_.linear(ctx, w["ao"], w["ao.b"]), (H,), w["aln.w"], w["aln.b"], f.eps)
+                mid = F_.gelu(F_.linear(x, w["fi"], w["fi.b"]))
+                x = F_.layer_norm(x + F_.linear(mid, w["fo"], w["fo.b"]), (H,), w["oln.w"], w["oln.b"], f.eps)
             pooled = t.stack([part.mean(0) for part in t.split(x, lengths)])
             return F_.normalize(pooled, dim=1).numpy()

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import asdict
 import json
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -104,6 +105,10 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
         # Answers (which may wait on an LLM) run in threads of their own: however many hang,
         # /search and /context keep the default thread pool, and /healthz the event loop.
         app.state.answer_threads = CapacityLimiter(settings.llm_concurrency)
+        # Searches take an embedder instance each: as many run at once as there are instances, and the
+        # rest wait their turn in arrival order (a CapacityLimiter is first come, first served), not
+        # in whatever order the instance pool's lock wakes threads, which left some waiting 4x the median.
+        app.state.search_threads = CapacityLimiter(max(1, settings.embed_handles or os.cpu_count() or 1))
         if engine is None:
             from .engine import from_settings
 
@@ -147,7 +152,7 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
         return {"status": "ok", "passages": index.manifest.passages, "embedder": index.manifest.embedder}
 
     @app.get("/search", response_model=SearchResponse)
-    def search(
+    async def search(
         request: Request,
         q: str = Query(min_length=1, max_length=MAX_QUERY_CHARS, description="The question."),
         k: int = Query(6, ge=1, le=MAX_K),
@@ -157,7 +162,9 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
         since: str | None = Query(None, max_length=10, description="Only transcripts dated on or after (2024-02-17)."),
         until: str | None = Query(None, max_length=10, description="Only transcripts dated on or before."),
     ):
-        hits = request.app.state.engine.retriever.search(q, k, Filter(source, show, speaker, since, until))
+        where = Filter(source, show, speaker, since, until)
+        hits = await to_thread.run_sync(request.app.state.engine.retriever.search, q, k, where,
+                                        limiter=request.app.state.search_threads)
         return {"query": q, "hits": [h.to_dict() for h in hits]}
 
     @app.post(

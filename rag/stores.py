@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     from .index import Index
     from .retrieval import Filter
 
-FIELDS = ("zh", "en")
-NO_TERMS = 0xFFFFFFFE  # the sparse dimension of a passage without terms: no term hashes to it  # the two lexical indexes: passages' own tokens, and their English glosses
+FIELDS = ("zh", "en")  # the two lexical indexes: passages' own tokens, and their English glosses
+NO_TERMS = 0xFFFFFFFE  # the sparse dimension of a passage without terms: no term hashes to it
 MAX_SPEAKERS = 64  # speakers kept per passage row in Milvus
 MILVUS_BATCH = 512  # rows per insert
 
@@ -127,13 +127,21 @@ class FaissStore:
     def __init__(self, vectors, index: Index):
         self.vectors = vectors
         self.index = index
+        self._last_mask: tuple = (None, None)  # (filter, mask): a search asks three times for one filter
+
+    def _mask(self, where: Filter) -> np.ndarray:
+        last, mask = self._last_mask
+        if last != where:
+            mask = where.mask(self.index)
+            self._last_mask = (where, mask)
+        return mask
 
     def search_dense(self, query, depth, where):
         import faiss
 
         params = None
         if where:
-            allowed = np.flatnonzero(where.mask(self.index)).astype(np.int64)
+            allowed = np.flatnonzero(self._mask(where)).astype(np.int64)
             if not len(allowed):
                 return np.zeros(0, np.float32), np.zeros(0, np.int64)
             selector = faiss.IDSelectorBatch(allowed)
@@ -149,7 +157,7 @@ class FaissStore:
         bm25 = self.index.bm25 if field == "zh" else self.index.bm25_en
         scores = bm25.weighted_scores(terms)
         if where:
-            scores = np.where(where.mask(self.index), scores, 0.0)
+            scores = np.where(self._mask(where), scores, 0.0)
         rows = np.flatnonzero(scores > 0)
         return rows, scores[rows]
 

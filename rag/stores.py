@@ -45,8 +45,6 @@ MILVUS_BATCH = 512  # rows per insert
 class Store(Protocol):
     """The two searches retrieval needs. Rows are positions in `Index.passages`."""
 
-    spec: str
-
     def search_dense(self, query: np.ndarray, depth: int, where: Filter | None) -> tuple[np.ndarray, np.ndarray]:
         """(cosines best first, rows) of the `depth` passages closest to a unit query vector."""
 
@@ -54,9 +52,6 @@ class Store(Protocol):
         self, field: str, terms: list[tuple[str, float]], depth: int, where: Filter | None
     ) -> tuple[np.ndarray, np.ndarray]:
         """(rows, BM25 scores) of passages with a positive weighted BM25 score for the terms."""
-
-    def vectors_of(self, texts: set[str]) -> dict[str, np.ndarray]:
-        """Passage vectors the store holds for these texts (to reuse when rebuilding)."""
 
 
 @dataclass(frozen=True)
@@ -122,8 +117,6 @@ def text_key(text: str) -> str:
 class FaissStore:
     """Vectors in the index directory's vectors.faiss (memory-mapped), BM25 arrays beside them."""
 
-    spec = ""
-
     def __init__(self, vectors, index: Index):
         self.vectors = vectors
         self.index = index
@@ -161,16 +154,12 @@ class FaissStore:
         rows = np.flatnonzero(scores > 0)
         return rows, scores[rows]
 
-    def vectors_of(self, texts):
-        return {}  # rag.indexing reads vectors.faiss itself
-
 
 class MilvusStore:
     """Passages in a Milvus collection (server, cluster or milvus-lite file), through pymilvus."""
 
     def __init__(self, spec: StoreSpec, dim: int, index: Index | None = None):
-        self.spec = spec.name
-        self._spec = spec
+        self.spec = spec
         self.dim = dim
         self.index = index
         self.client = connect(spec)
@@ -218,7 +207,8 @@ class MilvusStore:
         keep = scores > 0
         return rows[keep], scores[keep]
 
-    def vectors_of(self, texts):
+    def vectors_of(self, texts: set[str]) -> dict[str, np.ndarray]:
+        """The vectors the collection holds for these passage texts (reused when rebuilding)."""
         wanted = {text_key(t): t for t in texts}
         out: dict[str, np.ndarray] = {}
         if not self.client.has_collection(self.collection):
@@ -242,7 +232,7 @@ class MilvusStore:
             fields = {f["name"]: f for f in c.describe_collection(self.collection)["fields"]}
             dim = fields.get("dense", {}).get("params", {}).get("dim")
             if dim is not None and int(dim) != self.dim:
-                raise IndexMismatchError(f"Milvus collection {self.collection} at {self._spec.uri} holds {dim}-dim "
+                raise IndexMismatchError(f"Milvus collection {self.collection} at {self.spec.uri} holds {dim}-dim "
                                          f"vectors, this embedder makes {self.dim}: choose another collection")
             return
         schema = c.create_schema(auto_id=False, enable_dynamic_field=False)
@@ -368,11 +358,11 @@ def sparse_rows(bm25, rows: list[int]) -> list[dict[int, float]]:
     no sparse vector without a nonzero weight."""
     at = {row: i for i, row in enumerate(rows)}
     out: list[dict[int, float]] = [{} for _ in rows]
-    for term, j in bm25.vocab.items():
+    for term in bm25.vocab:
         idf = bm25.lucene_idf(term)
-        s, e = int(bm25._indptr[j]), int(bm25._indptr[j + 1])
         key = term_key(term)
-        for doc, score in zip(bm25._indices[s:e].tolist(), bm25._data[s:e].tolist()):
+        docs, scores = bm25.postings(term)
+        for doc, score in zip(docs.tolist(), scores.tolist()):
             if doc in at:
                 row = out[at[doc]]
                 row[key] = row.get(key, 0.0) + score / idf

@@ -41,10 +41,14 @@ def page():
         browser.close()
 
 
+def _ask(page, question: str) -> None:
+    page.fill("#question", question)
+    page.click("#submit")
+
+
 def test_ask_stream_and_open_a_citation(served, page, tmp_path):
     page.goto(served + "/")
-    page.fill("#question", "why did Amazon Q fail?")
-    page.click("#submit")
+    _ask(page, "why did Amazon Q fail?")
     page.wait_for_selector("#citations li", timeout=30000)
     assert "Extractive answer" in page.inner_text("#answer")
     assert "000_2d6f43025af66c3e.txt" in page.inner_text("#citations")
@@ -63,8 +67,7 @@ def test_ask_stream_and_open_a_citation(served, page, tmp_path):
 
 def test_abstention_and_errors_are_shown(served, page):
     page.goto(served + "/")
-    page.fill("#question", "智谱AI的GLM-4模型是什么时候发布的？")
-    page.click("#submit")
+    _ask(page, "智谱AI的GLM-4模型是什么时候发布的？")
     page.wait_for_selector("#answer.abstained", timeout=30000)
     assert "转录稿中没有涉及这个问题" in page.inner_text("#answer")
     page.fill("#question", "x" * 1999 + "  ")
@@ -85,8 +88,7 @@ def test_page_with_a_token_works_and_keeps_it_out_of_urls_and_logs(page, tmp_pat
     try:
         wait_until_up(url + "/healthz")
         page.goto(url + "/#token=tok-7f3a9c")
-        page.fill("#question", "why did Amazon Q fail?")
-        page.click("#submit")
+        _ask(page, "why did Amazon Q fail?")
         page.wait_for_selector("#citations li", timeout=30000)
         assert "000_2d6f43025af66c3e.txt" in page.inner_text("#citations")
         assert "tok-7f3a9c" not in page.url
@@ -99,11 +101,9 @@ def test_page_with_a_token_works_and_keeps_it_out_of_urls_and_logs(page, tmp_pat
 
 def test_a_follow_up_on_the_page_is_read_with_the_conversation(served, page):
     page.goto(served + "/")
-    page.fill("#question", "why did Amazon Q fail?")
-    page.click("#submit")
+    _ask(page, "why did Amazon Q fail?")
     page.wait_for_selector("#conversation:not([hidden])", timeout=30000)
-    page.fill("#question", "who led it?")
-    page.click("#submit")
+    _ask(page, "who led it?")
     page.wait_for_function("document.querySelectorAll('#turns li').length === 2", timeout=30000)
     assert "searched as: who led it? who led it? why did Amazon Q fail?" in page.inner_text("#status")
     assert "000_2d6f43025af66c3e.txt" in page.inner_text("#citations")
@@ -127,8 +127,7 @@ def test_a_timed_citation_links_to_its_moment_in_the_audio(page, tmp_path):
     try:
         wait_until_up(url + "/healthz", tries=600)
         page.goto(url + "/")
-        page.fill("#question", "亚马逊的Q项目是谁亲自带队的？")
-        page.click("#submit")
+        _ask(page, "亚马逊的Q项目是谁亲自带队的？")
         page.wait_for_selector("#citations li a.when", timeout=30000)
         link = page.locator("#citations li a.when").first
         assert link.get_attribute("href").startswith("https://example.com/ep1.mp3#t=")

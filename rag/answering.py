@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import re
-import secrets
+import os
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
@@ -407,7 +407,7 @@ def llm_prompt(question: Question, shown: list[Excerpt], prompts_dir=None) -> tu
     Each excerpt is fenced by markers carrying a random tag made for this request, so text inside
     a transcript can neither close its excerpt nor pass itself off as another one.
     """
-    tag = secrets.token_hex(6)
+    tag = os.urandom(6).hex()  # what secrets.token_hex(6) does, without importing secrets (7 ms)
     lang = {"zh": "Chinese", "en": "English"}[question.lang]
     system = prompts.render("system", prompts_dir, language=lang, not_covered=NOT_COVERED, tag=tag)
     passages = "\n".join(

@@ -60,6 +60,13 @@ def _questions(question: str | None, queries: Path | None) -> list[tuple[object,
     return out
 
 
+def _prefetch(items: list[tuple[object, str]]) -> None:
+    """Segment the first question's Chinese beside loading the index (rag.segmenter.prefetch)."""
+    from .segmenter import prefetch
+
+    prefetch(items[0][1])
+
+
 def _each(ctx: click.Context, items, batch: bool, run):
     """(id, question, run(question)) per question. In a batch a bad question prints an error line
     and the rest go on, ending with exit 1; a single bad question is a usage error."""
@@ -226,8 +233,9 @@ def _where(options: dict):
 @click.pass_context
 def search(ctx, question: str | None, k: int | None, as_json: bool, queries: Path | None, **options):
     """Show the passages most relevant to QUESTION."""
-    where = _where(options)
     items = _questions(question, queries)
+    _prefetch(items)
+    where = _where(options)
     engine = _engine(ctx)
     k = k if k is not None else _settings(ctx).top_k
     for qid, q, hits in _each(ctx, items, queries is not None, lambda q: engine.retriever.search(q, k, where)):
@@ -251,8 +259,9 @@ def search(ctx, question: str | None, k: int | None, as_json: bool, queries: Pat
 @click.pass_context
 def ask(ctx, question, k, as_json, queries, llm, stream, **options):
     """Answer QUESTION from the transcripts, with citations."""
-    where = _where(options)
     items = _questions(question, queries)
+    _prefetch(items)
+    where = _where(options)
     engine = _engine(ctx, llm=llm)
     k = k if k is not None else _settings(ctx).top_k
     if stream is None:

@@ -11,11 +11,11 @@ import json
 import math
 import re
 from collections.abc import Iterable
-from functools import cache
 from pathlib import Path
 
 import numpy as np
 
+from . import segmenter
 from .translate import stem
 
 _TOKEN = re.compile(r"[a-z0-9]+(?:[.\-+][a-z0-9]+)*|[\u3400-\u9fff]+")
@@ -32,16 +32,6 @@ STOPWORDS = frozenset(
 )
 
 
-@cache
-def _jieba():
-    """jieba's segmenter as rjieba (jieba-rs) has it: with HMM on it cuts the bundled transcripts and
-    questions exactly as Python jieba does (tests/test_chunking.py), and loads its dictionary in
-    0.14 s where jieba takes 0.9 s, which a CLI question would wait for."""
-    import rjieba
-
-    return rjieba
-
-
 def tokenize(text: str) -> list[str]:
     """Search tokens of a text: jieba words for Chinese runs, whole lower-case words otherwise
     (a compound such as self-play or GPT-4 also gives its words)."""
@@ -49,7 +39,7 @@ def tokenize(text: str) -> list[str]:
     for m in _TOKEN.finditer(text.lower()):
         tok = m.group()
         if _CJK.match(tok):
-            tokens.extend(w for w in _jieba().cut_for_search(tok, True) if w not in STOPWORDS)
+            tokens.extend(w for w in segmenter.cut_for_search(tok) if w not in STOPWORDS)
         elif tok not in STOPWORDS:
             tokens.append(tok)
             # A compound also stands for its words: "self-play" meets "self play", "GPT-4" meets "GPT".
@@ -61,12 +51,12 @@ def tokenize(text: str) -> list[str]:
 
 def segment(text: str) -> list[str]:
     """The text cut into jieba words (precise mode), every character kept."""
-    return _jieba().cut(text, True)
+    return segmenter.cut(text)
 
 
 def words(text: str) -> list[str]:
     """Chinese words of a text, segmented by jieba in its precise mode (no overlapping parts)."""
-    return [w for run in _CJK_RUN.findall(text) for w in _jieba().cut(run, True)]
+    return [w for run in _CJK_RUN.findall(text) for w in segmenter.cut(run)]
 
 
 def english_tokens(tokens: list[str], glosses: dict[str, list[str]]) -> list[str]:

@@ -45,9 +45,11 @@ def _cedict_lines() -> tuple[str, ...]:
 
 @cache
 def _stemmer():
-    import snowballstemmer
+    """Snowball's English stemmer in C (PyStemmer): it imports in 1 ms, where the pure-Python
+    snowballstemmer package imports all of its 34 languages (50 ms), and gives the same stems."""
+    import Stemmer
 
-    return snowballstemmer.stemmer("english")
+    return Stemmer.Stemmer("english")
 
 
 @cache

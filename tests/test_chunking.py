@@ -1,3 +1,5 @@
+import pytest
+
 from rag.chunking import ChunkSettings, split
 from rag.documents import load, normalise, parse
 from conftest import ROOT
@@ -39,3 +41,28 @@ def test_the_segmenter_cuts_chinese_as_python_jieba_does():
     runs += ["亚马逊的大模型为什么失败", "朱啸虎怎么看大模型创业", "强化学习的新范式是什么"]
     assert len(runs) > 1000
     assert [words(r) for r in runs] == [jieba.lcut(r) for r in runs]
+
+
+@pytest.mark.parametrize("helper", ["works", "cannot start", "fails"])
+def test_prefetched_words_are_rjiebas_own_and_a_failed_helper_falls_back(helper):
+    """A CLI question's Chinese is segmented by a child process while the index loads (rag.segmenter):
+    its words are those rjieba gives in process, and when the child can't run, they come in process."""
+    import json
+    import re
+    import subprocess
+    import sys
+
+    from rag.segmenter import cut, cut_for_search
+
+    text = (ROOT / "seeds" / "001_69e7be7a36498b79.txt").read_text("utf-8")[:3000]
+    runs = list(dict.fromkeys(re.findall(r"[\u3400-\u9fff]+", text)))
+    assert len(runs) > 20
+    breakage = {"works": "", "cannot start": "sys.executable = '/nonexistent/python'; ",
+                "fails": "s._CHILD = 'raise SystemExit(3)'; "}[helper]
+    code = (f"import json, sys; from rag import segmenter as s; {breakage}s.prefetch(sys.argv[1]); "
+            "words = [[s.cut(r), s.cut_for_search(r)] for r in json.loads(sys.argv[2])]; "
+            "print(json.dumps(['rjieba' in sys.modules, words]))")
+    out = subprocess.run([sys.executable, "-c", code, text, json.dumps(runs)], capture_output=True, text=True, check=True)
+    loaded_in_process, words = json.loads(out.stdout)
+    assert loaded_in_process is (helper != "works")
+    assert words == [[cut(r), cut_for_search(r)] for r in runs]

@@ -220,3 +220,20 @@ def test_sigterm_ends_a_server_with_an_open_stream_within_seconds(tmp_path):
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def test_a_cli_question_gets_the_librarys_hits_without_loading_jieba_in_process():
+    """`rag search` segments its question's Chinese in a helper process (rag.segmenter.prefetch) and
+    finds exactly what the library finds, which segments in process."""
+    import subprocess
+    import sys
+
+    import rag
+
+    question = "亚马逊的大模型为什么失败？"
+    code = ("import sys; from rag.cli import main; sys.argv = ['rag', 'search', '--json', '-k', '6', sys.argv[1]]\n"
+            "try:\n    main()\nexcept SystemExit:\n    pass\nprint('rjieba' in sys.modules, file=sys.stderr)")
+    out = subprocess.run([sys.executable, "-c", code, question], capture_output=True, text=True, check=True)
+    assert out.stderr.split() == ["False"]
+    expected = [h.to_dict() for h in rag.load(ROOT / "index").search(question, 6)]
+    assert json.loads(out.stdout)["hits"] == expected

@@ -172,6 +172,9 @@ class TorchE5:
                 layer[name + ".b"] = t.from_numpy(f.floats(f"l{i}.{name}.b"))
             for name in ("aln.w", "aln.b", "oln.w", "oln.b"):
                 layer[name] = t.from_numpy(f.floats(f"l{i}.{name}"))
+            # Q, K and V in one product: one [tokens, 384] x [384, 1152] instead of three narrower ones
+            layer["qkv"] = t.cat([layer.pop(n) for n in ("q", "k", "v")])
+            layer["qkv.b"] = t.cat([layer.pop(n + ".b") for n in ("q", "k", "v")])
             layers.append(layer)
         embeddings = {
             "pos": t.from_numpy(f.floats("emb.pos").reshape(-1, H)),
@@ -228,7 +231,7 @@ class TorchE5:
                 return padded.view(batch, longest, heads, H // heads).transpose(1, 2)
 
             for w in layers:
-                q, k, v = (F_.linear(x, w[n], w[n + ".b"]) for n in ("q", "k", "v"))
+                q, k, v = F_.linear(x, w["qkv"], w["qkv.b"]).split(H, dim=-1)
                 ctx = F_.scaled_dot_product_attention(heads_of(q), heads_of(k), heads_of(v), attn_mask=mask)
                 ctx = ctx.transpose(1, 2).reshape(batch * longest, H)[flat]
                 x = F_.layer_norm(x + F_.linear(ctx, w["ao"], w["ao.b"]), (H,), w["aln.w"], w["aln.b"], f.eps)

@@ -19,7 +19,9 @@ import re
 from dataclasses import dataclass, field
 
 from .index import Index
+from .lexical import STOPWORDS, words
 from .question import Question
+from .translate import expand
 from .retrieval import Evidence, Filter, Hit
 
 # A question is off-topic when fewer than MIN_COVERAGE of its content words occur in the corpus
@@ -49,6 +51,15 @@ _MONEY_ASKED = re.compile(
     re.I,
 )
 ASKED = {"amount": FIGURE, "date": DATE}
+# What an amount question counts: "有多少员工" and "how many employees" count employees, "市值是多少"
+# counts market value. A figure answers it only when said of that. A generic measure (规模, 长度)
+# stands for the word before it: "用户规模" counts users, "上下文长度" measures the context.
+_COUNTED_AFTER = re.compile(r"(?:多少|几)(?:个|张|家|位|名|种|款|次|块|条)?([\u3400-\u9fff]+)")
+_COUNTED_BEFORE = re.compile(r"([\u3400-\u9fff]+)多少\s*[？?。！!]?\s*$")
+_COUNTED_EN = re.compile(r"\bhow (?:many|much) ([a-z][a-z-]*)", re.I)
+_GENERIC_MEASURES = frozenset("规模 数量 长度 大小 数字 数目 程度 时间 量 人 people time times".split())
+_NOT_COUNTED = frozenset("是 有 会 会有 达到 了 为 能 的 要 一共 总共 大概 到底 究竟 "
+                         "does did do is are was were of the a".split())
 
 
 @dataclass(frozen=True)
@@ -82,10 +93,12 @@ def figure_support(question: Question, hits: list[Hit], index: Index) -> float:
 
     Over the sentences of the best passages that give one (each with the sentence before, which
     often names the subject): 0 unless the window names one of the question's names (a figure about
-    X must be said next to X), else the share, weighted by IDF, of the question's other terms it
-    contains (1 if it has none). The largest value found; 0 when no sentence gives a figure.
+    X must be said next to X) and what an amount question counts (`counted`), else the share,
+    weighted by IDF, of the question's other terms it contains (1 if it has none). The largest value
+    found; 0 when no sentence gives a figure.
     """
     pattern = MONEY if question.kind == "amount" and _MONEY_ASKED.search(question.text) else ASKED[question.kind]
+    counted_as = counted(question, index) if pattern is FIGURE else set()
     names = {f.lower() for n in question.names for f in n.forms}
     weights = term_weights(question, index, leave_out=names)
     total = sum(weights.values())
@@ -97,8 +110,33 @@ def figure_support(question: Question, hits: list[Hit], index: Index) -> float:
             previous = text
             if not pattern.search(text) or (names and not any(n in window for n in names)):
                 continue
+            if counted_as and not any(t in window for t in counted_as):
+                continue
             best = max(best, sum(w for t, w in weights.items() if t in window) / total if total else 1.0)
     return best
+
+
+def counted(question: Question, index: Index) -> set[str]:
+    """What an amount question counts, as the words (or, for English, the words and their Chinese
+    translations) a sentence that gives its figure would contain; empty when the wording does not
+    say, or says only a generic measure with nothing before it."""
+    found = []
+    for m in _COUNTED_AFTER.finditer(question.text):
+        after = [w for w in words(m.group(1)) if w not in _NOT_COUNTED]
+        if after and after[0] not in _GENERIC_MEASURES:
+            found.append(after[0])
+    if not found and (m := _COUNTED_BEFORE.search(question.text)):
+        before = [w for w in words(m.group(1)) if w not in _NOT_COUNTED]
+        while before and before[-1] in _GENERIC_MEASURES:
+            before.pop()
+        found += before[-1:]
+    terms = set(found)
+    for m in _COUNTED_EN.finditer(question.text):
+        word = m.group(1).lower()
+        if word in _NOT_COUNTED or word in _GENERIC_MEASURES:
+            continue
+        terms |= {word, word.removesuffix("s")} | {t for t, _ in expand(word, index.lexicon, STOPWORDS)}
+    return {t.lower() for t in terms}
 
 
 def term_weights(question: Question, index: Index, leave_out: set[str] = frozenset()) -> dict[str, float]:

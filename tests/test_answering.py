@@ -139,6 +139,9 @@ def test_uncovered_questions_abstain(engine, question):
         ("GPT-5 什么时候发布？", "从未提到 GPT-5"),
         ("How do I bake sourdough bread?", "they never speak of"),
         ("出门问问的估值是多少？", "没有给出这个数字"),
+        # Amazon and figures are both in the transcripts, but no figure is said of its employees
+        ("亚马逊有多少员工？", "没有给出这个数字"),
+        ("How many employees does Amazon have?", "give no figure"),
     ],
 )
 def test_refusals_say_why_in_the_questions_language(engine, question, reason):
@@ -153,11 +156,49 @@ def test_refusals_say_why_in_the_questions_language(engine, question, reason):
         # the README's examples and plain questions naming what the transcripts speak of
         "Sora 说明了什么？", "亚马逊的大模型为什么失败？", "What did Yang Zhilin and Zhu Xiaohu disagree about?",
         "What does the author think about Zhu Xiaohu?", "嘉宾怎么看 RLHF？", "李志飞对创业公司的 advice 是什么？",
-        "月之暗面宣传自己的上下文长度是多少？",  # a figure the transcripts give
+        "月之暗面宣传自己的上下文长度是多少？", "中国做大模型的公司会有多少？",  # figures the transcripts give
     ],
 )
 def test_broad_questions_the_corpus_covers_are_answered(engine, question):
     assert not engine.ask(question).abstained
+
+
+@pytest.mark.parametrize(
+    "question, counted",
+    [
+        ("亚马逊有多少员工？", {"员工"}),
+        ("朱啸虎投资了多少家公司？", {"公司"}),
+        ("亚马逊的市值是多少？", {"市值"}),
+        ("月之暗面宣传自己的上下文长度是多少？", {"上下文"}),  # a generic measure stands for the word before it
+        ("百度的文心一言用户规模达到了多少？", {"用户"}),
+        ("How much does the course cost?", set()),  # money: any sum of money answers it
+    ],
+)
+def test_what_an_amount_question_counts(engine, question, counted):
+    from rag.answerability import counted as counted_of
+
+    assert counted_of(engine.retriever.analyse(question), engine.index) == counted
+
+
+def test_english_amount_questions_count_in_both_languages(engine):
+    from rag.answerability import counted
+
+    assert {"employees", "员工"} <= counted(engine.retriever.analyse("How many employees does Amazon have?"), engine.index)
+
+
+def test_an_amount_question_is_answered_by_a_figure_of_what_it_counts(tmp_path, embedder):
+    from rag.engine import Engine
+    from rag.indexing import build
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    figures = "亚马逊去年的收入是五千亿美元，云业务增长了三成。亚马逊做了一个大模型，代号是Q。"
+    (corpus / "a.txt").write_text(figures, "utf-8")
+    without = Engine(build(corpus, tmp_path / "idx1", embedder).index, embedder).ask("亚马逊有多少员工？")
+    assert without.abstained and "没有给出这个数字" in without.reasons[0]
+    (corpus / "a.txt").write_text(figures + "亚马逊全球有一百五十万名员工。", "utf-8")
+    with_it = Engine(build(corpus, tmp_path / "idx2", embedder).index, embedder).ask("亚马逊有多少员工？")
+    assert not with_it.abstained and "一百五十万名员工" in with_it.answer
 
 
 def test_an_extractive_answer_embeds_the_question_once(engine):

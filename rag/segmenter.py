@@ -22,6 +22,7 @@ _CHILD = """import json, sys
 import rjieba
 print(json.dumps({run: [rjieba.cut(run, True), rjieba.cut_for_search(run, True)] for run in json.loads(sys.argv[1])}))
 """
+_MAX_PREFETCHED = 4000  # characters passed to the child on its command line; questions are shorter
 _pending: subprocess.Popen | None = None
 _known: dict[str, tuple[list[str], list[str]]] = {}
 
@@ -39,7 +40,7 @@ def prefetch(text: str) -> None:
     """Start segmenting the Chinese runs of `text` in a child process, unless this process has
     jieba's dictionary already. `cut` and `cut_for_search` of those runs then wait for the child."""
     global _pending
-    runs = sorted(set(_CJK_RUN.findall(text)) - _known.keys())
+    runs = sorted(set(_CJK_RUN.findall(text[:_MAX_PREFETCHED])) - _known.keys())
     if not runs or _pending is not None or "rjieba" in sys.modules:
         return
     try:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, field
 from .index import Index
 from .lexical import STOPWORDS, words
 from .question import Question
-from .translate import expand
 from .retrieval import Evidence, Filter, Hit
+from .translate import expand
 
 # A question is off-topic when fewer than MIN_COVERAGE of its content words occur in the corpus
 # (as written, glossed or translated), or when even its closest passage is under MIN_DENSE (cosine

@@ -9,8 +9,8 @@ Each citation carries the quote exactly as in the file and its readable form, re
 from __future__ import annotations
 
 import html
-import re
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 

@@ -23,6 +23,7 @@ import rjieba
 print(json.dumps({run: [rjieba.cut(run, True), rjieba.cut_for_search(run, True)] for run in json.loads(sys.argv[1])}))
 """
 _MAX_PREFETCHED = 4000  # characters passed to the child on its command line; questions are shorter
+_WAIT_S = 10  # a helper that has not answered by then is given up (it takes 0.15 s)
 _pending: subprocess.Popen | None = None
 _known: dict[str, tuple[list[str], list[str]]] = {}
 
@@ -53,9 +54,12 @@ def prefetch(text: str) -> None:
 def _prefetched(text: str) -> tuple[list[str], list[str]] | None:
     global _pending
     if _pending is not None:
-        out, _ = _pending.communicate()
         try:
+            out, _ = _pending.communicate(timeout=_WAIT_S)
             _known.update(json.loads(out) if _pending.returncode == 0 else {})
+        except subprocess.TimeoutExpired:
+            _pending.kill()  # segmented in process
+            _pending.communicate()
         except ValueError:
             pass
         _pending = None

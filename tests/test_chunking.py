@@ -43,7 +43,7 @@ def test_the_segmenter_cuts_chinese_as_python_jieba_does():
     assert [words(r) for r in runs] == [jieba.lcut(r) for r in runs]
 
 
-@pytest.mark.parametrize("helper", ["works", "cannot start", "fails"])
+@pytest.mark.parametrize("helper", ["works", "cannot start", "fails", "hangs"])
 def test_prefetched_words_are_rjiebas_own_and_a_failed_helper_falls_back(helper):
     """A CLI question's Chinese is segmented by a child process while the index loads (rag.segmenter):
     its words are those rjieba gives in process, and when the child can't run, they come in process."""
@@ -58,7 +58,8 @@ def test_prefetched_words_are_rjiebas_own_and_a_failed_helper_falls_back(helper)
     runs = list(dict.fromkeys(re.findall(r"[\u3400-\u9fff]+", text)))
     assert len(runs) > 20
     breakage = {"works": "", "cannot start": "sys.executable = '/nonexistent/python'; ",
-                "fails": "s._CHILD = 'raise SystemExit(3)'; "}[helper]
+                "fails": "s._CHILD = 'raise SystemExit(3)'; ",
+                "hangs": "s._CHILD = 'import time; time.sleep(60)'; s._WAIT_S = 0.5; "}[helper]
     code = (f"import json, sys; from rag import segmenter as s; {breakage}s.prefetch(sys.argv[1]); "
             "words = [[s.cut(r), s.cut_for_search(r)] for r in json.loads(sys.argv[2])]; "
             "print(json.dumps(['rjieba' in sys.modules, words]))")

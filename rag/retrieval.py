@@ -8,9 +8,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from .chunking import Passage
 from .errors import UsageError
-from .index import Index
+from .index import Index, Passage
 from .embedders import Embedder
 from .question import Question, analyse
 

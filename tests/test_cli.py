@@ -174,13 +174,16 @@ def test_importing_the_package_loads_no_build_or_server_dependency():
 
 
 def test_a_question_loads_no_build_only_dependency():
-    """Start-up cost: searching loads neither the splitter, bm25s (scipy) nor Python jieba."""
+    """Start-up cost: searching loads neither the splitter, bm25s (scipy), Python jieba, PyTorch, nor
+    what answering takes (rag.answering, rag.answerability, the transcripts' normaliser in rag.documents)."""
     import subprocess
     import sys
 
+    unwanted = ("langchain_text_splitters", "bm25s", "scipy", "jieba", "torch", "rag.answering", "rag.answerability",
+                "rag.documents", "rag.chunking")
     code = (f"import sys, rag; e = rag.load({str(ROOT / 'index')!r}); e.search('亚马逊的大模型为什么失败？'); "
             "e.search('why did Amazon Q fail?'); "
-            "print(' '.join(m for m in ('langchain_text_splitters', 'bm25s', 'scipy', 'jieba') if m in sys.modules))")
+            f"print(' '.join(m for m in {unwanted!r} if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == []
 

@@ -154,8 +154,8 @@ class TorchE5:
         """`precision` of the products' inputs: "bf16", "fp32", or None for the faster on this CPU."""
         try:
             import torch
-        except ImportError:
-            raise DependencyError("the torch engine needs PyTorch: pip install torch==2.13.0 (CPU build)") from None
+        except (ImportError, OSError) as e:  # OSError: an install whose libraries do not load
+            raise DependencyError(f"the torch engine needs PyTorch ({e}): pip install torch==2.13.0 (CPU build)") from None
         self.torch = torch
         if threads:
             torch.set_num_threads(threads)

@@ -39,6 +39,7 @@ MANIFEST = "manifest.json"
 _FILES = (MANIFEST, "passages.jsonl", "documents.jsonl", "vectors.faiss", "bm25", "bm25_en", "lexicon.json",
           "sentences.jsonl", "sentences.npy")
 
+
 @dataclass(frozen=True)
 class Passage:
     """A retrievable piece of a transcript, as rag.chunking cuts it. `text` is normalised;

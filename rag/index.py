@@ -86,7 +86,8 @@ class Index:
     lexicon: dict[str, list[str]]  # English gloss -> Chinese corpus words (rag.translate)
     readings: dict[str, str]  # toneless pinyin syllable -> corpus characters read so (rag.translate.pinyin_readings)
     names: dict[str, list[str]]  # names CEDICT knows -> corpus words for them (rag.translate.build_names)
-    absent_names: frozenset[str]  # Chinese proper nouns the corpus never mentions (rag.translate.absent_names)
+    present_names: dict[str, list[str]]  # Chinese proper nouns the corpus writes -> their English names it has
+    absent_names: frozenset[str]  # Chinese proper nouns the corpus never mentions (rag.translate.chinese_names)
     sentences: list[tuple[int, int, int, str]]  # (passage number, start, end, normalised text)
     sentence_vectors: np.ndarray
 
@@ -252,7 +253,8 @@ def open_index(path: Path, store: str | None = None) -> Index:
         bm25_en = BM25.load(path / "bm25_en")
         lexicon = json.loads((path / "lexicon.json").read_text("utf-8"))
         glosses, names, readings = lexicon["glosses"], lexicon["names"], lexicon["readings"]
-        absent = frozenset(lexicon["absent_names"])
+        # An index built by 0.1 has no present names: its figures are checked against Latin-script names only.
+        present, absent = lexicon.get("present_names", {}), frozenset(lexicon["absent_names"])
         sents = [tuple(record) for record in _read_jsonl(path / "sentences.jsonl")]
         sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False, mmap_mode="r")
     except Exception as e:  # any parse failure of these files means the same thing to the user
@@ -268,7 +270,7 @@ def open_index(path: Path, store: str | None = None) -> Index:
     if len(sents) != len(sentence_vectors) or any(not 0 <= s[0] < len(passages) for s in sents):
         raise IndexMismatchError(f"index at {path} is inconsistent (sentences do not match passages): run `rag build`")
     index = Index(
-        path, manifest, passages, None, bm25, bm25_en, documents, glosses, readings, names, absent, sents,
+        path, manifest, passages, None, bm25, bm25_en, documents, glosses, readings, names, present, absent, sents,
         sentence_vectors,
     )
     if spec.kind == "faiss":

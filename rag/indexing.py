@@ -32,7 +32,7 @@ from .index import FORMAT, MANIFEST, Index, Manifest, Passage, _read_jsonl, open
 from .lexical import BM25, STOPWORDS, english_tokens, tokenize, words
 from .timed import Segment
 from . import stores
-from .translate import absent_names, build_glosses, build_lexicon, build_names, names_in_text, pinyin_readings
+from .translate import build_glosses, build_lexicon, build_names, chinese_names, names_in_text, pinyin_readings
 
 BATCH = 32
 FLAT_MAX = 100_000  # exact search stays fast enough up to here; IVF above (see scripts/bench.py)
@@ -482,10 +482,12 @@ def write(
         del passage_vectors, sentence_vectors
         raw.unlink(missing_ok=True)
         words = set(bm25.vocab) | names_in_text(p.text for p in passages)
+        present, absent = chinese_names((p.text for p in passages), bm25.vocab)
         lexicon = {
             "glosses": build_lexicon(words),
             "names": build_names(words),
-            "absent_names": absent_names((p.text for p in passages), bm25.vocab),
+            "present_names": present,
+            "absent_names": absent,
             "readings": pinyin_readings([*(p.text for p in passages), *(d.title for d in docs)]),
         }
         (tmp / "lexicon.json").write_text(json.dumps(lexicon, ensure_ascii=False), "utf-8")

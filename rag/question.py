@@ -7,8 +7,9 @@ English questions about Chinese transcripts share no words with them, so their w
 translated through CC-CEDICT (rag.translate), and Chinese names written in pinyin ("Zhu Xiaohu")
 are looked up in the corpus by their characters' readings (朱啸虎).
 
-Names are what the corpus must mention for a question to be covered: Latin-script words that
-are capitalised or carry digits (Sora, RLHF, GPT-5, H800), and Chinese proper nouns of CC-CEDICT.
+Names are what the corpus must mention for a question to be covered, and what a figure the
+question asks for must be said next to: Latin-script words that are capitalised or carry digits
+(Sora, RLHF, GPT-5, H800), and Chinese proper nouns of CC-CEDICT (百度, 盘古).
 A name is known when the transcripts or their titles write it (with any spacing or hyphen between
 its letters and digits: GPT-4 = GPT4), or write a translation of it (NVIDIA -> 英伟达), or its
 pinyin reading (Yang Zhilin -> 杨植麟). Foreign names that Chinese text transliterates (Ilya,
@@ -139,7 +140,7 @@ def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
     translations = dict(expand(text, index.lexicon, _UNTRANSLATED)) if _LATIN_WORD.search(text) else {}
     for name in names:  # a pinyin name found in the corpus (杨植麟) searches like a translation
         for form in name.forms:
-            if _CJK.match(form):
+            if _CJK.match(form) and form != name.text:
                 for token in tokenize(form):
                     translations[token] = 1.0
     coverage, missing = _coverage(text, index, names)
@@ -186,11 +187,13 @@ def _names(text: str, index: Index, cross: bool) -> list[Name]:
         if cross and not has_digit and (first_word or len(name) < 3):
             continue  # a capitalised first word is an ordinary word; "Li" is too short to judge
         out.append(_judge(name, index, cross))
-    # Chinese proper nouns (盘古, 字节跳动) that the corpus never mentions, made of whole words of the
-    # question: jieba splits some names (字节 + 跳动), and a name inside a word (子产 in 电子产品) is none.
+    # Chinese proper nouns of CEDICT, made of whole words of the question: jieba splits some names
+    # (字节 + 跳动), and a name inside a word (子产 in 电子产品) is none. Those the corpus never mentions
+    # (盘古) are unknown; those it writes (百度) are known, in characters or by their English name.
     segmented = words(text)
-    spans = ("".join(segmented[i : i + n]) for n in (1, 2, 3) for i in range(len(segmented) - n + 1))
-    out += [Name(w, ()) for w in dict.fromkeys(spans) if w in index.absent_names]
+    spans = dict.fromkeys("".join(segmented[i : i + n]) for n in (1, 2, 3) for i in range(len(segmented) - n + 1))
+    out += [Name(w, ()) for w in spans if w in index.absent_names]
+    out += [Name(w, (w, *index.present_names[w])) for w in spans if w in index.present_names]
     return out
 
 

@@ -8,8 +8,9 @@ ways, kept to words that occur in the corpus:
   looked up in it, while Latin-script names (OpenAI, Sora) stay exact terms for BM25;
 - forwards (`build_glosses`): each Chinese word maps to the English words of its glosses,
   which are indexed with every passage that has the word;
-- for names (`build_names`, `absent_names`): which names CEDICT knows, and which of them the
-  corpus never mentions, so that a question about them can be turned away.
+- for names (`build_names`, `chinese_names`): which names CEDICT knows, which of them the
+  corpus never mentions, so that a question about them can be turned away, and which it does,
+  so that a figure asked of one must be said next to it.
 English words and glosses meet through their Snowball stems.
 """
 
@@ -141,25 +142,40 @@ def names_in_text(texts: Iterable[str]) -> set[str]:
     return _words_in_text(texts, {w for w, _ in _proper_nouns() if 3 <= len(w) <= 8})
 
 
-def absent_names(texts: Iterable[str], vocab: Iterable[str]) -> list[str]:
-    """Chinese proper nouns (CEDICT writes their pinyin capitalised: 盘古 Pan2 gu3) that the texts
-    never mention, neither in characters nor by their English name (谷歌 counts if "google" does)."""
-    names = _chinese_names()
-    present = _words_in_text(texts, set(names))
+def chinese_names(texts: Iterable[str], vocab: Iterable[str]) -> tuple[dict[str, list[str]], list[str]]:
+    """CEDICT's Chinese proper nouns (it writes their pinyin capitalised: 盘古 Pan2 gu3), split by
+    whether the texts mention them.
+
+    Returns (those the texts write in characters -> their English names that the vocabulary also
+    has: 谷歌 -> ["google"], the sorted ones never mentioned, neither in characters nor by an
+    English name: 谷歌 counts as mentioned if "google" is).
+    """
+    names, common = _chinese_names()
+    written = _words_in_text(texts, set(names))
     vocab = set(vocab)
-    return sorted(w for w, english in names.items() if w not in present and not english & vocab)
+    # A word that is also a common one is no name when the texts write it: a question that uses
+    # it (成功, 网络) most likely means the common word.
+    present = {w: sorted(names[w] & vocab) for w in sorted(written - common)}
+    absent = sorted(w for w, english in names.items() if w not in written and not english & vocab)
+    return present, absent
 
 
 @cache
-def _chinese_names() -> dict[str, frozenset[str]]:
-    """CEDICT proper nouns of two to eight characters -> the lower-cased names their glosses begin with."""
+def _chinese_names() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
+    """CEDICT proper nouns of two to eight characters -> the lower-cased names their glosses begin
+    with; and those of them that CEDICT also lists as common words (成功 "success" besides the town
+    Chenggong, 小米 "millet" besides Xiaomi)."""
     out: dict[str, set[str]] = defaultdict(set)
+    common = set()
     for line in _cedict_lines():
         m = _ENTRY.match(line)
-        pinyin = line[line.find("[") + 1 : line.find("]")]
-        if m and pinyin[:1].isupper() and 2 <= len(m.group(2)) <= 8 and _ALL_CJK.match(m.group(2)):
+        if not m or not 2 <= len(m.group(2)) <= 8 or not _ALL_CJK.match(m.group(2)):
+            continue
+        if line[line.find("[") + 1 : line.find("]")][:1].isupper():
             out[m.group(2)].update(n.lower() for n in re.findall(r"(?:^|/)([A-Z][A-Za-z0-9]+)", m.group(3)))
-    return {w: frozenset(v) for w, v in out.items()}
+        else:
+            common.add(m.group(2))
+    return {w: frozenset(v) for w, v in out.items()}, frozenset(common & out.keys())
 
 
 def _words_in_text(texts: Iterable[str], wanted: set[str]) -> set[str]:

@@ -142,6 +142,7 @@ def test_uncovered_questions_abstain(engine, question):
         # Amazon and figures are both in the transcripts, but no figure is said of its employees
         ("亚马逊有多少员工？", "没有给出这个数字"),
         ("How many employees does Amazon have?", "give no figure"),
+        ("腾讯的市值是多少？", "没有给出这个数字"),  # 腾讯 and figures are in the transcripts, but apart
     ],
 )
 def test_refusals_say_why_in_the_questions_language(engine, question, reason):
@@ -157,6 +158,7 @@ def test_refusals_say_why_in_the_questions_language(engine, question, reason):
         "Sora 说明了什么？", "亚马逊的大模型为什么失败？", "What did Yang Zhilin and Zhu Xiaohu disagree about?",
         "What does the author think about Zhu Xiaohu?", "嘉宾怎么看 RLHF？", "李志飞对创业公司的 advice 是什么？",
         "月之暗面宣传自己的上下文长度是多少？", "中国做大模型的公司会有多少？",  # figures the transcripts give
+        "微软给OpenAI砸了多少钱？", "英伟达H100单一集群最大能搞到多少张卡？",  # ... said next to the name asked about
     ],
 )
 def test_broad_questions_the_corpus_covers_are_answered(engine, question):
@@ -186,19 +188,35 @@ def test_english_amount_questions_count_in_both_languages(engine):
     assert {"employees", "员工"} <= counted(engine.retriever.analyse("How many employees does Amazon have?"), engine.index)
 
 
-def test_an_amount_question_is_answered_by_a_figure_of_what_it_counts(tmp_path, embedder):
+def _ask_about(tmp_path, embedder, text: str, question: str):
+    """The answer to `question` from an index of one transcript holding `text`."""
     from rag.engine import Engine
     from rag.indexing import build
 
-    corpus = tmp_path / "corpus"
-    corpus.mkdir()
-    figures = "亚马逊去年的收入是五千亿美元，云业务增长了三成。亚马逊做了一个大模型，代号是Q。"
-    (corpus / "a.txt").write_text(figures, "utf-8")
-    without = Engine(build(corpus, tmp_path / "idx1", embedder).index, embedder).ask("亚马逊有多少员工？")
+    corpus, dest = tmp_path / "corpus", tmp_path / f"idx{len(list(tmp_path.glob('idx*')))}"
+    corpus.mkdir(exist_ok=True)
+    (corpus / "a.txt").write_text(text, "utf-8")
+    return Engine(build(corpus, dest, embedder).index, embedder).ask(question)
+
+
+@pytest.mark.parametrize(
+    "text, question, figure",
+    [
+        # figures are in the transcript, but none of the employees it asks about
+        ("亚马逊去年的收入是五千亿美元，云业务增长了三成。亚马逊做了一个大模型，代号是Q。", "亚马逊有多少员工？",
+         "亚马逊全球有一百五十万名员工。"),
+        # 百度 and a user figure are both in the transcript, but the figure is said of 腾讯
+        ("百度是一家搜索公司，也在做大模型。大模型的训练非常昂贵。腾讯的用户规模达到了十亿。", "百度的用户规模达到了多少？",
+         "百度的用户规模达到了七亿。"),
+    ],
+)
+def test_an_amount_question_is_answered_only_by_a_figure_said_of_what_it_asks_about(
+    tmp_path, embedder, text, question, figure
+):
+    without = _ask_about(tmp_path, embedder, text, question)
     assert without.abstained and "没有给出这个数字" in without.reasons[0]
-    (corpus / "a.txt").write_text(figures + "亚马逊全球有一百五十万名员工。", "utf-8")
-    with_it = Engine(build(corpus, tmp_path / "idx2", embedder).index, embedder).ask("亚马逊有多少员工？")
-    assert not with_it.abstained and "一百五十万名员工" in with_it.answer
+    with_it = _ask_about(tmp_path, embedder, text + figure, question)
+    assert not with_it.abstained and figure.rstrip("。") in with_it.answer
 
 
 def test_an_extractive_answer_embeds_the_question_once(engine):

@@ -1,5 +1,5 @@
 from rag.lexical import STOPWORDS
-from rag.translate import absent_names, build_glosses, build_lexicon, build_names, expand, is_pinyin, names_in_text, pinyin_readings, pinyin_splits, stem
+from rag.translate import build_glosses, build_lexicon, build_names, chinese_names, expand, is_pinyin, names_in_text, pinyin_readings, pinyin_splits, stem
 
 
 def test_lexicon_maps_english_glosses_to_corpus_words_only():
@@ -48,8 +48,10 @@ def test_passages_carry_the_english_glosses_of_their_words():
     assert english_query("Why did he depart from the company?") == [stem("depart"), stem("company")]
 
 
-def test_absent_names_are_chinese_proper_nouns_the_texts_never_mention():
-    absent = set(absent_names(["百度和英伟达都做大模型", "google 的模型"], ["google"]))
-    assert {"华为", "北京"} <= absent  # proper nouns (capitalised pinyin in CEDICT) not in the texts
-    assert not {"百度", "英伟达", "谷歌"} & absent  # in the texts, or named in English (谷歌 = Google)
-    assert "模型" not in absent  # not a proper noun
+def test_chinese_names_are_split_by_whether_the_texts_mention_them():
+    present, absent = chinese_names(["百度和英伟达都做大模型，谷歌也是", "google 的模型", "小米做手机很成功"], ["google"])
+    assert {"华为", "北京"} <= set(absent)  # proper nouns (capitalised pinyin in CEDICT) not in the texts
+    assert not {"百度", "英伟达", "谷歌"} & set(absent)  # in the texts, or named in English (谷歌 = Google)
+    assert "模型" not in absent and "模型" not in present  # not a proper noun
+    assert present["百度"] == [] and present["谷歌"] == ["google"]  # with the English names the texts use
+    assert not {"小米", "成功"} & present.keys()  # also common words (millet, success): no names when written

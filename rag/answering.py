@@ -38,8 +38,23 @@ RANK_WEIGHT = 0.02  # per rank of the sentence's passage
 PASSAGE_WEIGHT = 0.1  # times the passage's fused retrieval score (0-1)
 SEED_PASSAGES = 1  # the best passages that each give a point after the best sentence
 KIND_BONUS = 0.02  # a cause for a why-question, a figure or a date when one is asked for
-_QUESTION_END = re.compile(r"(?:[?？]|[吗呢么嘛][，,。.!！…]*)\s*$")
-_SPEAKER = re.compile(r"^\s*[^\s：:，,。]{1,12}[：:]")  # 主持人： / 张小珺:
+_QUESTION_END = re.compile(r"(?:[?？]|[吗呢么][，,。.!！…]*)\s*$")  # 嘛 asserts: "你就等开源嘛。"
+# What asks: interrogative words and particles. A sentence without one that ends in a question mark
+# is a statement with a tag ("……都有明确的胜负对吧？") or an opinion ASR punctuated as a question.
+_INTERROGATIVE = re.compile(
+    r"什么|为什么|为何|怎么|怎样|如何|哪|谁|多少|几[个年次天岁种家位]|吗|是否|难道|究竟|到底|有没有|能不能|会不会|要不要|"
+    r"可不可以|是不是(?!.{0,2}$)|\b(?:what|why|how|who|whom|when|where|which|whether)\b|"
+    r"^\W*(?:is|are|was|were|do|does|did|can|could|would|should|will|have|has)\b",
+    re.I,
+)
+# Tags that seek no answer (对吗 and 是吗 do, and "我理解的对不对" checks what the host understood).
+_TAG = re.compile(r"(?<!理解的)(?<!理解得)[,，、\s]*(?:对吧|对不对|是吧|好吧|right|isn't it|you know)[?？]?\s*$", re.I)
+_ASSERTS = re.compile(r"我(?:觉得|感觉|认为|相信|估计|猜|发现)")
+# A host's request to the guest, which asks without a question mark: "那能不能给大家解释一下……"
+_REQUEST = re.compile(
+    r"^(?:那|那么|嗯|好)?[，,\s]*你?(?:能不能|可不可以|能否|可以|请|麻烦你?)(?:先|再)?(?:给|跟|和|帮)?(?:大家|我们|听众)?"
+    r"(?:解释|介绍|讲|聊|说|分享|展开)"
+)
 # Text addressed to a language model rather than to listeners: a planted instruction ("ignore previous
 # instructions", 忽略之前的所有指示), a fake system prompt or chat-template marker.
 _ADDRESSED_TO_MODEL = re.compile(
@@ -233,9 +248,22 @@ def injection_warnings(hits: list[Hit], lang: str) -> list[str]:
 
 
 def is_question(sentence: str) -> bool:
-    """A question (the host's, or rhetorical) rather than a statement: it ends in a question mark or
-    a question particle, or a speaker label introduces one."""
-    return bool(_QUESTION_END.search(sentence.strip()))
+    """A question (the host's, or rhetorical) rather than a statement: a host's request ("能不能给大家
+    解释一下……"), or a sentence that ends in a question mark or a question particle, unless what comes
+    before asks nothing. Speakers end statements with a tag
+    ("……对吧？", "……, right?") and ASR punctuates some opinions as questions ("我觉得 coding 是确定性
+    更高的……或者局部超过人？"); those say what the speaker holds, so they count as statements when
+    no interrogative word asks anything before the tag, or when the speaker says what they think."""
+    sentence = sentence.strip()
+    if _REQUEST.search(sentence):
+        return True
+    if not _QUESTION_END.search(sentence):
+        return False
+    body = _TAG.sub("", sentence)
+    if _INTERROGATIVE.search(body):
+        return True
+    tagged = body != sentence and len(re.sub(r"\W", "", body)) >= 6
+    return not (tagged or _ASSERTS.search(body))
 
 
 @dataclass

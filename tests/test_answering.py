@@ -35,6 +35,32 @@ def test_questions_are_never_quoted(engine):
 def test_is_question():
     assert is_question("那 self play RL 能提升智能水平吗？") and is_question("那为什么会这个样子呢")
     assert not is_question("目前在 coding mess 这个是很明显的，其他领域还没看到。")
+    # a host's request asks without a question mark
+    assert is_question("那能不能给大家解释一下这个 RL reinforcement learning,")
+
+
+@pytest.mark.parametrize(
+    "sentence, asks",
+    [
+        # a statement ended by a tag that seeks no answer, or by an asserting particle
+        ("因为下棋、游戏、数学、code 这些环境都有明确的胜负对吧？", False),
+        ("当然另外 50% 的概率就是说沿着老的路还能继续走向 AJ, 对吧？", False),
+        ("其实你看 character GNOME, 这个就超过了 20 亿美金嘛。", False),
+        ("It was the best model of its time, right?", False),
+        # an opinion that ASR punctuated as a question
+        ("我觉得 coding 是确定性更高的，能看到局部的 AGI 吧，或者局部超过人？", False),
+        # questions, tag or not
+        ("你为什么那段时间每天五点钟就醒了？", True),
+        ("现在的 RL 主要讲的是 self play RL, 我理解的对不对？", True),
+        ("你觉得他为什么失败，对吧？", True),
+        ("我发现了你特别的崇拜依恋是吗？", True),
+        ("What is the best model, right?", True),
+        ("你也是做大模型的？", True),
+        ("这个是不是？", True),
+    ],
+)
+def test_a_tagged_statement_is_no_question(sentence, asks):
+    assert is_question(sentence) is asks
 
 
 def test_touching_points_read_as_one_excerpt(engine):

@@ -41,6 +41,9 @@ _FUNCTION_WORDS = frozenset(
     "still yet other others another each every both either whether while since until before after because "
     "but nor own same too over under again once during between through above below out off per via".split()
 )
+# The same in Chinese questions ("嘉宾认为……", "作者为什么……"): whether the transcripts have these
+# words says nothing of whether they cover the question.
+DISCOURSE_ZH = frozenset("嘉宾 主持人 作者 文中 文章 本文 说话人 讲者 节目 播客 访谈 采访 转录稿 材料 本期 这期 听众 读者".split())
 _UNTRANSLATED = STOPWORDS | DISCOURSE
 _NOT_CONTENT = _UNTRANSLATED | _FUNCTION_WORDS
 # A Latin-script name: a word with a capital or a digit, compounds (GPT-4, Claude 3.5) kept whole.
@@ -249,6 +252,7 @@ def _coverage(text: str, index: Index, names: tuple[Name, ...]) -> tuple[float, 
     for 待), or a translation; names count as their Name says. Chinese words (jieba's precise
     segmentation, two characters or more) count when the corpus text contains them: a substring
     test, so a segmentation that differs from the corpus's only counts against a word that is truly absent.
+    Words that point at the recording (guest, 嘉宾, 作者) are not checked.
     """
     named = {n.text for n in names}
     checked: list[tuple[str, bool]] = [(n.text, n.known) for n in names]
@@ -260,12 +264,14 @@ def _coverage(text: str, index: Index, names: tuple[Name, ...]) -> tuple[float, 
         checked.append((word, any(k in vocab for k in keys) or stem(word.lower()) in glossed
                         or bool(expand(word, index.lexicon, STOPWORDS))))
     for word in words(text):
-        if len(word) >= 2 and word not in STOPWORDS and word not in named and not KINDS_WORDS.search(word):
-            checked.append((word, word in index.corpus_text))
-    if not checked:
+        if len(word) < 2 or word in STOPWORDS or word in DISCOURSE_ZH or word in named or KINDS_WORDS.search(word):
+            continue
+        checked.append((word, word in index.corpus_text))
+    distinct = dict(checked[::-1])  # a word counts once, however often the question says it
+    if not distinct:
         return 1.0, ()
     missing = tuple(dict.fromkeys(w for w, ok in checked if not ok))
-    return sum(ok for _, ok in checked) / len(checked), missing
+    return sum(distinct.values()) / len(distinct), missing
 
 
 # Chinese words that ask rather than name (什么时候, 多少, 为什么): not content.

@@ -24,7 +24,7 @@ from rag import answerability as A  # noqa: E402
 from rag.evaluation import load_dataset  # noqa: E402
 
 SETS = [ROOT / "tests" / "data" / "dev.jsonl", *(ROOT / "tests" / "data" / n for n in
-        ("calibration.jsonl", "holdout.jsonl", "names.jsonl"))]
+        ("calibration.jsonl", "holdout.jsonl", "names.jsonl", "offtopic.jsonl"))]
 COST_REFUSED = 3
 GRID = {
     "zh": [round(0.80 + 0.01 * i, 2) for i in range(9)],

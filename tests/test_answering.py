@@ -164,6 +164,9 @@ def test_uncovered_questions_abstain(engine, question):
     [
         ("GPT-5 什么时候发布？", "从未提到 GPT-5"),
         ("How do I bake sourdough bread?", "they never speak of"),
+        # two content words, one of them generic and in the corpus: both are needed
+        ("How do vaccines work?", "they never speak of vaccines"),
+        ("如何学习弹钢琴？", "从未谈到 弹钢琴"),
         ("出门问问的估值是多少？", "没有给出这个数字"),
         # Amazon and figures are both in the transcripts, but no figure is said of its employees
         ("亚马逊有多少员工？", "没有给出这个数字"),
@@ -174,6 +177,10 @@ def test_uncovered_questions_abstain(engine, question):
 def test_refusals_say_why_in_the_questions_language(engine, question, reason):
     answer = engine.ask(question)
     assert answer.abstained and any(reason in r for r in answer.reasons)
+
+
+def test_a_name_the_corpus_lacks_is_one_reason_not_also_a_missing_word(engine):
+    assert engine.ask("GPT-5 什么时候发布？").reasons == ["从未提到 GPT-5"]
 
 
 @pytest.mark.parametrize(
@@ -228,8 +235,8 @@ def _ask_about(tmp_path, embedder, text: str, question: str):
 @pytest.mark.parametrize(
     "text, question, figure",
     [
-        # figures are in the transcript, but none of the employees it asks about
-        ("亚马逊去年的收入是五千亿美元，云业务增长了三成。亚马逊做了一个大模型，代号是Q。", "亚马逊有多少员工？",
+        # figures and employees are in the transcript, but no figure of the employees it asks about
+        ("亚马逊去年的收入是五千亿美元，云业务增长了三成。亚马逊做了一个大模型，代号是Q。亚马逊的员工都很忙。", "亚马逊有多少员工？",
          "亚马逊全球有一百五十万名员工。"),
         # 百度 and a user figure are both in the transcript, but the figure is said of 腾讯
         ("百度是一家搜索公司，也在做大模型。大模型的训练非常昂贵。腾讯的用户规模达到了十亿。", "百度的用户规模达到了多少？",

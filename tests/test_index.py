@@ -1,4 +1,6 @@
 
+import json
+
 import numpy as np
 import pytest
 
@@ -188,6 +190,21 @@ def test_index_of_an_older_version_still_gives_its_vectors(tmp_path, tiny_corpus
     again = ix.build(tiny_corpus, dest, counting)
     assert counting.count == 0 and again.reused == first.embedded
     assert open_index(dest).bm25_en.vocab
+
+
+def test_an_index_without_present_names_loads_and_a_build_adds_them(tmp_path, tiny_corpus, embedder):
+    """Indexes of 0.1 have no present_names: they still answer, and the next build (a new version's
+    fingerprint) writes them without embedding anything."""
+    dest = tmp_path / "idx"
+    ix.build(tiny_corpus, dest, embedder)
+    lexicon = json.loads((dest / "lexicon.json").read_text("utf-8"))
+    written = lexicon.pop("present_names")
+    assert "亚马逊" in written
+    (dest / "lexicon.json").write_text(json.dumps(lexicon, ensure_ascii=False), "utf-8")
+    assert open_index(dest).present_names == {}
+    counting = CountingEmbedder(embedder)
+    ix.build(tiny_corpus, dest, counting, force=True)
+    assert counting.count == 0 and open_index(dest).present_names == written
 
 
 def test_add_and_remove_refuse_bad_input(tmp_path, tiny_corpus, embedder):

@@ -66,7 +66,7 @@ KINDS = {
         r"\bwhen (?:did|does|do|was|were|is|are|will|has|have)\b|\bwhat (?:year|date|month|day)\b",
         re.I,
     ),
-    "reason": re.compile(r"为什么|为何|原因|怎么会|\bwhy\b|\breasons?\b|\bhow come\b", re.I),
+    "reason": re.compile(r"为什么|为何|为啥|原因|根源|缘故|怎么会|凭什么|\bwhy\b|\breasons?\b|\bhow come\b|\broot cause", re.I),
     "person": re.compile(r"是谁|哪位|\bwho\b", re.I),
 }
 

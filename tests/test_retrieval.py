@@ -84,6 +84,7 @@ def test_the_kind_of_answer_asked_for():
     assert kind_of("Who funded the research when Li was a PhD student?") == "person"  # "when" is a conjunction
     assert kind_of("How quickly did the speaker say GPT's inference cost would fall?") == "other"
     assert kind_of("Why did Amazon Q fail?") == "reason"
+    assert kind_of("谷歌在AI上落后的根源是什么？") == "reason" and kind_of("What is the root cause of the slump?") == "reason"
     assert kind_of("What lesson did Yuxin share with the speaker?") == "other"  # share, the verb
     assert kind_of("Roughly what share of total human work could it replace?") == "amount"
     assert kind_of("What is the monthly price of a ChatGPT Plus subscription?") == "amount"

@@ -249,11 +249,11 @@ def injection_warnings(hits: list[Hit], lang: str) -> list[str]:
 
 def is_question(sentence: str) -> bool:
     """A question (the host's, or rhetorical) rather than a statement: a host's request ("能不能给大家
-    解释一下……"), or a sentence that ends in a question mark or a question particle, unless what comes
-    before asks nothing. Speakers end statements with a tag
-    ("……对吧？", "……, right?") and ASR punctuates some opinions as questions ("我觉得 coding 是确定性
-    更高的……或者局部超过人？"); those say what the speaker holds, so they count as statements when
-    no interrogative word asks anything before the tag, or when the speaker says what they think."""
+    解释一下……"), or a sentence that ends in a question mark or a question particle, unless nothing
+    before it asks. Speakers end statements with a tag ("……对吧？", "……, right?"), and ASR punctuates
+    some opinions as questions ("我觉得 coding 是确定性更高的……或者局部超过人？"); those say what the
+    speaker holds, so they count as statements when no interrogative word or particle asks anything
+    before the tag, or when the speaker says what they think."""
     sentence = sentence.strip()
     if _REQUEST.search(sentence):
         return True

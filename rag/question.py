@@ -267,7 +267,7 @@ def _coverage(text: str, index: Index, names: tuple[Name, ...]) -> tuple[float, 
         if len(word) < 2 or word in STOPWORDS or word in DISCOURSE_ZH or word in named or KINDS_WORDS.search(word):
             continue
         checked.append((word, word in index.corpus_text))
-    distinct = dict(checked[::-1])  # a word counts once, however often the question says it
+    distinct = dict(checked)  # a word counts once, however often the question says it
     if not distinct:
         return 1.0, ()
     missing = tuple(dict.fromkeys(w for w, ok in checked if not ok))

@@ -4,7 +4,8 @@
 scripts and tests call it; none of them repeats a rule. A question is refused when
 
 1. it names something the transcripts never mention (rag.question: names are checked as the
-   transcripts write them, through CC-CEDICT translations and pinyin readings, titles included);
+   transcripts write them, through CC-CEDICT translations and pinyin readings, titles included),
+   or it points back at a conversation it was not asked in ("who led it?" on its own);
 2. it asks for a figure or a date (`Question.kind`) and no sentence of the best passages that
    speaks of what it asks about gives one;
 3. it is off the transcripts' topics: too few of its content words are in the corpus (a question
@@ -18,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from .conversation import dangling_reference
 from .index import Index
 from .lexical import STOPWORDS, words
 from .question import Question
@@ -26,9 +28,9 @@ from .translate import expand
 
 # A question is off-topic when fewer than MIN_COVERAGE of its content words occur in the corpus
 # (as written, glossed or translated), or when even its closest passage is under MIN_DENSE (cosine
-# of e5-small vectors; cross-lingual pairs score lower, hence one floor per language). Cosines of
-# answerable and off-topic questions overlap (0.84-0.88), so the floors are only a safety net for
-# what coverage misses. MIN_FIGURE_SUPPORT: see `figure_support`. All four were chosen by
+# of e5-small vectors; cross-lingual pairs score lower, hence one floor per language) and it names
+# nothing the transcripts write. Cosines of answerable and off-topic questions overlap (0.84-0.88),
+# so the floors are only a safety net for what coverage misses. MIN_FIGURE_SUPPORT: see `figure_support`. All four were chosen by
 # leave-one-set-out cross-validation over the labelled sets (scripts/answerability.py, README).
 MIN_COVERAGE = 0.55
 MIN_DENSE = {"zh": 0.84, "en": 0.79}
@@ -78,15 +80,23 @@ def judge(question: Question, hits: list[Hit], evidence: Evidence, index: Index,
     reasons = []
     if unknown := question.unknown_names:
         reasons.append(say["names"].format(", ".join(unknown)))
+    if not question.searched and not question.names and (pointer := dangling_reference(question.text)):
+        reasons.append(say["context"].format(pointer))  # a follow-up asked without its conversation
     lang = question.lang
     if question.coverage < MIN_COVERAGE:
         if words_missing := [w for w in question.missing if w not in unknown]:  # names are said above
             reasons.append(say["words"].format(", ".join(words_missing)))
-    elif evidence.dense_top < MIN_DENSE[lang]:
+    elif evidence.dense_top < MIN_DENSE[lang] and not written_names(question):
         reasons.append(say["far"].format(question.text))
     if not reasons and question.kind in ASKED and figure_support(question, hits, index) < MIN_FIGURE_SUPPORT:
         reasons.append(say[question.kind])
     return Verdict(not reasons, reasons)
+
+
+def written_names(question: Question) -> list[str]:
+    """The question's names that the transcripts write. A question naming one is on their topics
+    however far its vector falls from theirs: "What is Sora?" has few words to embed."""
+    return [n.text for n in question.names if n.forms]
 
 
 def figure_support(question: Question, hits: list[Hit], index: Index) -> float:
@@ -161,6 +171,7 @@ _QUESTION_WORD = re.compile(
 _MESSAGES = {
     "en": {
         "names": "they never mention {}",
+        "context": "the question does not say who or what “{}” is (name it, or ask it as a follow-up in a conversation)",
         "filter": "no transcript matches {}",
         "words": "they never speak of {}",
         "far": "nothing in them comes close enough to “{}”",
@@ -169,6 +180,7 @@ _MESSAGES = {
     },
     "zh": {
         "names": "从未提到 {}",
+        "context": "问题没有说明“{}”指的是谁或什么（请写明，或在对话中接着提问）",
         "filter": "没有符合 {} 的转录稿",
         "words": "从未谈到 {}",
         "far": "没有与“{}”足够接近的内容",

@@ -33,6 +33,14 @@ def needs_context(question: str) -> bool:
     return bool(_ANAPHORA.search(question)) or len(terms) < STANDALONE_TERMS
 
 
+def dangling_reference(question: str) -> str | None:
+    """The word by which a question points back at a conversation it may not have ("who led it?":
+    it, "他为什么离开？": 他), when that and at most one content term is all it says; else None."""
+    m = _ANAPHORA.search(question)
+    terms = [t for t in tokenize(question) if t not in STOPWORDS and len(t) > 1]
+    return m.group().strip() if m and len(terms) < 2 else None
+
+
 def standalone(question: str, history: list[str]) -> str:
     """The question as it is meant, offline: each turn that leans on the conversation takes on the
     previous standalone question."""

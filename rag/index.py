@@ -87,6 +87,7 @@ class Index:
     readings: dict[str, str]  # toneless pinyin syllable -> corpus characters read so (rag.translate.pinyin_readings)
     names: dict[str, list[str]]  # names CEDICT knows -> corpus words for them (rag.translate.build_names)
     present_names: dict[str, list[str]]  # Chinese proper nouns the corpus writes -> their English names it has
+    inflections: dict[str, str]  # irregular English forms -> the gloss word they inflect (rag.translate.build_inflections)
     absent_names: frozenset[str]  # Chinese proper nouns the corpus never mentions (rag.translate.chinese_names)
     sentences: list[tuple[int, int, int, str]]  # (passage number, start, end, normalised text)
     sentence_vectors: np.ndarray
@@ -253,8 +254,10 @@ def open_index(path: Path, store: str | None = None) -> Index:
         bm25_en = BM25.load(path / "bm25_en")
         lexicon = json.loads((path / "lexicon.json").read_text("utf-8"))
         glosses, names, readings = lexicon["glosses"], lexicon["names"], lexicon["readings"]
-        # An index built by 0.1 has no present names: its figures are checked against Latin-script names only.
+        # An index built by 0.1 has neither present names (its figures are then checked against
+        # Latin-script names only) nor inflections (led is then no form of lead).
         present, absent = lexicon.get("present_names", {}), frozenset(lexicon["absent_names"])
+        inflections = lexicon.get("inflections", {})
         sents = [tuple(record) for record in _read_jsonl(path / "sentences.jsonl")]
         sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False, mmap_mode="r")
     except Exception as e:  # any parse failure of these files means the same thing to the user
@@ -270,8 +273,8 @@ def open_index(path: Path, store: str | None = None) -> Index:
     if len(sents) != len(sentence_vectors) or any(not 0 <= s[0] < len(passages) for s in sents):
         raise IndexMismatchError(f"index at {path} is inconsistent (sentences do not match passages): run `rag build`")
     index = Index(
-        path, manifest, passages, None, bm25, bm25_en, documents, glosses, readings, names, present, absent, sents,
-        sentence_vectors,
+        path, manifest, passages, None, bm25, bm25_en, documents, glosses, readings, names, present, inflections,
+        absent, sents, sentence_vectors,
     )
     if spec.kind == "faiss":
         index.store = stores.FaissStore(vectors, index)

@@ -32,7 +32,9 @@ from .index import FORMAT, MANIFEST, Index, Manifest, Passage, _read_jsonl, open
 from .lexical import BM25, STOPWORDS, english_tokens, tokenize, words
 from .timed import Segment
 from . import stores
-from .translate import build_glosses, build_lexicon, build_names, chinese_names, names_in_text, pinyin_readings
+from .translate import (
+    build_glosses, build_inflections, build_lexicon, build_names, chinese_names, names_in_text, pinyin_readings,
+)
 
 BATCH = 32
 FLAT_MAX = 100_000  # exact search stays fast enough up to here; IVF above (see scripts/bench.py)
@@ -485,6 +487,7 @@ def write(
         present, absent = chinese_names((p.text for p in passages), bm25.vocab)
         lexicon = {
             "glosses": build_lexicon(words),
+            "inflections": build_inflections(words),
             "names": build_names(words),
             "present_names": present,
             "absent_names": absent,

@@ -249,7 +249,7 @@ def _coverage(text: str, index: Index, names: tuple[Name, ...]) -> tuple[float, 
     and the words it lacks.
 
     English words count when the corpus has them, or a CC-CEDICT gloss of one of its words (stay
-    for 待), or a translation; names count as their Name says. Chinese words (jieba's precise
+    for 待), or a translation, in any form (led for lead); names count as their Name says. Chinese words (jieba's precise
     segmentation, two characters or more) count when the corpus text contains them: a substring
     test, so a segmentation that differs from the corpus's only counts against a word that is truly absent.
     Words that point at the recording (guest, 嘉宾, 作者) are not checked.
@@ -260,9 +260,9 @@ def _coverage(text: str, index: Index, names: tuple[Name, ...]) -> tuple[float, 
     for word in re.findall(r"[A-Za-z]+", text):
         if len(word) < 3 or word.lower() in _NOT_CONTENT or any(word in n for n in named):
             continue
-        keys = {word.lower(), stem(word.lower())}
-        checked.append((word, any(k in vocab for k in keys) or stem(word.lower()) in glossed
-                        or bool(expand(word, index.lexicon, STOPWORDS))))
+        forms = {word.lower(), index.inflections.get(word.lower(), word.lower())}  # led: lead
+        checked.append((word, any(k in vocab or stem(k) in vocab or stem(k) in glossed for k in forms)
+                        or any(expand(k, index.lexicon, STOPWORDS) for k in forms)))
     for word in words(text):
         if len(word) < 2 or word in STOPWORDS or word in DISCOURSE_ZH or word in named or KINDS_WORDS.search(word):
             continue

@@ -7,7 +7,8 @@ ways, kept to words that occur in the corpus:
   the Chinese words that have it as a definition; English words and phrases of a question are
   looked up in it, while Latin-script names (OpenAI, Sora) stay exact terms for BM25;
 - forwards (`build_glosses`): each Chinese word maps to the English words of its glosses,
-  which are indexed with every passage that has the word;
+  which are indexed with every passage that has the word; irregular forms of those words
+  (`build_inflections`: led -> lead) let a question's word count as one the corpus speaks of;
 - for names (`build_names`, `chinese_names`): which names CEDICT knows, which of them the
   corpus never mentions, so that a question about them can be turned away, and which it does,
   so that a figure asked of one must be said next to it.
@@ -109,6 +110,27 @@ def build_glosses(vocab: Iterable[str], stopwords: frozenset[str]) -> dict[str, 
         if word in vocab:
             found[word].update(stem(w) for part in parts for w in _WORD.findall(part) if w not in stopwords)
     return {k: sorted(v) for k, v in found.items() if v}
+
+
+def build_inflections(vocab: Iterable[str]) -> dict[str, str]:
+    """Irregular English forms -> the word of a CEDICT gloss they inflect, for the glosses of the
+    corpus vocabulary's words: led -> lead, drew -> draw, easier -> easy, biggest -> big.
+
+    Snowball stems meet regular forms (failed -> fail) but not these, so a question's "Who led it?"
+    would miss the gloss "to lead" of 领导. Inflections come from lemminflect, at index time only.
+    """
+    from lemminflect import getAllInflections
+
+    vocab = _corpus_words(vocab)
+    bases = sorted({w for word, parts in _gloss_entries() if word in vocab for part in parts for w in _WORD.findall(part)
+                    if w.isalpha() and len(w) >= 2})
+    out: dict[str, str] = {}
+    for base in bases:
+        for forms in getAllInflections(base).values():
+            for form in forms:
+                if form.isalpha() and stem(form) != stem(base):
+                    out.setdefault(form, base)
+    return dict(sorted(out.items()))
 
 
 @cache

@@ -45,6 +45,7 @@ class Row:
     dense: float
     coverage: float
     unknown: bool
+    named: bool  # names something the transcripts write: the cosine floor does not apply
     figure: float | None  # None: the question asks for no figure or date
 
 
@@ -55,12 +56,12 @@ def signals(engine, path: Path) -> list[Row]:
         hits, evidence = engine.retriever.search_with_evidence(q, 6)
         figure = A.figure_support(q, hits, engine.index) if q.kind in A.ASKED else None
         out.append(Row(path.stem, r["id"], r["question"], q.lang, r["type"] != "unanswerable", evidence.dense_top,
-                       q.coverage, bool(q.unknown_names), figure))
+                       q.coverage, bool(q.unknown_names), bool(A.written_names(q)), figure))
     return out
 
 
 def refuses(row: Row, zh: float, en: float, coverage: float, figure: float) -> bool:
-    off_topic = row.dense < {"zh": zh, "en": en}[row.lang] or row.coverage < coverage
+    off_topic = (row.dense < {"zh": zh, "en": en}[row.lang] and not row.named) or row.coverage < coverage
     return row.unknown or off_topic or (row.figure is not None and row.figure < figure)
 
 

@@ -105,9 +105,9 @@ def test_llm_translates_english_questions_for_search(engine, llm_server):
     from rag.engine import Engine
 
     llm = OpenAIClient(model="cite", base_url=llm_server["base_url"], api_key="k")
-    offline = Engine(engine.index, engine.embedder).retriever.search_with_evidence("Why did it fail?", 6)[0]
+    offline = Engine(engine.index, engine.embedder).retriever.search_with_evidence("Why did the project fail?", 6)[0]
     before = len(_requests(llm_server, "cite"))
-    answer = Engine(engine.index, engine.embedder, llm).ask("Why did it fail?")
+    answer = Engine(engine.index, engine.embedder, llm).ask("Why did the project fail?")
     assert len(_requests(llm_server, "cite")) == before + 2  # the translation, then the answer
     assert answer.hits[0].source == "000_2d6f43025af66c3e.txt"  # found through "亚马逊 大模型 项目 Q 失败"
     assert [h.start for h in answer.hits] != [h.start for h in offline]

@@ -1,5 +1,5 @@
 from rag.lexical import STOPWORDS
-from rag.translate import build_glosses, build_lexicon, build_names, chinese_names, expand, is_pinyin, names_in_text, pinyin_readings, pinyin_splits, stem
+from rag.translate import build_glosses, build_inflections, build_lexicon, build_names, chinese_names, expand, is_pinyin, names_in_text, pinyin_readings, pinyin_splits, stem
 
 
 def test_lexicon_maps_english_glosses_to_corpus_words_only():
@@ -55,3 +55,10 @@ def test_chinese_names_are_split_by_whether_the_texts_mention_them():
     assert "模型" not in absent and "模型" not in present  # not a proper noun
     assert present["百度"] == [] and present["谷歌"] == ["google"]  # with the English names the texts use
     assert not {"小米", "成功"} & present.keys()  # also common words (millet, success): no names when written
+
+
+def test_irregular_forms_of_the_corpus_glosses_are_kept():
+    inflections = build_inflections(["领导", "容易"])  # to lead, easy
+    assert inflections["led"] == "lead" and inflections["easier"] == "easy"
+    assert "leads" not in inflections  # a regular form: its stem already meets lead's
+    assert "drew" not in inflections  # no gloss of these words is "draw"

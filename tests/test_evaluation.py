@@ -40,3 +40,19 @@ def test_calibration_set_is_answered_and_found(engine):
     result = evaluation.evaluate(rows, run)
     assert result["abstention"]["answerable_abstained"] == 0
     assert result["zh"]["in3000"] >= 0.9 and result["en"]["in3000"] >= 0.75
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "tests" / "data").glob("*.jsonl")), ids=lambda p: p.name)
+def test_labelled_evidence_is_in_its_transcripts(path):
+    """Every evidence quote of the labelled sets is in the seed transcript it names, or in one of
+    them where a set names none (as `rag eval` matches quotes); unanswerable questions have none."""
+    texts = {p.name: p.read_text("utf-8") for p in (ROOT / "seeds").iterdir()}
+    for row in evaluation.load_dataset(path):
+        if row["type"] == "unanswerable":
+            assert not row["evidence"] and row.get("source") is None, row["id"]
+            continue
+        source = row.get("source") or sorted(texts)
+        sources = source if isinstance(source, list) else [source]
+        assert row["evidence"], row["id"]
+        for quote in row["evidence"]:
+            assert any(evaluation.hit(quote, texts[s]) for s in sources), (row["id"], quote)

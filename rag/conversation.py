@@ -29,16 +29,18 @@ STANDALONE_TERMS = 4  # a question with fewer content terms than this leans on w
 def needs_context(question: str) -> bool:
     """Whether a turn leans on the conversation: it points back (pronouns, "and X?", 那…呢) or is
     too short to say what it is about."""
-    terms = [t for t in tokenize(question) if t not in STOPWORDS and len(t) > 1]
-    return bool(_ANAPHORA.search(question)) or len(terms) < STANDALONE_TERMS
+    return bool(_ANAPHORA.search(question)) or len(_content_terms(question)) < STANDALONE_TERMS
 
 
 def dangling_reference(question: str) -> str | None:
     """The word by which a question points back at a conversation it may not have ("who led it?":
     it, "他为什么离开？": 他), when that and at most one content term is all it says; else None."""
     m = _ANAPHORA.search(question)
-    terms = [t for t in tokenize(question) if t not in STOPWORDS and len(t) > 1]
-    return m.group().strip() if m and len(terms) < 2 else None
+    return m.group().strip() if m and len(_content_terms(question)) < 2 else None
+
+
+def _content_terms(question: str) -> list[str]:
+    return [t for t in tokenize(question) if t not in STOPWORDS and len(t) > 1]
 
 
 def standalone(question: str, history: list[str]) -> str:

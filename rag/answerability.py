@@ -17,11 +17,12 @@ The limits are named below, each with the margin it was chosen with (README, "Ab
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 
 from .conversation import dangling_reference
 from .index import Index
-from .lexical import STOPWORDS, words
+from .lexical import STOPWORDS, fold, words
 from .question import Question
 from .retrieval import Evidence, Filter, Hit
 from .translate import expand
@@ -37,11 +38,19 @@ MIN_DENSE = {"zh": 0.84, "en": 0.79}
 MIN_FIGURE_SUPPORT = 0.05
 FIGURE_FROM = 6  # best passages searched for the figure or date a question asks for
 
-# A figure: Arabic or Chinese numerals with what they count, a percentage or a multiple.
+# A figure: Arabic, Chinese or English numerals with what they count, a percentage or a multiple, or a
+# number of two digits or with a decimal point (2.9, 13, 2255.25点). Matched against text folded to
+# Simplified characters and NFKC (full-width digits and ％ as half-width).
 _NUM = r"(?:\d[\d,.]*|[一二两三四五六七八九十百千万亿几半]+)"
+_EN_NUM = (r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|"
+           r"fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|a few|several|a couple of|dozens? of|half)")
 FIGURE = re.compile(
-    rf"{_NUM}\s*(?:%|％|倍|亿|万|千|百|美金|美元|刀|元|块|人民币|个|家|张|款|次|年|个月|月|周|天|小时|分钟|秒|岁|"
-    rf"token|tokens|[bBtTkKmM]\b|billion|million|thousand|dollars?|percent)|[$￥]\s*\d|\d{{2,}}"
+    rf"{_NUM}\s*(?:%|倍|亿|万|千|百|美金|美元|刀|元|块|人民币|个|家|张|款|次|年|个月|月|周|天|小时|分钟|秒|岁|"
+    rf"token|tokens|[bBtTkKmM]\b|billion|million|thousand|dollars?|percent)|[$￥]\s*\d|\d{{2,}}|\d\.\d|"
+    rf"\b{_EN_NUM}(?:[ -](?:and a half|and a quarter|or so))?[ -](?:years?|months?|weeks?|days?|hours?|minutes?|"
+    rf"seconds?|percent|times|people|employees|users|customers|dollars|bucks|millions?|billions?|thousands?|"
+    rf"hundreds?)\b",
+    re.I,
 )
 DATE = re.compile(
     r"\d{4}\s*年|[一二三四五六七八九〇零]{2,4}年|\d{1,2}\s*月|[一二三四五六七八九十]{1,2}月份?|去年|今年|前年|明年|"
@@ -60,7 +69,7 @@ _COUNTED_AFTER = re.compile(r"(?:多少|几)(?:个|张|家|位|名|种|款|次|�
 _COUNTED_BEFORE = re.compile(r"([\u3400-\u9fff]+)多少\s*[？?。！!]?\s*$")
 _COUNTED_EN = re.compile(r"\bhow (?:many|much) ([a-z][a-z-]*)", re.I)
 _GENERIC_MEASURES = frozenset("规模 数量 长度 大小 数字 数目 程度 时间 量 人 people time times".split())
-_NOT_COUNTED = frozenset("是 有 会 会有 达到 了 为 能 的 要 一共 总共 大概 到底 究竟 "
+_NOT_COUNTED = frozenset("是 有 会 会有 达到 了 为 能 的 要 一共 总共 大概 到底 究竟 各 各自 分别 "
                          "does did do is are was were of the a".split())
 
 
@@ -110,21 +119,34 @@ def figure_support(question: Question, hits: list[Hit], index: Index) -> float:
     """
     pattern = MONEY if question.kind == "amount" and _MONEY_ASKED.search(question.text) else ASKED[question.kind]
     counted_as = counted(question, index) if pattern is FIGURE else set()
-    names = {f.lower() for n in question.names for f in n.forms}
+    names = {fold(f.lower()) for n in question.names for f in n.forms}
     weights = term_weights(question, index, leave_out=names)
     total = sum(weights.values())
     best = 0.0
     for hit in hits[:FIGURE_FROM]:
+        # A figure a guest gives of themselves names them nowhere: who speaks, and the episode's
+        # title and guests, stand beside every sentence of it.
+        about = fold(" ".join([hit.title, *_people(index.documents[hit.source]["meta"])]).lower())
         previous = ""
         for text, *_ in index.sentences_of(hit.source, hit.start):
+            text = unicodedata.normalize("NFKC", fold(text))
             window = (previous + text).lower()
             previous = text
-            if not pattern.search(text) or (names and not any(n in window for n in names)):
+            if not pattern.search(text) or (names and not any(n in window or n in about for n in names)):
                 continue
             if counted_as and not any(t in window for t in counted_as):
                 continue
             best = max(best, sum(w for t, w in weights.items() if t in window) / total if total else 1.0)
     return best
+
+
+def _people(meta: dict) -> list[str]:
+    """The names an episode's metadata gives of who takes part (guest, speakers, host)."""
+    out = []
+    for key in ("guest", "guests", "speakers", "host", "hosts", "author"):
+        value = meta.get(key)
+        out += [str(v) for v in value] if isinstance(value, list) else [str(value)] if value else []
+    return out
 
 
 def counted(question: Question, index: Index) -> set[str]:
@@ -147,7 +169,9 @@ def counted(question: Question, index: Index) -> set[str]:
         if word in _NOT_COUNTED or word in _GENERIC_MEASURES:
             continue
         terms |= {word, word.removesuffix("s")} | {t for t, _ in expand(word, index.lexicon, STOPWORDS)}
-    return {t.lower() for t in terms}
+    for word in found:  # said in English passages by one of CEDICT's glosses (面积: area)
+        terms |= {w for part in index.forward.get(word, "").split("|") for w in part.split() if w not in STOPWORDS}
+    return {t.lower() for t in terms if t}
 
 
 def term_weights(question: Question, index: Index, leave_out: set[str] = frozenset()) -> dict[str, float]:

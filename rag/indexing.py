@@ -28,12 +28,13 @@ from .chunking import ChunkSettings, sentences, split
 from .documents import Document, corpus_files, load, normalise, parse, sha256_text
 from .embedders import Embedder
 from .errors import CorpusError, IndexBusyError, NotFoundError, RagError, UsageError
-from .index import FORMAT, MANIFEST, Index, Manifest, Passage, _read_jsonl, open_index, passage_speakers
-from .lexical import BM25, STOPWORDS, english_tokens, tokenize, words
+from .index import FORMAT, MANIFEST, MIN_PLANNED, Index, Manifest, Passage, _read_jsonl, open_index, passage_speakers
+from .lexical import BM25, STOPWORDS, english_tokens, fold, is_chinese, tokenize, words
 from .timed import Segment
 from . import stores
 from .translate import (
-    build_glosses, build_inflections, build_lexicon, build_names, chinese_names, names_in_text, pinyin_readings,
+    build_forward, build_glosses, build_inflections, build_lexicon, build_names, chinese_names, names_in_text,
+    pinyin_readings, stem,
 )
 
 BATCH = 32
@@ -483,16 +484,21 @@ def write(
             keys = _write_milvus(milvus, manifest, docs, passages, passage_vectors, (bm25, bm25_en), changed)
         del passage_vectors, sentence_vectors
         raw.unlink(missing_ok=True)
-        words = set(bm25.vocab) | names_in_text(p.text for p in passages)
-        present, absent = chinese_names((p.text for p in passages), bm25.vocab)
+        folded = [fold(p.text) for p in passages]  # Traditional Chinese matches as Simplified
+        words = set(bm25.vocab) | names_in_text(folded)
+        present, absent = chinese_names(folded, bm25.vocab)
         lexicon = {
             "glosses": build_lexicon(words),
             "inflections": build_inflections(words),
             "names": build_names(words),
             "present_names": present,
             "absent_names": absent,
-            "readings": pinyin_readings([*(p.text for p in passages), *(d.title for d in docs)]),
+            "readings": pinyin_readings([*folded, *(fold(d.title) for d in docs)]),
         }
+        if min(n_zh := sum(is_chinese(p.text) for p in passages), len(passages) - n_zh) >= MIN_PLANNED:
+            # Chinese questions meet the English passages of an archive of both languages through it
+            english = {stem(t) for t in bm25.vocab if t.isascii() and t.isalpha()}
+            lexicon["forward"] = build_forward(english, STOPWORDS)
         (tmp / "lexicon.json").write_text(json.dumps(lexicon, ensure_ascii=False), "utf-8")
         # The manifest goes last: a directory without one is never mistaken for an index.
         (tmp / MANIFEST).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2) + "\n", "utf-8")

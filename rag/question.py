@@ -19,13 +19,14 @@ Altman) cannot be checked offline and are judged only when CC-CEDICT knows their
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .index import Index
-from .lexical import STOPWORDS, english_query, tokenize, words
+from .lexical import STOPWORDS, english_query, is_chinese, tokenize, words
 from .translate import expand, is_pinyin, pinyin_splits, stem
 
 DENSE_TERMS = 5  # translated terms appended to an English question before embedding
+GLOSS_TERMS = 8  # English glosses appended to a Chinese question embedded for English passages
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 # Words by which questions point at the recording rather than its content ("what does the guest
@@ -43,12 +44,18 @@ _FUNCTION_WORDS = frozenset(
 )
 # The same in Chinese questions ("嘉宾认为……", "作者为什么……"): whether the transcripts have these
 # words says nothing of whether they cover the question.
-DISCOURSE_ZH = frozenset("嘉宾 主持人 作者 文中 文章 本文 说话人 讲者 节目 播客 访谈 采访 转录稿 材料 本期 这期 听众 读者".split())
+DISCOURSE_ZH = frozenset("嘉宾 主持人 作者 文中 文章 本文 说话人 讲者 节目 播客 访谈 采访 转录稿 材料 本期 这期 那期 听众 读者 "
+                         "这位 那位 此人 该人 他们 她们 大家".split())
+# A number and its measure word (三位, 两个, 几次) counts, it names no topic.
+_COUNT_WORD = re.compile(r"^[\d一二两三四五六七八九十百千万几多]+[个位名家种次条件项年天月周岁倍点只本部篇层重]?$")
 _UNTRANSLATED = STOPWORDS | DISCOURSE
 _NOT_CONTENT = _UNTRANSLATED | _FUNCTION_WORDS
 # A Latin-script name: a word with a capital or a digit, compounds (GPT-4, Claude 3.5) kept whole.
 _NAME = re.compile(r"[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*(?:[-.+][A-Za-z0-9]+)*(?:'s)?")
 _VERSION = re.compile(r" \d+(?:\.\d+)*\b")  # Llama 3, Gemini 1.5: a name's version after a space
+# Month names (and their abbreviations) begin dates, not names: "July 10", "Sept 2023".
+_MONTHS = frozenset("january february march april may june july august september october november december "
+                    "jan feb mar apr jun jul aug sep sept oct nov dec".split())
 _PINYIN_RUN = re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)+\b")  # Yang Zhilin, Li Zhifei
 
 # What kind of answer a question asks for, by its wording. "amount" and "date" questions are
@@ -93,7 +100,7 @@ class Question:
     cross_lingual: bool  # an English question about transcripts that may be Chinese
     tokens: tuple[str, ...]  # BM25 terms of the text itself
     translations: tuple[tuple[str, float], ...]  # Chinese terms for its English words and pinyin names
-    dense_text: str  # what gets embedded
+    dense_text: str  # what gets embedded to meet Chinese passages
     gloss_terms: tuple[str, ...]  # stems of its English words, for the gloss index
     names: tuple[Name, ...]
     coverage: float  # share of its content words that the corpus has (English words, Chinese words)
@@ -101,6 +108,10 @@ class Question:
     kind: str  # "amount", "date", "reason", "person" or "other"
     searched: str = ""  # a follow-up's standalone form, when the conversation changed it (rag.conversation)
     focus: tuple[str, ...] = ()  # a follow-up's own terms ("and Meta?": meta), which its answer should speak of
+    # How it meets English passages: the text embedded (an English question as it is; a Chinese one
+    # followed by CEDICT's English glosses of its words), and stems for the English index, weighted.
+    dense_text_en: str = ""
+    english_terms: tuple[tuple[str, float], ...] = ()
 
     @property
     def unknown_names(self) -> tuple[str, ...]:
@@ -117,18 +128,12 @@ class Question:
         if not expansion:
             return self
         extra = tuple((t, 1.0) for t in dict.fromkeys(tokenize(expansion)))
-        return Question(
-            self.text, self.lang, self.cross_lingual, self.tokens, self.translations + extra,
-            f"{self.dense_text} {expansion}", self.gloss_terms, self.names, self.coverage, self.missing, self.kind,
-            self.searched, self.focus,
-        )
+        return replace(self, translations=self.translations + extra, dense_text=f"{self.dense_text} {expansion}")
 
 
 def language(text: str) -> str:
     """'zh' when a fair share of the letters are Chinese characters, else 'en'."""
-    letters = [ch for ch in text if ch.isalpha()]
-    cjk = sum(1 for ch in letters if _CJK.match(ch))
-    return "zh" if letters and cjk / len(letters) >= 0.2 else "en"
+    return "zh" if is_chinese(text) else "en"
 
 
 def kind_of(text: str) -> str:
@@ -146,11 +151,19 @@ def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
             if _CJK.match(form) and form != name.text:
                 for token in tokenize(form):
                     translations[token] = 1.0
-    coverage, missing = _coverage(text, index, names)
+    glosses = _forward_glosses(text, index) if lang == "zh" and index.forward else {}
+    coverage, missing = _coverage(text, index, names, glosses)
     dense_text = text
     if translate_dense and cross:
         ranked = sorted(translations.items(), key=lambda tw: -tw[1])  # stable: ties keep question order
         dense_text = " ".join([text, *[t for t, w in ranked if w >= 0.5][:DENSE_TERMS]])
+    english_terms: dict[str, float] = dict.fromkeys(english_query(text, DISCOURSE), 1.0)
+    for word, parts in glosses.items():  # a Chinese word's glosses share one weight
+        stems = {stem(w) for part in parts for w in re.findall(r"[a-z]+", part)} - {stem(w) for w in STOPWORDS}
+        stems &= index.english_stems
+        for s in stems:
+            english_terms[s] = max(english_terms.get(s, 0.0), 1 / len(stems) ** 0.5)
+    dense_text_en = " ".join([text, *dict.fromkeys(parts[0] for parts in glosses.values())][: GLOSS_TERMS + 1])
     return Question(
         text=text,
         lang=lang,
@@ -163,7 +176,21 @@ def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
         coverage=coverage,
         missing=missing,
         kind=kind_of(text),
+        dense_text_en=dense_text_en,
+        english_terms=tuple(english_terms.items()),
     )
+
+
+def _forward_glosses(text: str, index: Index) -> dict[str, list[str]]:
+    """CEDICT's English glosses of a Chinese question's content words that English passages use
+    (rag.translate.build_forward): 直觉 -> [intuition]."""
+    out = {}
+    for word in words(text):
+        if len(word) < 2 or word in STOPWORDS or word in DISCOURSE_ZH or KINDS_WORDS.search(word):
+            continue
+        if parts := index.forward.get(word):  # "" for a word CEDICT knows whose glosses English passages lack
+            out[word] = parts.split("|")
+    return out
 
 
 def _names(text: str, index: Index, cross: bool) -> list[Name]:
@@ -178,6 +205,8 @@ def _names(text: str, index: Index, cross: bool) -> list[Name]:
         if any(s <= m.start() < e for s, e in covered):
             continue
         name = re.sub(r"'s$", "", m.group())
+        if name.lower() in _MONTHS:
+            continue  # a date ("July 10"), which the figure and date checks read
         if (v := _VERSION.match(text, m.end())) and name[:1].isupper() and name.lower() not in STOPWORDS:
             name += v.group()
         has_digit = any(ch.isdigit() for ch in name)
@@ -244,15 +273,19 @@ def _pinyin_forms(parts: list[str], index: Index) -> tuple[str, ...]:
     return tuple(found)
 
 
-def _coverage(text: str, index: Index, names: tuple[Name, ...]) -> tuple[float, tuple[str, ...]]:
+def _coverage(
+    text: str, index: Index, names: tuple[Name, ...], glosses: dict[str, list[str]]
+) -> tuple[float, tuple[str, ...]]:
     """The share of the question's content words that the corpus has, as written or translated,
     and the words it lacks.
 
     English words count when the corpus has them, or a CC-CEDICT gloss of one of its words (stay
     for 待), or a translation, in any form (led for lead); names count as their Name says. Chinese words (jieba's precise
     segmentation, two characters or more) count when the corpus text contains them: a substring
-    test, so a segmentation that differs from the corpus's only counts against a word that is truly absent.
-    Words that point at the recording (guest, 嘉宾, 作者) are not checked.
+    test, so a segmentation that differs from the corpus's only counts against a word that is truly absent;
+    Traditional and Simplified characters count as one) or when English passages use one of its
+    CEDICT glosses (`glosses`: 直觉 for intuition). Words that point at the recording (guest, 嘉宾,
+    作者) are not checked.
     """
     named = {n.text for n in names}
     checked: list[tuple[str, bool]] = [(n.text, n.known) for n in names]
@@ -264,9 +297,15 @@ def _coverage(text: str, index: Index, names: tuple[Name, ...]) -> tuple[float, 
         checked.append((word, any(k in vocab or stem(k) in vocab or stem(k) in glossed for k in forms)
                         or any(expand(k, index.lexicon, STOPWORDS) for k in forms)))
     for word in words(text):
-        if len(word) < 2 or word in STOPWORDS or word in DISCOURSE_ZH or word in named or KINDS_WORDS.search(word):
+        if (len(word) < 2 or word in STOPWORDS or word in DISCOURSE_ZH or word in named or KINDS_WORDS.search(word)
+                or _COUNT_WORD.match(word)):
             continue
-        checked.append((word, word in index.corpus_text))
+        if word in index.corpus_text or word in glosses:
+            checked.append((word, True))
+        elif not index.forward or word in index.forward:
+            # In an archive of both languages a word that CEDICT does not know (盖楼, a segmentation
+            # such as 说往) could be said in English in any words: it is not judged.
+            checked.append((word, False))
     distinct = dict(checked)  # a word counts once, however often the question says it
     if not distinct:
         return 1.0, ()
@@ -275,4 +314,5 @@ def _coverage(text: str, index: Index, names: tuple[Name, ...]) -> tuple[float, 
 
 
 # Chinese words that ask rather than name (什么时候, 多少, 为什么): not content.
-KINDS_WORDS = re.compile(r"^(?:什么|怎么|怎样|为什么|为何|多少|哪些|哪个|哪里|哪儿|哪位|是不是|有没有|如何|是否|认为|看待|觉得|说明|提到|时候)")
+KINDS_WORDS = re.compile(r"^(?:什么|怎么|怎样|为什么|为何|多少|哪些|哪个|哪里|哪儿|哪位|哪几|几位|几个|是不是|有没有|如何|是否|认为|看待|"
+                         r"觉得|说明|提到|时候|最能|分别|各是)")

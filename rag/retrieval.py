@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .errors import UsageError
-from .index import Index, Passage
+from .index import MIN_PLANNED, Index, Passage
 from .embedders import Embedder
 from .question import Question, analyse
 
@@ -155,25 +155,76 @@ class Retriever:
         n = len(self.index.passages)
         if n == 0:
             return [], Evidence(0.0)
+        chinese = self.index.passage_chinese
+        n_zh = int(chinese.sum())
+        if min(n_zh, n - n_zh) >= MIN_PLANNED:
+            plans = [self._plan_zh(q), self._plan_en(q)]
+        else:  # one language (or a handful of passages of the other): one plan for all
+            plans = [self._plan_zh(q) if n_zh >= n - n_zh else self._plan_en(q)]
         store, depth = self.index.store, min(n, DENSE_DEPTH)
-        qvec = self.embedder.embed_queries([q.dense_text[: 2 * MAX_QUERY_CHARS]])
-        dense_scores, dense_rows = store.search_dense(qvec[0], depth, where)
-        lexical = [store.search_lexical("zh", q.lexical_terms(self.translation_weight), depth, where)]
-        if self.gloss_weight and q.gloss_terms:
-            lexical.append(store.search_lexical("en", [(t, 1.0) for t in q.gloss_terms], depth, where))
-        rows = _distinct(np.concatenate([dense_rows, *(r for r, _ in lexical)]))
+        texts = list(dict.fromkeys(dense_text[: 2 * MAX_QUERY_CHARS] for dense_text, _ in plans))
+        qvecs = self.embedder.embed_queries(texts)
+        searched = []
+        for dense_text, lexical_plan in plans:
+            qvec = qvecs[texts.index(dense_text[: 2 * MAX_QUERY_CHARS])]
+            dense = store.search_dense(qvec, depth, where)
+            lexical = [(store.search_lexical(field, terms, depth, where), weight) for field, terms, weight in lexical_plan]
+            searched.append((qvec, dense, lexical))
+        rows = _distinct(np.concatenate([r for _, (_, dense_rows), lexical in searched
+                                         for r in (dense_rows, *(ranking[0] for ranking, _ in lexical))]))
         if not len(rows):
             return [], Evidence(0.0)
         # Fused over the candidates: a passage outside the dense ranking counts as the least similar
         # one in it, and one outside a lexical ranking scores 0, as if every passage were scored.
-        dense = _minmax(_spread(dense_scores, np.searchsorted(rows, dense_rows), len(rows)))
-        lex = _unit_max(_scatter(lexical[0], rows))
-        if len(lexical) > 1:
-            lex = _unit_max((1 - self.gloss_weight) * lex + self.gloss_weight * _unit_max(_scatter(lexical[1], rows)))
-        fused = self.dense_weight * dense + (1 - self.dense_weight) * lex
+        # Each passage takes the score of the plan for its language. A question's cosines with passages
+        # of its own language run higher than with the other's (0.87-0.90 against 0.84-0.88 for the
+        # best of each, whether or not they answer it), so in an archive of both languages each
+        # plan's cosines are put in standard units of its own language's passages before they meet.
+        in_chinese = chinese[rows]
+        dense = np.zeros(len(rows), dtype=np.float32)
+        lex = np.zeros(len(rows), dtype=np.float32)
+        best = (-1.0, None)
+        for (qvec, (dense_scores, dense_rows), lexical), mine in zip(
+            searched, (in_chinese, ~in_chinese) if len(plans) == 2 else (np.ones(len(rows), bool),)
+        ):
+            plan_dense = _spread(dense_scores, np.searchsorted(rows, dense_rows), len(rows))
+            if len(plans) == 2:  # cosines in standard units of the passages of their language
+                plan_dense = _standardise(plan_dense, dense_scores[np.isin(dense_rows, rows[mine])])
+            dense[mine] = plan_dense[mine]
+            plan_lex = np.zeros(len(rows), dtype=np.float32)
+            for ranking, weight in lexical:
+                plan_lex += weight * _unit_max(_scatter(ranking, rows))
+            lex[mine] = plan_lex[mine]
+            # the closest passage of this plan's language, for answerability's distance floor
+            own = np.isin(dense_rows, rows[mine])
+            if own.any() and dense_scores[own][0] > best[0]:
+                best = (float(dense_scores[own][0]), qvec)
+        fused = self.dense_weight * _minmax(dense) + (1 - self.dense_weight) * _unit_max(lex)
         order = np.argsort(-fused, kind="stable")[:k]
         hits = [_hit(r + 1, self.index.passages[rows[i]], fused[i]) for r, i in enumerate(order)]
-        return hits, Evidence(float(dense_scores[0]) if len(dense_scores) else 0.0, qvec[0])
+        top_vec = best[1] if best[1] is not None else searched[0][0]
+        if hits and len(plans) == 2:  # answers pick sentences with the vector of the best hit's language
+            top_vec = searched[0 if chinese[rows[order[0]]] else 1][0]
+        return hits, Evidence(max(best[0], 0.0), top_vec)
+
+    def _plan_zh(self, q: Question) -> tuple[str, list[tuple[str, list[tuple[str, float]], float]]]:
+        """How a question meets Chinese passages: its dense text (an English one followed by CEDICT
+        translations) and BM25 over Chinese tokens and translations, mixed for an English question
+        with BM25 of its words over the passages' English glosses."""
+        lexical = [("zh", q.lexical_terms(self.translation_weight), 1.0)]
+        if self.gloss_weight and q.gloss_terms:
+            lexical = [("zh", lexical[0][1], 1 - self.gloss_weight),
+                       ("en", [(t, 1.0) for t in q.gloss_terms], self.gloss_weight)]
+        return q.dense_text, lexical
+
+    def _plan_en(self, q: Question) -> tuple[str, list[tuple[str, list[tuple[str, float]], float]]]:
+        """How a question meets English passages: an English question as it is, a Chinese one with
+        CEDICT's English glosses of its words (Question.dense_text_en, english_terms); BM25 of its own
+        tokens (names such as Figma are written alike in both languages) and of stemmed English terms."""
+        lexical = [("zh", [(t, 1.0) for t in q.tokens], 1 - self.gloss_weight)]
+        if q.english_terms:
+            lexical.append(("en", list(q.english_terms), self.gloss_weight))
+        return q.dense_text_en or q.text, lexical
 
 
 def _distinct(rows: np.ndarray) -> np.ndarray:
@@ -198,6 +249,13 @@ def _spread(scores: np.ndarray, at: np.ndarray, n: int) -> np.ndarray:
     out = np.full(n, scores.min() if len(scores) else 0.0, dtype=np.float32)
     out[at] = scores
     return out
+
+
+def _standardise(x: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """x in standard units of the reference scores (unchanged when they are too few to have a spread)."""
+    if len(reference) < 2 or reference.std() == 0:
+        return x
+    return (x - reference.mean()) / reference.std()
 
 
 def _unit_max(x: np.ndarray) -> np.ndarray:

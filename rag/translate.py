@@ -112,6 +112,24 @@ def build_glosses(vocab: Iterable[str], stopwords: frozenset[str]) -> dict[str, 
     return {k: sorted(v) for k, v in found.items() if v}
 
 
+def build_forward(english_stems: set[str], stopwords: frozenset[str], limit: int = 3) -> dict[str, str]:
+    """Chinese word -> its first CEDICT glosses ("|"-joined, at most `limit`), for every word of two to
+    six characters, kept to glosses with a word whose stem the English passages use: 直觉 -> intuition,
+    孟买 -> mumbai, 盘古 -> "" (known, but nothing of it in English). CEDICT read forwards, for Chinese questions about English transcripts; kept in
+    the index because reading CEDICT takes a second."""
+    out: dict[str, list[str]] = {}
+    for word, parts in _gloss_entries():
+        if not 2 <= len(word) <= 6 or not _ALL_CJK.match(word):
+            continue
+        kept = out.setdefault(word, [])
+        for part in parts:
+            if len(kept) < limit and part not in kept and any(
+                w not in stopwords and stem(w) in english_stems for w in _WORD.findall(part)
+            ):
+                kept.append(part)
+    return {w: "|".join(g) for w, g in sorted(out.items())}
+
+
 def build_inflections(vocab: Iterable[str]) -> dict[str, str]:
     """Irregular English forms -> the word of a CEDICT gloss they inflect, for the glosses of the
     corpus vocabulary's words: led -> lead, drew -> draw, easier -> easy, biggest -> big.
@@ -178,7 +196,8 @@ def chinese_names(texts: Iterable[str], vocab: Iterable[str]) -> tuple[dict[str,
     # A word that is also a common one is no name when the texts write it: a question that uses
     # it (成功, 网络) most likely means the common word.
     present = {w: sorted(names[w] & vocab) for w in sorted(written - common)}
-    absent = sorted(w for w, english in names.items() if w not in written and not english & vocab)
+    # Nor does a question that uses such a word (三重 "triple", besides the city) name what is absent.
+    absent = sorted(w for w, english in names.items() if w not in written and not english & vocab and w not in common)
     return present, absent
 
 

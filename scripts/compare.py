@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import rag  # noqa: E402
+from rag.documents import corpus_files, read_text  # noqa: E402
 from rag.evaluation import evaluate, load_dataset  # noqa: E402
 
 
@@ -35,7 +36,8 @@ class PlainRecipe:
         from langchain_text_splitters import RecursiveCharacterTextSplitter
 
         splitter = RecursiveCharacterTextSplitter(chunk_size=500, chunk_overlap=50)
-        self.texts = [c for f in sorted(corpus.glob("*.txt")) for c in splitter.split_text(f.read_text("utf-8"))]
+        # every transcript file read as it is (subtitles and JSON included), as a user's script would
+        self.texts = [c for f in corpus_files(corpus) for c in splitter.split_text(read_text(f))]
         self.embedder = embedder
         vecs = embedder.embed_passages(self.texts)
         self.faiss = faiss.IndexFlatIP(vecs.shape[1])

@@ -45,7 +45,7 @@ _NUM = r"(?:\d[\d,.]*|[一二两三四五六七八九十百千万亿几半]+)"
 _EN_NUM = (r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|"
            r"fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|a few|several|a couple of|dozens? of|half)")
 FIGURE = re.compile(
-    rf"{_NUM}\s*(?:%|倍|亿|万|千|百|美金|美元|刀|元|块|人民币|个|家|张|款|次|年|个月|月|周|天|小时|分钟|秒|岁|"
+    rf"{_NUM}\s*(?:%|倍|成|亿|万|千|百|美金|美元|刀|元|块|人民币|个|家|张|款|次|年|个月|月|周|天|小时|分钟|秒|岁|"
     rf"token|tokens|[bBtTkKmM]\b|billion|million|thousand|dollars?|percent)|[$￥]\s*\d|\d{{2,}}|\d\.\d|"
     rf"\b{_EN_NUM}(?:[ -](?:and a half|and a quarter|or so))?[ -](?:years?|months?|weeks?|days?|hours?|minutes?|"
     rf"seconds?|percent|times|people|employees|users|customers|dollars|bucks|millions?|billions?|thousands?|"
@@ -61,6 +61,7 @@ _MONEY_ASKED = re.compile(
     r"钱|价|估值|融资|收入|营收|成本|投资|花了|\b(?:cost|price|pay|paid|valuation|revenue|raise|invest|funding|spend|spent|money)",
     re.I,
 )
+_CHANGE_ASKED = re.compile(r"降|涨|增长|下降|提高|减少|增加|\b(?:fall|fell|drop|rise|rose|grow|grew|cut|increase|decrease)", re.I)
 ASKED = {"amount": FIGURE, "date": DATE}
 # What an amount question counts: "有多少员工" and "how many employees" count employees, "市值是多少"
 # counts market value. A figure answers it only when said of that. A generic measure (规模, 长度)
@@ -117,7 +118,8 @@ def figure_support(question: Question, hits: list[Hit], index: Index) -> float:
     weighted by IDF, of the question's other terms it contains (1 if it has none). The largest value
     found; 0 when no sentence gives a figure.
     """
-    pattern = MONEY if question.kind == "amount" and _MONEY_ASKED.search(question.text) else ASKED[question.kind]
+    money = question.kind == "amount" and _MONEY_ASKED.search(question.text) and not _CHANGE_ASKED.search(question.text)
+    pattern = MONEY if money else ASKED[question.kind]  # how far a cost fell is a share (三成, 30%) as well
     counted_as = counted(question, index) if pattern is FIGURE else set()
     names = {fold(f.lower()) for n in question.names for f in n.forms}
     weights = term_weights(question, index, leave_out=names)

@@ -15,6 +15,7 @@ import statistics
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from . import timed
 from .errors import CorpusError
 
 SUFFIXES = (".txt", ".md", ".srt", ".vtt", ".json")  # timed formats: rag.timed
@@ -161,9 +162,51 @@ def parse(source: str, text: str) -> Document:
     regions = _regions(lines, skip, text)
     if not regions:
         raise CorpusError(f"{source}: no passage text after the header")
-    titled = bool(meta.get("title"))
-    title = meta.pop("title", None) or _first_words(text[regions[0][0] : regions[0][1]])
-    return Document(source=source, title=title, text=text, regions=tuple(regions), meta=meta, titled=titled)
+    _common_keys(meta)
+    title = meta.pop("title", None) or name_title(source)
+    body = [text[s:e] for i, (s, e) in enumerate(lines) if i not in skip and text[s:e].strip()]
+    if found := timed.turns(body):  # a transcript of turns: speaker (and time) of each, headers out of the text
+        joined, segments = timed.join(found)
+        return Document(source, title or _first_words(joined), joined, ((0, len(joined)),), meta, bool(title),
+                        segments)
+    return Document(source=source, title=title or _first_words(text[regions[0][0] : regions[0][1]]), text=text,
+                    regions=tuple(regions), meta=meta, titled=bool(title))
+
+
+# Front-matter keys of common exports, read as the fields the product shows.
+_DATE_KEYS = ("date", "publish_date", "published", "published_at", "pubdate", "pub_date", "release_date", "aired")
+_SHOW_KEYS = ("show", "podcast", "channel", "series", "program")
+
+
+def _common_keys(meta: dict) -> None:
+    """Read a header's common keys as `date` (YYYY-MM-DD), `show` and `speakers` (a guest's name too)."""
+    lower = {k.lower(): k for k in meta}
+    for key in _DATE_KEYS:
+        if key in lower and (m := re.match(r"\s*['\"]?(\d{4}-\d{2}(?:-\d{2})?)", str(meta[lower[key]]))):
+            meta["date"] = m.group(1)
+            break
+    for key in _SHOW_KEYS:
+        if key in lower and str(meta[lower[key]]).strip():
+            meta.setdefault("show", str(meta[lower[key]]).strip().strip("'\""))
+            break
+    guests = meta.get("guest") or meta.get("guests")
+    if guests:
+        guests = guests if isinstance(guests, list) else [g.strip() for g in re.split(r"[,，、;；&]| and ", str(guests))]
+        meta["speakers"] = list(dict.fromkeys([*meta.get("speakers", []), *(g.strip("'\" ") for g in guests if g.strip())]))
+    if isinstance(meta.get("title"), str):
+        meta["title"] = meta["title"].strip().strip("'\"")
+
+
+def name_title(source: str) -> str:
+    """A title from a file name that has words (`某播客-Vol12-聊聊长期投资-逐字稿.txt` -> 某播客 Vol12 聊聊长期投资
+    逐字稿); "" for one that is an id or a hash (`000_2d6f43025af66c3e.txt`, `uEBAKXcegqVTBkUv.mp3.srt`)."""
+    stem = source
+    while (dot := stem.rfind(".")) > 0 and len(stem) - dot <= 5:  # episode.mp3.srt -> episode
+        stem = stem[:dot]
+    parts = [p for p in re.split(r"[\s_\-.·]+", stem) if p]
+    worded = [p for p in parts if _CJK_RE.search(p) or (p.isalpha() and len(p) >= 3 and (p.islower() or p.istitle()
+                                                                                     or p.isupper() and len(p) <= 5))]
+    return " ".join(parts) if worded and len(worded) >= len(parts) / 2 else ""
 
 
 def regions_started(lines: list[tuple[int, int]], i: int, skip: set[int], text: str) -> bool:
@@ -186,12 +229,12 @@ def load(path: Path) -> Document:
     other field is kept as metadata. Its values win over the file's header. SubRip, WebVTT and
     Whisper JSON files are read by rag.timed.
     """
-    from . import timed
-
     text = read_text(path)
     if path.suffix.lower() in timed.SUFFIXES:
         text, segments = timed.join(timed.cues(path.name, text))
-        doc = Document(path.name, _first_words(text), text, ((0, len(text)),), {}, titled=False, segments=segments)
+        title = name_title(path.name)
+        doc = Document(path.name, title or _first_words(text), text, ((0, len(text)),), {}, titled=bool(title),
+                       segments=segments)
     else:
         doc = parse(path.name, text)
     side = sidecar(path)

@@ -141,9 +141,12 @@ class Index:
 
     @cached_property
     def corpus_text(self) -> str:
-        """The titles and normalised passage text of every transcript, for finding names and words in
-        them, with Traditional Chinese folded to Simplified (rag.lexical.fold)."""
-        return fold("\n".join([*(d["title"] for d in self.documents.values()), *(p.text for p in self.passages)]))
+        """The titles, speakers (labels and metadata) and normalised passage text of every transcript,
+        for finding names and words in them, with Traditional Chinese folded to Simplified (rag.lexical.fold)."""
+        people = {str(s) for spoken in self.passage_speakers for s in spoken}
+        people |= {str(s) for d in self.documents.values() for s in d["meta"].get("speakers") or () if s}
+        return fold("\n".join([*(d["title"] for d in self.documents.values()), *sorted(people),
+                               *(p.text for p in self.passages)]))
 
     @cached_property
     def _lower_text(self) -> str:

@@ -187,16 +187,16 @@ class Retriever:
         for (qvec, (dense_scores, dense_rows), lexical), mine in zip(
             searched, (in_chinese, ~in_chinese) if len(plans) == 2 else (np.ones(len(rows), bool),)
         ):
+            own = np.isin(dense_rows, rows[mine])  # this plan's ranked passages of its language
             plan_dense = _spread(dense_scores, np.searchsorted(rows, dense_rows), len(rows))
             if len(plans) == 2:  # cosines in standard units of the passages of their language
-                plan_dense = _standardise(plan_dense, dense_scores[np.isin(dense_rows, rows[mine])])
+                plan_dense = _standardise(plan_dense, dense_scores[own])
             dense[mine] = plan_dense[mine]
             plan_lex = np.zeros(len(rows), dtype=np.float32)
             for ranking, weight in lexical:
                 plan_lex += weight * _unit_max(_scatter(ranking, rows))
             lex[mine] = plan_lex[mine]
             # the closest passage of this plan's language, for answerability's distance floor
-            own = np.isin(dense_rows, rows[mine])
             if own.any() and dense_scores[own][0] > best[0]:
                 best = (float(dense_scores[own][0]), qvec)
         fused = self.dense_weight * _minmax(dense) + (1 - self.dense_weight) * _unit_max(lex)

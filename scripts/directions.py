@@ -104,10 +104,9 @@ def main() -> None:
           f"answerable refused: {len(refused_a)}/{len(answerable)} {' '.join(refused_a)}")
     print(f"answered questions quoting gold evidence: {len(quoted)}/{len(answered)} "
           f"({len(quoted) / max(1, len(answered)):.3f})")
-    if True:
-        missed = [r["id"] for r in answerable if not score([r], ranked["this product"], {})["all"]["in3000"]]
-        print(f"not in3000: {' '.join(missed)}")
-        print(f"unanswerable answered: {' '.join(r['id'] for r in unanswerable if r['id'] not in refused_u)}")
+    missed = [r["id"] for r in answerable if not score([r], ranked["this product"], {})["all"]["in3000"]]
+    print(f"not in3000: {' '.join(missed)}")
+    print(f"unanswerable answered: {' '.join(r['id'] for r in unanswerable if r['id'] not in refused_u)}")
 
 
 if __name__ == "__main__":

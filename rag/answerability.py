@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 
 from .conversation import dangling_reference
 from .index import Index
-from .lexical import STOPWORDS, fold, words
+from .lexical import STOPWORDS, fold, is_chinese, words
 from .question import Question
 from .retrieval import Evidence, Filter, Hit
-from .translate import expand
+from .translate import expand, stem
 
 # A question is off-topic when fewer than MIN_COVERAGE of its content words occur in the corpus
 # (as written, glossed or translated), or when even its closest passage is under MIN_DENSE (cosine
@@ -58,10 +58,12 @@ DATE = re.compile(
 )
 MONEY = re.compile(rf"{_NUM}\s*(?:亿|万|千)?\s*(?:美金|美元|刀|元|块|人民币|dollars?|billion|million)|[$￥]\s*\d")
 _MONEY_ASKED = re.compile(
-    r"钱|价|估值|融资|收入|营收|成本|投资|花了|\b(?:cost|price|pay|paid|valuation|revenue|raise|invest|funding|spend|spent|money)",
+    r"钱|价|估值|融资|收入|营收|成本|投资|花了|"
+    r"\b(?:costs?|prices?|pay|paid|valuations?|revenues?|raised?|invest(?:ed|ment)?|funding|spend|spent|money)\b",
     re.I,
 )
 _CHANGE_ASKED = re.compile(r"降|涨|增长|下降|提高|减少|增加|\b(?:fall|fell|drop|rise|rose|grow|grew|cut|increase|decrease)", re.I)
+_DURATION_ASKED = re.compile(r"多长时间|多久|多少(?:天|年|个月|周|小时|分钟)|\bhow long\b|\bhow many (?:days|weeks|months|years|hours)", re.I)
 ASKED = {"amount": FIGURE, "date": DATE}
 # What an amount question counts: "有多少员工" and "how many employees" count employees, "市值是多少"
 # counts market value. A figure answers it only when said of that. A generic measure (规模, 长度)
@@ -70,7 +72,7 @@ _COUNTED_AFTER = re.compile(r"(?:多少|几)(?:个|张|家|位|名|种|款|次|�
 _COUNTED_BEFORE = re.compile(r"([\u3400-\u9fff]+)多少\s*[？?。！!]?\s*$")
 _COUNTED_EN = re.compile(r"\bhow (?:many|much) ([a-z][a-z-]*)", re.I)
 _GENERIC_MEASURES = frozenset("规模 数量 长度 大小 数字 数目 程度 时间 量 人 people time times".split())
-_NOT_COUNTED = frozenset("是 有 会 会有 达到 了 为 能 的 要 一共 总共 大概 到底 究竟 各 各自 分别 "
+_NOT_COUNTED = frozenset("是 有 会 会有 达到 了 为 能 的 要 一共 总共 大概 到底 究竟 各 各自 各是 分别 "
                          "does did do is are was were of the a".split())
 
 
@@ -118,12 +120,15 @@ def figure_support(question: Question, hits: list[Hit], index: Index) -> float:
     weighted by IDF, of the question's other terms it contains (1 if it has none). The largest value
     found; 0 when no sentence gives a figure.
     """
-    money = question.kind == "amount" and _MONEY_ASKED.search(question.text) and not _CHANGE_ASKED.search(question.text)
-    pattern = MONEY if money else ASKED[question.kind]  # how far a cost fell is a share (三成, 30%) as well
+    # How far a cost fell is a share (三成, 30%) as well; how long something took (花了多长时间) is a duration.
+    money = (question.kind == "amount" and _MONEY_ASKED.search(question.text)
+             and not _CHANGE_ASKED.search(question.text) and not _DURATION_ASKED.search(question.text))
+    pattern = MONEY if money else ASKED[question.kind]
     counted_as = counted(question, index) if pattern is FIGURE else set()
     names = {fold(f.lower()) for n in question.names for f in n.forms}
     weights = term_weights(question, index, leave_out=names)
-    total = sum(weights.values())
+    # A Chinese question's terms meet an English sentence as the stems of their CEDICT glosses.
+    english = {t: w * index.bm25_en.idf(t) for t, w in question.english_terms if index.bm25_en.idf(t) > 0}
     best = 0.0
     for hit in hits[:FIGURE_FROM]:
         # A figure a guest gives of themselves names them nowhere: who speaks, and the episode's
@@ -138,8 +143,15 @@ def figure_support(question: Question, hits: list[Hit], index: Index) -> float:
                 continue
             if counted_as and not any(t in window for t in counted_as):
                 continue
-            best = max(best, sum(w for t, w in weights.items() if t in window) / total if total else 1.0)
+            best = max(best, _share(weights, window) if question.lang == "en" or is_chinese(text) or not english
+                       else _share(english, {stem(w) for w in re.findall(r"[a-z]+", window)}))
     return best
+
+
+def _share(weights: dict[str, float], window) -> float:
+    """The share of the weight of terms that a window (text, or a set of stems) contains; 1 without terms."""
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in window) / total if total else 1.0
 
 
 def _people(meta: dict) -> list[str]:

@@ -106,6 +106,15 @@ class Index:
         return np.fromiter((is_chinese(p.text) for p in self.passages), dtype=bool, count=len(self.passages))
 
     @cached_property
+    def episode_labels(self) -> dict[str, str]:
+        """Each transcript's title and speakers, lower-cased and folded to Simplified characters."""
+        out = {}
+        for source, d in self.documents.items():
+            people = [str(s) for s in d["meta"].get("speakers") or ()] + [str(s[4]) for s in d.get("segments", []) if s[4]]
+            out[source] = fold("\n".join([d["title"], *dict.fromkeys(people)]).lower())
+        return out
+
+    @cached_property
     def english_stems(self) -> frozenset[str]:
         """Stems of the English words the passages write (not of glosses): what English passages can match."""
         return frozenset(stem(t) for t in self.bm25.vocab if t.isascii() and t.isalpha())

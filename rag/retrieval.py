@@ -11,6 +11,7 @@ import numpy as np
 from .errors import UsageError
 from .index import MIN_PLANNED, Index, Passage
 from .embedders import Embedder
+from .lexical import fold, tokenize
 from .question import Question, analyse
 
 MAX_QUERY_CHARS = 2000
@@ -130,6 +131,7 @@ class Retriever:
         translation_weight: float = 1.0,
         translate_dense: bool = True,
         gloss_weight: float = 0.8,
+        name_weight: float = 0.1,
     ):
         index.check_embedder(embedder)
         self.index = index
@@ -138,6 +140,7 @@ class Retriever:
         self.translate_dense = translate_dense  # append the translation to English questions before embedding
         self.translation_weight = translation_weight  # BM25 weight of translated terms
         self.gloss_weight = gloss_weight  # share of the gloss index in an English question's lexical score
+        self.name_weight = name_weight  # added to passages of episodes that write the question's names
 
     def search(self, question: str | Question, k: int = 8, where: Filter | None = None) -> list[Hit]:
         return self.search_with_evidence(question, k, where)[0]
@@ -200,12 +203,40 @@ class Retriever:
             if own.any() and dense_scores[own][0] > best[0]:
                 best = (float(dense_scores[own][0]), qvec)
         fused = self.dense_weight * _minmax(dense) + (1 - self.dense_weight) * _unit_max(lex)
+        if self.name_weight and (named := self._named_episodes(q)):
+            sources = [self.index.passages[r].source for r in rows]
+            fused += self.name_weight * np.fromiter((named.get(src, 0.0) for src in sources), np.float32, len(rows))
         order = np.argsort(-fused, kind="stable")[:k]
         hits = [_hit(r + 1, self.index.passages[rows[i]], fused[i]) for r, i in enumerate(order)]
         top_vec = best[1] if best[1] is not None else searched[0][0]
         if hits and len(plans) == 2:  # answers pick sentences with the vector of the best hit's language
             top_vec = searched[0 if chinese[rows[order[0]]] else 1][0]
         return hits, Evidence(max(best[0], 0.0), top_vec)
+
+    def _named_episodes(self, q: Question) -> dict[str, float]:
+        """Episode -> share of the question's names it writes (in its passages, title or speakers), over
+        the names that some episodes write and others do not: a question naming Ryan Bell is about the
+        episodes that speak of him, whatever else shares its words. Read from BM25's postings."""
+        labels, passages = self.index.episode_labels, self.index.passages
+        shares: dict[str, float] = {}
+        telling = 0
+        for name in q.names:
+            having: set[str] = set()
+            for form in name.forms:
+                terms = [t for t in dict.fromkeys(tokenize(form))]
+                if not terms:
+                    continue
+                rows = set(self.index.bm25.postings(terms[0])[0].tolist())
+                for term in terms[1:]:
+                    rows &= set(self.index.bm25.postings(term)[0].tolist())
+                having |= {passages[r].source for r in rows}
+                having |= {src for src, label in labels.items() if fold(form.lower()) in label}
+            if not having or len(having) == len(labels):
+                continue
+            telling += 1
+            for src in having:
+                shares[src] = shares.get(src, 0.0) + 1.0
+        return {src: n / telling for src, n in shares.items()}
 
     def _plan_zh(self, q: Question) -> tuple[str, list[tuple[str, list[tuple[str, float]], float]]]:
         """How a question meets Chinese passages: its dense text (an English one followed by CEDICT

@@ -119,3 +119,25 @@ def test_compounds_meet_their_words():
 def test_hyphenated_english_finds_the_spaced_transcript_words(engine):
     hits = engine.search("How does self-play make up for the shortage of training data?", 5)
     assert any("self play 这个方法本质是用 AI 无限的算力来补数据不足" in h.text for h in hits)
+
+
+def test_a_question_naming_someone_prefers_the_episodes_that_name_them(tmp_path, embedder):
+    """Another episode sharing more of the question's words ranks below the one that names its person."""
+    from rag.indexing import build
+    from rag.retrieval import Retriever
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "interview-with-ryan-bell.txt").write_text(
+        "My advice to new artists is simple: publish early and keep a steady rhythm, because people remember "
+        "who was there first. I also think new artists should find friends who code.", "utf-8")
+    (corpus / "generative-art-roundtable.txt").write_text(
+        "What advice would you give new generative artists who are starting today? Advice for new artists is "
+        "hard, new artists should learn to code and study the artists they admire.", "utf-8")
+    (corpus / "bread-baking.txt").write_text(
+        "Bread needs flour, water, salt and time. Knead the dough, let it rise overnight, and bake it in a very "
+        "hot oven until the crust is dark.", "utf-8")
+    index = build(corpus, tmp_path / "idx", embedder).index
+    question = "What advice does Ryan Bell give new artists?"
+    assert Retriever(index, embedder, name_weight=0).search(question, 1)[0].source == "generative-art-roundtable.txt"
+    assert Retriever(index, embedder).search(question, 1)[0].source == "interview-with-ryan-bell.txt"

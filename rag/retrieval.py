@@ -11,9 +11,10 @@ import numpy as np
 from .errors import UsageError
 from .index import MIN_PLANNED, Index, Passage
 from .embedders import Embedder
-from .lexical import fold, tokenize
+from .lexical import fold
 from .question import Question, analyse
 
+_CJK = re.compile(r"[\u3400-\u9fff]")
 MAX_QUERY_CHARS = 2000
 MAX_K = 50
 DENSE_DEPTH = 1000  # dense candidates per query; the rest count as least similar
@@ -223,8 +224,7 @@ class Retriever:
         for name in q.names:
             having: set[str] = set()
             for form in name.forms:
-                terms = [t for t in dict.fromkeys(tokenize(form))]
-                if not terms:
+                if not (terms := _name_terms(fold(form.lower()), q, self.index.bm25.vocab)):
                     continue
                 rows = set(self.index.bm25.postings(terms[0])[0].tolist())
                 for term in terms[1:]:
@@ -256,6 +256,16 @@ class Retriever:
         if q.english_terms:
             lexical.append(("en", list(q.english_terms), self.gloss_weight))
         return q.dense_text_en or q.text, lexical
+
+
+def _name_terms(form: str, q: Question, vocab: dict[str, int]) -> list[str]:
+    """The BM25 terms a passage that writes a name has: its words (Latin script), or the name itself,
+    or the question's own terms inside it (Chinese, which the question's analysis already segmented)."""
+    if not _CJK.search(form):
+        return re.findall(r"[a-z0-9]+(?:[.\-+][a-z0-9]+)*", form)  # as rag.lexical.tokenize writes them
+    if form in vocab:
+        return [form]
+    return [t for t, _ in q.lexical_terms() if len(t) >= 2 and t in form]
 
 
 def _distinct(rows: np.ndarray) -> np.ndarray:

@@ -90,7 +90,14 @@ def judge(question: Question, hits: list[Hit], evidence: Evidence, index: Index,
     if not hits and where:
         return Verdict(False, [say["filter"].format(where.describe())])
     reasons = []
-    if unknown := question.unknown_names:
+    unknown = question.unknown_names
+    if hits and not is_chinese(hits[0].text):
+        # A name Chinese text might transliterate is judged after all when English passages answer:
+        # they would write it as the question does, or as speech recognition misheard it (Tabarrok
+        # as Stabarrok, Adviser as Advisors).
+        unknown += tuple(n.text for n in question.names
+                         if not n.forms and not n.judged and index.spelled_like(n.text) is None)
+    if unknown:
         reasons.append(say["names"].format(", ".join(unknown)))
     if not question.searched and not question.names and (pointer := dangling_reference(question.text)):
         reasons.append(say["context"].format(pointer))  # a follow-up asked without its conversation

@@ -115,6 +115,22 @@ class Index:
         return out
 
     @cached_property
+    def _latin_words(self) -> list[str]:
+        return [w for w in self.bm25.vocab if w.isascii() and w.isalpha()]
+
+    def spelled_like(self, name: str) -> str | None:
+        """The word of the passages closest in spelling to a one-word Latin name, if close enough to be
+        the same one misheard: one edit, or two in a name of seven letters or more that starts alike."""
+        from rapidfuzz import distance, process
+
+        name = name.lower()
+        found = process.extractOne(name, self._latin_words, scorer=distance.Levenshtein.distance, score_cutoff=2)
+        if found is None:
+            return None
+        word, edits = found[0], found[1]
+        return word if edits <= 1 or (len(name) >= 7 and word[:2] == name[:2]) else None
+
+    @cached_property
     def english_stems(self) -> frozenset[str]:
         """Stems of the English words the passages write (not of glosses): what English passages can match."""
         return frozenset(stem(t) for t in self.bm25.vocab if t.isascii() and t.isalpha())

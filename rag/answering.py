@@ -19,7 +19,7 @@ import numpy as np
 from . import prompts
 from .answerability import ASKED, term_weights
 from .documents import normalise
-from .index import Index
+from .index import Index, one_line
 from .llm import LLMClient
 from .question import Question
 from .retrieval import Hit
@@ -119,7 +119,7 @@ class Citation:
 
     def location(self) -> str:
         """[n] title — source, chars a-b, and for a timed transcript [12:34–12:58] speaker:"""
-        where = f"[{self.n}] {self.title} — {self.source}, chars {self.start}-{self.end}"
+        where = f"[{self.n}] {one_line(self.title)} — {one_line(self.source)}, chars {self.start}-{self.end}"
         if self.time_start is not None:
             where += f" [{clock(self.time_start)}–{clock(self.time_end)}]"
         return where + (f" {self.speaker}:" if self.speaker else "")
@@ -228,7 +228,8 @@ def abstention(question: Question, hits: list[Hit], reasons: list[str], mode: st
     lines = [say["abstain"] + (say["colon"] + say["sep"].join(reasons) if reasons else "") + say["stop"]]
     if hits:
         lines += ["", say["nearest"]]
-        lines += [f"- {h.title} — {h.source}, chars {h.start}-{h.end}: {_clip(h.text, 120)}" for h in hits[:2]]
+        lines += [f"- {one_line(h.title)} — {one_line(h.source)}, chars {h.start}-{h.end}: {_clip(h.text, 120)}"
+                  for h in hits[:2]]
     return Answer(question.text, "\n".join(lines), mode, True, [], hits, reasons=list(reasons))
 
 

@@ -244,8 +244,10 @@ def search(ctx, question: str | None, k: int | None, as_json: bool, queries: Pat
             obj = {"query": q, "hits": [h.to_dict() for h in hits]}
             _emit({"id": qid, **obj} if queries else obj)
         else:
+            from .index import one_line
+
             for h in hits:
-                click.echo(f"[{h.rank}] {h.source} {h.start}-{h.end}  {h.title}  (score {h.score:.4f})")
+                click.echo(f"[{h.rank}] {one_line(h.source)} {h.start}-{h.end}  {one_line(h.title)}  (score {h.score:.4f})")
                 click.echo(f"    {h.text}\n")
 
 
@@ -435,7 +437,7 @@ def eval_(ctx, dataset: Path, as_json: bool, k: int):
 @click.pass_context
 def sources(ctx, as_json: bool):
     """List the transcripts in the index."""
-    from .index import open_index
+    from .index import one_line, open_index
 
     index = open_index(Path(_settings(ctx).index))
     items = index.sources()
@@ -443,5 +445,5 @@ def sources(ctx, as_json: bool):
         _emit({"sources": items})
         return
     for s in items:
-        click.echo(f"{s['source']}  {s['passages']:>4} passages  {s.get('date') or '':10}  {s['title']}")
+        click.echo(f"{one_line(s['source'])}  {s['passages']:>4} passages  {s.get('date') or '':10}  {one_line(s['title'])}")
 

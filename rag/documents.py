@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import stat
 import statistics
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -86,6 +87,9 @@ def read_text(path: Path) -> str:
     """Decode a corpus file as UTF-8 (or UTF-16 with a byte-order mark), refusing empty, binary and
     undecodable files, and links that lead nowhere, by name."""
     try:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):  # reading a FIFO or a device would wait forever, or never end
+            raise CorpusError(f"{path.name}: not a regular file ({_KINDS.get(stat.S_IFMT(mode), 'special file')}); skipped")
         data = path.read_bytes()
     except OSError as e:  # a symbolic link to nothing, or a loop of them
         raise CorpusError(f"{path.name}: cannot be read ({e.strerror})") from None
@@ -108,13 +112,18 @@ def read_text(path: Path) -> str:
     return text.removeprefix("\ufeff")
 
 
+_KINDS = {stat.S_IFIFO: "a named pipe", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
+          stat.S_IFBLK: "a block device", stat.S_IFDIR: "a folder"}
+
+
 def corpus_files(folder: Path) -> list[Path]:
     """The transcript files of a corpus folder, sorted by name."""
     if not folder.is_dir():
         raise CorpusError(f"corpus folder not found: {folder}")
     files = sorted(
         p for p in folder.iterdir()
-        if p.suffix.lower() in SUFFIXES and not p.name.endswith(".meta.json") and (p.is_file() or p.is_symlink())
+        # anything but a folder: files that are no regular file are skipped by name when read (read_text)
+        if p.suffix.lower() in SUFFIXES and not p.name.endswith(".meta.json") and not p.is_dir()
     )
     if not files:
         raise CorpusError(f"no transcript files ({', '.join(SUFFIXES)}) in {folder}")

@@ -248,6 +248,12 @@ def passage_speakers(passages: list[Passage], documents: dict[str, dict]) -> lis
     return out
 
 
+def one_line(text: str) -> str:
+    """A file name or title as it prints on one line of text output: line breaks and other control
+    characters written as escapes (a\\nb), so that one record never spans two lines."""
+    return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
+
+
 def _read_jsonl(path: Path) -> list:
     """The records of a JSON-lines file of the index."""
     with open(path, encoding="utf-8") as f:

@@ -66,7 +66,7 @@ class Filter:
     def __post_init__(self):
         for name in ("since", "until"):
             value = getattr(self, name)
-            if value is not None and not _DATE.match(value):
+            if value is not None and not _real_date(value):
                 raise UsageError(f"{name} must be a date like 2024, 2024-02 or 2024-02-17, not {value!r}")
 
     def __bool__(self) -> bool:
@@ -99,6 +99,20 @@ class Filter:
 _DATE = re.compile(r"^\d{4}(?:-\d{2}(?:-\d{2})?)?$")
 
 
+def _real_date(value: str) -> bool:
+    """Whether a YYYY, YYYY-MM or YYYY-MM-DD value is a day, month or year of the calendar (not 2024-13-45)."""
+    import datetime
+
+    if not _DATE.match(value):
+        return False
+    year, month, day = (value.split("-") + ["01", "01"])[:3]
+    try:
+        datetime.date(int(year), int(month), int(day))
+    except ValueError:
+        return False
+    return True
+
+
 def check_query(query: object, k: int | None = None) -> str:
     """The stripped query, or a UsageError saying what is wrong with it or with k."""
     if not isinstance(query, str) or not query.strip():
@@ -107,6 +121,8 @@ def check_query(query: object, k: int | None = None) -> str:
         query.encode("utf-8")
     except UnicodeEncodeError:
         raise UsageError("the question is not valid Unicode text (it holds an unpaired surrogate)") from None
+    if not any(ch.isalnum() for ch in query):
+        raise UsageError("the question has no words (letters, characters or digits) to search for")
     if len(query) > MAX_QUERY_CHARS:
         raise UsageError(f"the question is {len(query)} characters; the limit is {MAX_QUERY_CHARS}")
     if k is not None and not 1 <= k <= MAX_K:

@@ -162,6 +162,7 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
         since: str | None = Query(None, max_length=10, description="Only transcripts dated on or after (2024-02-17)."),
         until: str | None = Query(None, max_length=10, description="Only transcripts dated on or before."),
     ):
+        _utf8_query(request)
         where = Filter(source, show, speaker, since, until)
         hits = await to_thread.run_sync(request.app.state.engine.retriever.search, q, k, where,
                                         limiter=request.app.state.search_threads)
@@ -244,6 +245,18 @@ class TokenGuard:
 def app_from_environment() -> FastAPI:
     """The app as the environment and `.env` describe it: what each `rag serve --workers N` process runs."""
     return create_app(load_settings())
+
+
+def _utf8_query(request: Request) -> None:
+    """A UsageError (422) when the URL's query string does not decode as UTF-8 (%ED%A0%80, a lone
+    surrogate): Starlette would quietly read it with U+FFFD in place of what was sent."""
+    from urllib.parse import unquote_to_bytes
+
+    raw = request.scope.get("query_string", b"")
+    try:
+        unquote_to_bytes(raw.replace(b"+", b" ")).decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError("the query string is not valid UTF-8") from None
 
 
 def _status(exc: RagError) -> int:

@@ -1,0 +1,90 @@
+"""Input that carries no question or impossible values, and files that are no regular file."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+from click.testing import CliRunner
+from fastapi.testclient import TestClient
+
+from conftest import ROOT
+from rag.cli import main
+from rag.server import create_app
+from rag.settings import Settings
+
+NO_WORDS = ["???", "\x00", "\x00\x00", "\u200b", "？！。", "-- ..."]
+
+
+@pytest.fixture(scope="module")
+def client(engine):
+    with TestClient(create_app(Settings(), engine=engine)) as c:
+        yield c
+
+
+def _cli(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+@pytest.mark.parametrize("question", NO_WORDS)
+def test_a_question_without_words_is_a_usage_error(question, client):
+    for command in ("ask", "search"):
+        result = _cli(command, "--", question)
+        assert result.exit_code == 2 and "no words" in result.output, (command, result.output)
+    r = client.post("/ask", json={"question": question})
+    assert r.status_code == 422 and "no words" in r.text
+    assert client.get("/search", params={"q": question}).status_code == 422
+
+
+@pytest.mark.parametrize("field, value", [("since", "2024-13-45"), ("until", "0000-00-00"), ("since", "2023-02-29"),
+                                          ("until", "2024-00")])
+def test_an_impossible_date_is_refused_naming_the_field(field, value, client):
+    result = _cli("search", f"--{field}", value, "亚马逊为什么失败")
+    assert result.exit_code == 2 and field in result.output
+    r = client.get("/search", params={"q": "亚马逊为什么失败", field: value})
+    assert r.status_code == 422 and field in r.text
+    r = client.post("/ask", json={"question": "亚马逊为什么失败", field: value})
+    assert r.status_code == 422 and field in r.text
+
+
+def test_real_dates_still_filter(client):
+    assert client.get("/search", params={"q": "亚马逊为什么失败", "since": "2024-02-29", "until": "2030"}).status_code == 200
+
+
+def test_a_query_string_that_is_not_utf8_is_refused(client):
+    r = client.get("/search?q=%ED%A0%80")
+    assert r.status_code == 422 and "UTF-8" in r.text
+    assert client.get("/search?q=%E4%BA%9A%E9%A9%AC%E9%80%8A").status_code == 200  # 亚马逊
+
+
+def test_a_file_name_with_a_line_break_prints_on_one_line(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(ROOT / "seeds" / "000_2d6f43025af66c3e.txt", corpus / "amazon\nq.txt")
+    index = str(tmp_path / "idx")
+    assert _cli("--index", index, "build", str(corpus)).exit_code == 0
+    listed = _cli("--index", index, "sources")
+    assert listed.exit_code == 0 and listed.output.strip().splitlines()[0].startswith("amazon\\nq.txt")
+    assert len(listed.output.strip().splitlines()) == 1
+    found = _cli("--index", index, "search", "-k", "1", "亚马逊为什么失败")
+    assert found.output.splitlines()[0].startswith("[1] amazon\\nq.txt ")
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no named pipes here")
+def test_a_named_pipe_is_skipped_by_name_and_never_read(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(ROOT / "seeds" / "000_2d6f43025af66c3e.txt", corpus / "amazon.txt")
+    os.mkfifo(corpus / "pipe.txt")
+    os.symlink(corpus / "pipe.txt", corpus / "link-to-pipe.txt")
+    index = tmp_path / "idx"
+    rag = [sys.executable, "-m", "rag", "--index", str(index)]
+    # A build that opened the pipe would wait for a writer forever: the timeout fails the test.
+    built = subprocess.run([*rag, "build", str(corpus)], capture_output=True, text=True, timeout=120)
+    assert built.returncode == 0, built.stderr
+    assert "pipe.txt: not a regular file (a named pipe)" in built.stderr
+    assert "link-to-pipe.txt: not a regular file (a named pipe)" in built.stderr
+    added = subprocess.run([*rag, "add", "--strict", str(corpus / "pipe.txt")], capture_output=True, text=True,
+                           timeout=60)
+    assert added.returncode != 0 and "not a regular file" in added.stderr

@@ -390,12 +390,12 @@ def mcp_(ctx, http: bool, host: str | None, port: int | None):
     import anyio
 
     from .engine import from_settings
-    from .mcp_server import create_server
+    from .mcp_server import create_server, run_stdio
 
     s = _settings(ctx, host=host, port=port)
     server = create_server(from_settings(s))
     if not http:
-        anyio.run(server.run_stdio_async)
+        anyio.run(run_stdio, server)
         return
     import uvicorn
 

@@ -101,3 +101,34 @@ def _reader(engine: Engine, source: str):
         return engine.index.texts[source]
 
     return read
+
+
+async def run_stdio(server) -> None:
+    """Serve `server` (create_server's) over stdin and stdout, answering a line that is no JSON-RPC
+    message (garbage, a lone-surrogate escape, JSON nested too deep) with a JSON-RPC parse error: the
+    SDK's own stdio loop passes such a line on as an exception that nothing answers, and the client
+    waits forever."""
+    import anyio
+    import mcp_types as types
+    from mcp.server.stdio import stdio_server
+    from mcp.shared.message import SessionMessage
+
+    lowlevel = server._lowlevel_server  # what MCPServer.run_stdio_async runs, given the filtered stream
+    parse_error = types.JSONRPCError(
+        jsonrpc="2.0", id=None, error=types.ErrorData(code=types.PARSE_ERROR, message="Parse error: not a JSON-RPC message")
+    )
+    async with stdio_server() as (read_stream, write_stream):
+        send, receive = anyio.create_memory_object_stream(0)
+
+        async def messages_only() -> None:
+            async with send:
+                async for item in read_stream:
+                    if isinstance(item, Exception):
+                        await write_stream.send(SessionMessage(parse_error))
+                    else:
+                        await send.send(item)
+
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(messages_only)
+            await lowlevel.run(receive, write_stream, lowlevel.create_initialization_options())
+            tasks.cancel_scope.cancel()

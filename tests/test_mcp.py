@@ -70,3 +70,19 @@ def test_over_streamable_http_with_a_token(tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def test_a_line_that_is_no_json_rpc_message_gets_a_parse_error_over_raw_stdio():
+    """A client that sends garbage is told so, instead of waiting forever, and the session goes on."""
+    import json
+
+    lines = ["garbage", '{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"x": "\\ud800"}}',
+             "[" * 50_000 + "]" * 50_000,
+             json.dumps({"jsonrpc": "2.0", "id": 7, "method": "initialize", "params": {
+                 "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})]
+    proc = subprocess.run([sys.executable, "-m", "rag", "--index", str(ROOT / "index"), "mcp"],
+                          input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=120)
+    replies = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert [r.get("error", {}).get("code") for r in replies[:3]] == [-32700] * 3
+    assert all(r["id"] is None for r in replies[:3])
+    assert replies[3]["id"] == 7 and "result" in replies[3]

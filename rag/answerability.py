@@ -133,9 +133,7 @@ def figure_support(question: Question, hits: list[Hit], index: Index) -> float:
     pattern = MONEY if money else ASKED[question.kind]
     counted_as = counted(question, index) if pattern is FIGURE else set()
     names = {fold(f.lower()) for n in question.names for f in n.forms}
-    weights = term_weights(question, index, leave_out=names)
-    # A Chinese question's terms meet an English sentence as the stems of their CEDICT glosses.
-    english = {t: w * index.bm25_en.idf(t) for t, w in question.english_terms if index.bm25_en.idf(t) > 0}
+    share = TermShare(question, index, leave_out=names)
     best = 0.0
     for hit in hits[:FIGURE_FROM]:
         # A figure a guest gives of themselves names them nowhere: who speaks, and the episode's
@@ -150,9 +148,24 @@ def figure_support(question: Question, hits: list[Hit], index: Index) -> float:
                 continue
             if counted_as and not any(t in window for t in counted_as):
                 continue
-            best = max(best, _share(weights, window) if question.lang == "en" or is_chinese(text) or not english
-                       else _share(english, {stem(w) for w in re.findall(r"[a-z]+", window)}))
+            best = max(best, share(window, english=not is_chinese(text)))
     return best
+
+
+class TermShare:
+    """The share, by IDF, of a question's subject terms that a sentence contains (1 when it has none).
+    A Chinese question's terms meet an English sentence as the stems of their CEDICT glosses."""
+
+    def __init__(self, question: Question, index: Index, leave_out: set[str] = frozenset(), weights=None):
+        self.weights = weights if weights is not None else term_weights(question, index, leave_out)
+        self.english = {} if question.lang == "en" else {
+            t: w * index.bm25_en.idf(t) for t, w in question.english_terms if index.bm25_en.idf(t) > 0}
+
+    def __call__(self, text: str, english: bool = False) -> float:
+        """`text` lower-cased; `english`: whether it is an English sentence."""
+        if english and self.english:
+            return _share(self.english, {stem(w) for w in re.findall(r"[a-z]+", text)})
+        return _share(self.weights, text)
 
 
 def _share(weights: dict[str, float], window) -> float:

@@ -17,9 +17,10 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import prompts
-from .answerability import ASKED, term_weights
+from .answerability import ASKED, TermShare, term_weights
 from .documents import normalise
 from .index import Index, one_line
+from .lexical import fold, is_chinese
 from .llm import LLMClient
 from .question import Question
 from .retrieval import Hit
@@ -356,8 +357,7 @@ def _candidates(question: Question, hits: list[Hit], index: Index, query_vector:
     """The sentences of the hits' passages, each once (neighbouring passages overlap), scored."""
     weights = term_weights(question, index)
     focus = {t: w for t, w in weights.items() if t in question.focus}
-    weights = focus or weights  # a follow-up's answer speaks of what the follow-up asks about
-    total = sum(weights.values()) or 1.0
+    share = TermShare(question, index, weights=focus or weights)  # a follow-up's answer speaks of what it asks about
     q = np.asarray(query_vector, dtype=np.float32).reshape(-1)
     seen: set[tuple[str, int]] = set()
     out: list[_Sentence] = []
@@ -370,7 +370,7 @@ def _candidates(question: Question, hits: list[Hit], index: Index, query_vector:
             score = -np.inf
             if not is_question(text) and len(text) >= 6 and not addressed_to_model(text):
                 lower = text.lower()
-                score = float(vector @ q) + TERM_WEIGHT * sum(w for t, w in weights.items() if t in lower) / total
+                score = float(vector @ q) + TERM_WEIGHT * share(lower, english=not is_chinese(text))
                 score += PASSAGE_WEIGHT * hit.score - RANK_WEIGHT * hit.rank
                 if question.kind == "reason" and _CAUSE.search(text):
                     score += KIND_BONUS

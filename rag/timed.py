@@ -170,8 +170,6 @@ def turns(lines: list[str]) -> list[Cue] | None:
     is never text. Tags without a time count only when their name recurs (a line "Note: ..." is text).
     Markdown headings that mark no turn (the title again, "## Transcript", chapters) are not speech: left out.
     """
-    lines = ["" if _MD_HEADING.match(line) and not _PAREN_TURN.match(line.strip()) and not _HEADING_TURN.match(
-        line.strip()) else line for line in lines]
     marks: list[tuple[int, str | None, float | None, float | None, str]] = []  # line, speaker, t0, t1, rest
     for i, line in enumerate(lines):
         line = line.strip()
@@ -190,6 +188,8 @@ def turns(lines: list[str]) -> list[Cue] | None:
     marks = [m for m in marks if m[2] is not None or m[1] in recurring]
     if len(marks) < MIN_TURNS:
         return None
+    turn_lines = {m[0] for m in marks}
+    lines = ["" if _MD_HEADING.match(line) and i not in turn_lines else line for i, line in enumerate(lines)]
     out: list[Cue] = []
     speaker = None
     if marks[0][0] > 0:  # text before the first turn

@@ -68,7 +68,7 @@ podcast: Example Podcast
 guest: Dr. Jane Doe
 ---
 
-# A wrong heading title
+# A wrong heading: with a colon, like a turn
 
 ## Transcript
 

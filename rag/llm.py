@@ -9,6 +9,8 @@ The offline `extractive` mode needs no client: see `rag.answering`.
 from __future__ import annotations
 
 import json
+import queue
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -33,8 +35,10 @@ class OpenAIClient:
     """Chat completions through the `openai` package against any compatible base URL.
 
     `timeout` bounds each request's connection and each wait for data, `retries` the retries on
-    429/5xx/timeouts, and `deadline` the whole call: a server that sends a byte every few seconds
-    is cut off when the deadline passes, streaming or not, and its connection closed.
+    429/5xx/timeouts/broken connections, and `deadline` the whole call, retries included: the request
+    runs in a worker thread and the caller stops waiting when the deadline passes, whatever the server
+    does (hangs, drips bytes inside one event, trickles its headers); the worker then closes the
+    connection as soon as it can. A reply of the wrong shape is an LLMError, like a 500.
     """
 
     def __init__(
@@ -51,48 +55,127 @@ class OpenAIClient:
 
         if not model:
             raise UsageError("the openai LLM needs a model name: set RAG_LLM_MODEL")
-        self._client = OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=retries)
+        # Retries are this client's own, so that they stay within the deadline.
+        self._client = OpenAI(base_url=base_url, api_key=api_key or "not-needed", timeout=timeout, max_retries=0)
         self._model = model
         self._temperature = temperature
         self._timeout = timeout
+        self.retries = retries
         self.deadline = deadline
         self.name = f"openai:{model}"
 
     def complete(self, system: str, user: str) -> str:
-        end = time.monotonic() + self.deadline
-        with _errors(), self._client.chat.completions.with_streaming_response.create(
-            model=self._model, messages=_messages(system, user), temperature=self._temperature,
-            timeout=self._request_timeout(end),
-        ) as response:
-            body = bytearray()
-            for data in response.iter_bytes():  # read as it arrives, so that the deadline holds
-                body += data
-                self._check(end)
-            reply = json.loads(body or b"{}")
-            choices = reply.get("choices") or []
-            return (choices[0].get("message") or {}).get("content") or "" if choices else ""
+        return "".join(self._bounded(lambda emit, stop, end: emit(self._complete_once(system, user, stop, end))))
 
     def stream(self, system: str, user: str) -> Iterator[str]:
-        end = time.monotonic() + self.deadline
-        with _errors():
-            chunks = self._client.chat.completions.create(
-                model=self._model, messages=_messages(system, user), temperature=self._temperature, stream=True,
+        return self._bounded(lambda emit, stop, end: self._stream_once(system, user, emit, stop, end))
+
+    def _complete_once(self, system: str, user: str, stop: threading.Event, end: float) -> str:
+        def request():
+            with self._client.chat.completions.with_streaming_response.create(
+                model=self._model, messages=_messages(system, user), temperature=self._temperature,
                 timeout=self._request_timeout(end),
-            )
+            ) as response:
+                body = bytearray()
+                for data in response.iter_bytes():  # read as it arrives, so that a stop ends it
+                    body += data
+                    if stop.is_set():
+                        return ""
+                return _content(json.loads(body or b"{}"))
+
+        return self._retrying(request, stop, end)
+
+    def _stream_once(self, system: str, user: str, emit, stop: threading.Event, end: float) -> None:
+        chunks = self._retrying(lambda: self._client.chat.completions.create(
+            model=self._model, messages=_messages(system, user), temperature=self._temperature, stream=True,
+            timeout=self._request_timeout(end),
+        ), stop, end)
+        try:
+            for chunk in chunks:
+                if stop.is_set():
+                    return
+                if piece := _delta(chunk):
+                    emit(piece)
+        except (TypeError, AttributeError, KeyError) as e:  # the openai package reading a chunk of the wrong shape
+            raise LLMError(f"LLM server streamed a chunk of the wrong shape ({_brief(str(e))})") from None
+        finally:  # also when the consumer stopped early (a client that went away): the upstream request ends
+            chunks.close()
+
+    def _retrying(self, request: Callable, stop: threading.Event, end: float):
+        """request(), tried again after a retryable failure while retries and the deadline allow."""
+        import openai
+
+        for attempt in range(self.retries + 1):
             try:
-                for chunk in chunks:
-                    self._check(end)
-                    if chunk.choices and chunk.choices[0].delta.content:
-                        yield chunk.choices[0].delta.content
-            finally:  # also when the consumer stops early (a client that went away): the upstream request ends
-                chunks.close()
+                return request()
+            except (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
+                    openai.InternalServerError):
+                pause = min(0.5 * 2**attempt, 8.0)
+                if attempt == self.retries or stop.is_set() or time.monotonic() + pause >= end:
+                    raise
+                time.sleep(pause)
+        raise AssertionError("unreachable")
+
+    def _bounded(self, produce: Callable) -> Iterator[str]:
+        """What produce(emit, stop, end) emits, from a worker thread, until it returns, fails or the
+        deadline passes. Closing the iterator early, or the deadline, sets `stop` for the worker."""
+        end = time.monotonic() + self.deadline
+        pieces: queue.Queue = queue.Queue()
+        stop = threading.Event()
+
+        def work() -> None:
+            try:
+                with _errors():
+                    produce(lambda piece: pieces.put(("piece", piece)), stop, end)
+                pieces.put(("done", None))
+            except BaseException as e:  # handed to the caller, who raises it
+                pieces.put(("error", e))
+
+        threading.Thread(target=work, name="llm-request", daemon=True).start()
+        try:
+            while True:
+                try:
+                    kind, value = pieces.get(timeout=max(0.0, end - time.monotonic()))
+                except queue.Empty:
+                    raise LLMError(f"LLM server did not finish within {self.deadline:g} s") from None
+                if kind == "done":
+                    return
+                if kind == "error":
+                    raise value
+                yield value
+        finally:
+            stop.set()
 
     def _request_timeout(self, end: float) -> float:
         return max(0.1, min(self._timeout, end - time.monotonic()))
 
-    def _check(self, end: float) -> None:
-        if time.monotonic() > end:
-            raise LLMError(f"LLM server did not finish within {self.deadline:g} s")
+
+def _content(reply) -> str:
+    """The text of a chat completion, or an LLMError for a reply that has none where it should."""
+    try:
+        choices = reply["choices"]
+        content = choices[0]["message"]["content"] if choices != [] else ""
+    except (KeyError, IndexError, TypeError):
+        raise LLMError(f"LLM server sent a reply of the wrong shape: {_brief(json.dumps(reply))}") from None
+    if content is None:
+        return ""
+    if not isinstance(content, str):
+        raise LLMError(f"LLM server sent a reply of the wrong shape: content is {type(content).__name__}")
+    return content
+
+
+def _delta(chunk) -> str:
+    """The text a streamed chunk adds, or an LLMError for a chunk of the wrong shape."""
+    try:
+        choices = chunk.choices
+        if not choices:
+            return ""
+        content = choices[0].delta.content
+    except (AttributeError, IndexError, TypeError):
+        raise LLMError("LLM server streamed a chunk of the wrong shape") from None
+    if content is not None and not isinstance(content, str):
+        raise LLMError(f"LLM server streamed a chunk of the wrong shape: content is {type(content).__name__}")
+    return content or ""
 
 
 def _messages(system: str, user: str) -> list[dict]:

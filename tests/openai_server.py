@@ -10,6 +10,11 @@ The requested model name picks the behaviour:
     slow     sleeps 5 s before answering (longer than the client's timeout in the tests)
     drip     sends its answer one piece every 0.4 s for a minute (within any read timeout, past any
              deadline); logs {"dropped": pieces sent} when the client closes the connection
+    hang     sleeps 60 s before answering (past any deadline; its retries must not outlast it either)
+    trickle  streamed or not, sends one byte of its body every second, for a minute
+    headers  sends its response headers one byte a second, for a minute
+    shape-list, shape-choices, shape-content
+             valid JSON of the wrong shape: [1,2,3], {"choices": "abc"}, "content": 42 (also as stream chunks)
 Each request is logged to stderr as one JSON line so tests can count retries.
 Usage: python tests/openai_server.py PORTFILE   (writes the port it listens on to PORTFILE)
 """
@@ -59,6 +64,12 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(429, {"error": {"message": "rate limited", "type": "rate_limit"}})
         if model == "slow":
             time.sleep(5)
+        if model == "hang":
+            time.sleep(60)
+        if model in ("trickle", "headers"):
+            return self._trickle(model, body.get("stream", False))
+        if model.startswith("shape-"):
+            return self._wrong_shape(model, body.get("stream", False))
         prompt = "\n".join(m["content"] for m in body.get("messages", []))
         if model == "drip":
             return self._drip(body.get("stream", False))
@@ -107,6 +118,44 @@ class Handler(BaseHTTPRequestHandler):
             self._send(b"")
         except (BrokenPipeError, ConnectionResetError):
             print(json.dumps({"dropped": sent}), file=sys.stderr, flush=True)
+
+    def _trickle(self, model: str, stream: bool) -> None:
+        try:
+            if model == "headers":
+                for ch in "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: " + "x" * 60:
+                    self.wfile.write(ch.encode())
+                    self.wfile.flush()
+                    time.sleep(1)
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream" if stream else "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for ch in 'data: {"id": "x", "choices": [{"index": 0, "delta": {"content": "' + "s" * 60:
+                self._send(ch.encode())
+                time.sleep(1)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _wrong_shape(self, model: str, stream: bool) -> None:
+        shape = {"shape-list": [1, 2, 3], "shape-choices": {"choices": "abc"},
+                 "shape-content": {"choices": [{"index": 0, "message": {"role": "assistant", "content": 42},
+                                                "delta": {"content": 42}}]}}[model]
+        if not stream:
+            data = json.dumps(shape).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "text/event-stream")
+        self.send_header("Transfer-Encoding", "chunked")
+        self.end_headers()
+        self._send(f"data: {json.dumps(shape)}\n\n".encode())
+        self._send(b"data: [DONE]\n\n")
+        self._send(b"")
 
     def _chunk(self, model: str, delta: dict, finish):
         obj = {"id": "cmpl-1", "object": "chat.completion.chunk", "created": int(time.time()), "model": model,

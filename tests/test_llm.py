@@ -114,3 +114,31 @@ def test_llm_translates_english_questions_for_search(engine, llm_server):
     chinese = Engine(engine.index, engine.embedder, llm).ask("亚马逊的Q项目为什么失败？")
     assert len(_requests(llm_server, "cite")) == before + 3  # Chinese questions are not translated
     assert chinese.mode == "llm"
+
+
+def test_retries_stay_within_the_deadline(engine, llm_server):
+    """A server that hangs: the deadline bounds the whole answer, however many retries are allowed."""
+    started = time.monotonic()
+    answer = _engine(engine, llm_server, "hang", timeout=30, retries=3, deadline=1.5).ask(QUESTION)
+    assert time.monotonic() - started < 5  # translation and answer, each cut at 1.5 s
+    assert answer.mode == "extractive" and any("did not finish within 1.5 s" in w for w in answer.warnings)
+    assert len(_requests(llm_server, "hang")) == 2  # one try each: no retry fits in the deadline
+
+
+@pytest.mark.parametrize("model", ["trickle", "headers"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_server_that_trickles_bytes_or_headers_is_cut_off_at_the_deadline(engine, llm_server, model, stream):
+    started = time.monotonic()
+    events = list(_engine(engine, llm_server, model, timeout=30, retries=0, deadline=1.5).ask_stream(QUESTION, stream=stream))
+    assert time.monotonic() - started < 5
+    answer = events[-1].data
+    assert answer.mode == "extractive" and any("did not finish within 1.5 s" in w for w in answer.warnings)
+
+
+@pytest.mark.parametrize("model", ["shape-list", "shape-choices", "shape-content"])
+@pytest.mark.parametrize("stream", [False, True])
+def test_valid_json_of_the_wrong_shape_falls_back_to_the_extractive_answer(engine, llm_server, model, stream):
+    events = list(_engine(engine, llm_server, model, retries=0).ask_stream(QUESTION, stream=stream))
+    answer = events[-1].data
+    assert events[-1].kind == "answer" and answer.mode == "extractive" and answer.citations
+    assert any("wrong shape" in w for w in answer.warnings), answer.warnings

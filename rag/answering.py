@@ -27,6 +27,9 @@ from .retrieval import Hit
 
 NOT_COVERED = "NOT_COVERED"
 _MARKER = re.compile(r"\[(\d{1,3})\]")
+# Anything a model may mean as a citation marker: [3], [ 3 ], [-1], [0], a marker of 25 digits.
+_ANY_MARKER = re.compile(r"\[\s*(-?\d+)\s*\]")
+_OPEN_MARKER = re.compile(r"\[\s*-?\d*\s*$")  # the start of a marker, at the end of what has arrived
 EXTRACT_FROM = 4  # hits the extractive answer draws sentences from
 # Length of an extractive answer, by the kind of answer asked for: a figure, a date or a person
 # is one short excerpt or two; an explanation or an opinion, up to three points.
@@ -456,24 +459,55 @@ def generate(question: Question, shown: list[Excerpt], llm: LLMClient, stream: b
         yield llm.complete(system, user)
 
 
+class Markers:
+    """Citation markers of a model's text checked against the excerpts shown to it: [n] of an excerpt
+    stays (written [n] however it was spaced), any other ([0], [99], [-1], 25 digits) is dropped and
+    reported. `feed` does the same for a stream, holding back a marker until it is complete, so that
+    no piece ever shows a marker the final answer drops."""
+
+    def __init__(self, valid: set[int]):
+        self.valid = valid
+        self._dropped: list[str] = []
+        self._held = ""
+
+    @property
+    def dropped(self) -> list[str]:
+        return sorted(set(self._dropped), key=lambda m: (len(m), m))
+
+    def _keep(self, m: re.Match) -> str:
+        digits = m.group(1)
+        if len(digits) <= 3 and not digits.startswith("-") and int(digits) in self.valid:
+            return f"[{int(digits)}]"
+        self._dropped.append(digits)
+        return ""
+
+    def check(self, text: str) -> str:
+        return _ANY_MARKER.sub(self._keep, text)
+
+    def feed(self, piece: str) -> str:
+        """What of the stream so far can be shown: checked, less a marker that has not closed yet."""
+        text = self._held + piece
+        open_at = _OPEN_MARKER.search(text)
+        cut = open_at.start() if open_at and len(text) - open_at.start() <= 32 else len(text)
+        self._held = text[cut:]
+        return self.check(text[:cut])
+
+    def flush(self) -> str:
+        text, self._held = self._held, ""
+        return self.check(text)
+
+
 def cite(question: Question, text: str, shown: list[Excerpt], hits: list[Hit], index: Index) -> Answer:
     """Turn an LLM's text into an Answer: keep markers that name an excerpt, drop and report the rest."""
     by_n = {x.n: x for x in shown}
     if text.strip().strip(".。").upper() == NOT_COVERED or not text.strip():
         return abstention(question, hits, [_LABELS[question.lang]["model"]], "llm")
-    dropped: list[int] = []
-
-    def keep(m: re.Match) -> str:
-        n = int(m.group(1))
-        if n in by_n:
-            return m.group(0)
-        dropped.append(n)
-        return ""
-
-    text = _MARKER.sub(keep, text).replace(NOT_COVERED, "").strip()
+    markers = Markers(set(by_n))
+    text = markers.check(text).replace(NOT_COVERED, "").strip()
     cited = list(dict.fromkeys(int(n) for n in _MARKER.findall(text)))
     citations = [citation(n, by_n[n].source, by_n[n].title, by_n[n].start, by_n[n].end, index) for n in cited]
-    warnings = [f"dropped citation markers that match no passage: {sorted(set(dropped))}"] if dropped else []
+    dropped = ", ".join(f"[{m}]" for m in markers.dropped)
+    warnings = [f"dropped citation markers that match no passage: {dropped}"] if dropped else []
     if not citations:
         warnings.append("the model cited no passage")
     return Answer(question.text, text, "llm", False, citations, hits, warnings)

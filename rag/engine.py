@@ -145,13 +145,18 @@ class Engine:
         parts: list[str] = []
         sent = 0  # characters passed on; text that may still become the NOT_COVERED reply is held back
         shown = answering.excerpts(hits, self.index.texts)
+        markers = answering.Markers({x.n for x in shown})  # a piece never shows a marker the answer drops
+        checked = ""
         try:
             for piece in answering.generate(question, shown, self.llm, stream, self.prompts_dir):
                 parts.append(piece)
-                text = "".join(parts)
-                if not answering.NOT_COVERED.startswith(text.strip()):
-                    yield Event("delta", text[sent:])
-                    sent = len(text)
+                checked += markers.feed(piece)
+                if not answering.NOT_COVERED.startswith("".join(parts).strip()) and checked[sent:]:
+                    yield Event("delta", checked[sent:])
+                    sent = len(checked)
+            checked += markers.flush()
+            if sent and checked[sent:]:
+                yield Event("delta", checked[sent:])
         except LLMError as e:
             fallback = answering.extractive(question, hits, self.index, evidence.query_vector)
             fallback.warnings.append(f"{e}; showing the extractive answer instead")

@@ -13,6 +13,7 @@ The requested model name picks the behaviour:
     hang     sleeps 60 s before answering (past any deadline; its retries must not outlast it either)
     trickle  streamed or not, sends one byte of its body every second, for a minute
     headers  sends its response headers one byte a second, for a minute
+    markers  cites with markers split across streamed pieces: [1], [ 1 ], and [0], [99], [-1] and 25 digits
     shape-list, shape-choices, shape-content
              valid JSON of the wrong shape: [1,2,3], {"choices": "abc"}, "content": 42 (also as stream chunks)
 Each request is logged to stderr as one JSON line so tests can count retries.
@@ -74,6 +75,11 @@ class Handler(BaseHTTPRequestHandler):
         if model == "drip":
             return self._drip(body.get("stream", False))
         text = reply(model, prompt)
+        pieces = re.findall(r"\S+\s*", text)
+        if model == "markers":
+            pieces = ["The project failed [", "1", "]. Not [0] nor [", "99] nor [-", "1] nor [ 1 ] nor [",
+                      "1234567890123456789012345", "]."]
+            text = "".join(pieces)
         if not body.get("stream"):
             return self._json(200, {
                 "id": "cmpl-1", "object": "chat.completion", "created": int(time.time()), "model": model,
@@ -84,7 +90,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", "text/event-stream")
         self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
-        for piece in re.findall(r"\S+\s*", text):
+        for piece in pieces:
             self._chunk(model, {"role": "assistant", "content": piece}, None)
         self._chunk(model, {}, "stop")
         self._send(b"data: [DONE]\n\n")

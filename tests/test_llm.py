@@ -142,3 +142,14 @@ def test_valid_json_of_the_wrong_shape_falls_back_to_the_extractive_answer(engin
     answer = events[-1].data
     assert events[-1].kind == "answer" and answer.mode == "extractive" and answer.citations
     assert any("wrong shape" in w for w in answer.warnings), answer.warnings
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_no_piece_shows_a_marker_the_answer_drops(engine, llm_server, stream):
+    events = list(_engine(engine, llm_server, "markers").ask_stream(QUESTION, stream=stream))
+    shown = "".join(e.data for e in events if e.kind == "delta")
+    answer = events[-1].data
+    assert answer.mode == "llm" and shown.strip() == answer.answer
+    assert answer.answer == "The project failed [1]. Not  nor  nor  nor [1] nor ."
+    assert [c.n for c in answer.citations] == [1]
+    assert any(w.endswith("[0], [-1], [99], [1234567890123456789012345]") for w in answer.warnings), answer.warnings

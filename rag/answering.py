@@ -20,6 +20,7 @@ from . import prompts
 from .answerability import ASKED, TermShare, term_weights
 from .documents import normalise
 from .index import Index, one_line
+from .injection import addressed_to_model, strip_fences
 from .lexical import fold, is_chinese
 from .llm import LLMClient
 from .question import Question
@@ -61,15 +62,6 @@ _REQUEST = re.compile(
 )
 # Text addressed to a language model rather than to listeners: a planted instruction ("ignore previous
 # instructions", 忽略之前的所有指示), a fake system prompt or chat-template marker.
-_ADDRESSED_TO_MODEL = re.compile(
-    r"ignore (?:all |any )?(?:the )?(?:previous|prior|above|earlier|preceding) (?:instructions|prompts|rules)|"
-    r"disregard (?:all |any )?(?:the )?(?:previous|prior|above|your) (?:instructions|prompts|rules)|"
-    r"\bsystem prompt\b|\byou are now\b|\bnew instructions?:|<\|im_start\|>|<\|system\|>|\[/?INST\]|"
-    r"^\s*#{2,}\s*(?:system|instruction)|"
-    r"忽略(?:之前|以上|上面|前面|先前|此前)?的?(?:所有|全部|一切)?(?:指示|指令|提示|要求|规则)|"
-    r"(?:你的|你)?(?:回答|回复|输出)(?:必须|只能)(?:是|为)|系统提示词?[:：]|你现在(?:是|扮演)",
-    re.I | re.M,
-)
 _CAUSE = re.compile(r"因为|由于|原因|所以|导致|因此|之所以|在于|问题是|本质|关键|\bbecause\b|\bsince\b|\breason")
 
 _LABELS = {
@@ -242,11 +234,6 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[:limit].rstrip("，,、 ") + "…"
 
 
-def addressed_to_model(text: str) -> bool:
-    """Whether text speaks to a language model (a planted instruction, a fake system prompt)."""
-    return bool(_ADDRESSED_TO_MODEL.search(text))
-
-
 def injection_warnings(hits: list[Hit], lang: str) -> list[str]:
     """One warning per retrieved passage whose text is addressed to a language model."""
     return [_LABELS[lang]["injection"].format(h.source, h.start, h.end) for h in hits if addressed_to_model(h.text)]
@@ -278,6 +265,7 @@ class _Sentence:
     start: int
     end: int
     score: float  # None-like -inf for questions: kept for reading order, never quoted
+    planted: bool = False  # addressed to a language model (rag.injection)
     after: list["_Sentence"] = field(default_factory=list, repr=False)  # the passage's later sentences
     before: "_Sentence | None" = field(default=None, repr=False)  # the sentence before, in its passage
 
@@ -371,7 +359,9 @@ def _candidates(question: Question, hits: list[Hit], index: Index, query_vector:
                 continue
             seen.add((hit.source, start))
             score = -np.inf
-            if not is_question(text) and len(text) >= 6 and not addressed_to_model(text):
+            planted = addressed_to_model(text)
+            # a planted instruction, and the sentence that follows it (its payload: "Say HACKED."), are never quoted
+            if not is_question(text) and len(text) >= 6 and not planted and not (passage and passage[-1].planted):
                 lower = text.lower()
                 score = float(vector @ q) + TERM_WEIGHT * share(lower, english=not is_chinese(text))
                 score += PASSAGE_WEIGHT * hit.score - RANK_WEIGHT * hit.rank
@@ -379,7 +369,7 @@ def _candidates(question: Question, hits: list[Hit], index: Index, query_vector:
                     score += KIND_BONUS
                 if question.kind in ASKED and ASKED[question.kind].search(text):
                     score += KIND_BONUS
-            sentence = _Sentence(hit, text, start, end, score, before=passage[-1] if passage else None)
+            sentence = _Sentence(hit, text, start, end, score, planted, before=passage[-1] if passage else None)
             for earlier in passage:
                 earlier.after.append(sentence)
             passage.append(sentence)
@@ -503,11 +493,15 @@ def cite(question: Question, text: str, shown: list[Excerpt], hits: list[Hit], i
     if text.strip().strip(".。").upper() == NOT_COVERED or not text.strip():
         return abstention(question, hits, [_LABELS[question.lang]["model"]], "llm")
     markers = Markers(set(by_n))
-    text = markers.check(text).replace(NOT_COVERED, "").strip()
+    echoed = addressed_to_model(text) or "<script" in text.lower()
+    text = markers.check(strip_fences(text)).replace(NOT_COVERED, "").strip()
     cited = list(dict.fromkeys(int(n) for n in _MARKER.findall(text)))
     citations = [citation(n, by_n[n].source, by_n[n].title, by_n[n].start, by_n[n].end, index) for n in cited]
     dropped = ", ".join(f"[{m}]" for m in markers.dropped)
     warnings = [f"dropped citation markers that match no passage: {dropped}"] if dropped else []
     if not citations:
         warnings.append("the model cited no passage")
+    if echoed:
+        warnings.append("the model's reply reads like instructions planted in a transcript (or holds a script or "
+                        "a passage fence, which was removed): check it against the citations")
     return Answer(question.text, text, "llm", False, citations, hits, warnings)

@@ -153,3 +153,9 @@ def test_no_piece_shows_a_marker_the_answer_drops(engine, llm_server, stream):
     assert answer.answer == "The project failed [1]. Not  nor  nor  nor [1] nor ."
     assert [c.n for c in answer.citations] == [1]
     assert any(w.endswith("[0], [-1], [99], [1234567890123456789012345]") for w in answer.warnings), answer.warnings
+
+
+def test_a_reply_that_echoes_planted_instructions_is_flagged_and_its_fences_removed(engine, llm_server):
+    answer = _engine(engine, llm_server, "echo").ask(QUESTION)
+    assert answer.mode == "llm" and "<<<" not in answer.answer and "The project failed [1]." in answer.answer
+    assert any("planted" in w for w in answer.warnings), answer.warnings

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 from pathlib import Path
 
@@ -17,6 +18,9 @@ class _Group(click.Group):
     """Turns the package's errors into one line on stderr and an exit code, in one place."""
 
     def invoke(self, ctx: click.Context):
+        # SIGTERM ends a command as Ctrl-C does, through its cleanup: a build's scratch is removed and
+        # the old index stays (servers install their own handlers while they run).
+        signal.signal(signal.SIGTERM, _terminated)
         try:
             return super().invoke(ctx)
         except UsageError as e:
@@ -25,9 +29,20 @@ class _Group(click.Group):
         except RagError as e:
             click.echo(f"error: {e}", err=True)
             ctx.exit(1)
+        except Terminated:
+            click.echo("terminated", err=True)
+            ctx.exit(143)
         except KeyboardInterrupt:
             click.echo("interrupted", err=True)
             ctx.exit(130)
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the process is, so that what it was doing cleans up."""
+
+
+def _terminated(signum, frame):
+    raise Terminated
 
 
 def _settings(ctx: click.Context, **overrides) -> Settings:

@@ -53,5 +53,9 @@ class DependencyError(RagError):
     """An optional dependency is not installed."""
 
 
+class DiskFullError(RagError):
+    """The disk had no room for a new index; the old one is untouched and the scratch removed."""
+
+
 class LLMError(RagError):
     """The configured LLM could not produce an answer."""

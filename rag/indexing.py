@@ -9,6 +9,7 @@ the old index to swapping in the new one.
 
 from __future__ import annotations
 
+import errno
 import json
 import math
 import os
@@ -27,7 +28,7 @@ from .atomic import fsync_tree, recover, remove_leftovers, swap
 from .chunking import ChunkSettings, sentences, split
 from .documents import Document, corpus_files, load, normalise, parse, sha256_text
 from .embedders import Embedder
-from .errors import CorpusError, IndexBusyError, NotFoundError, RagError, UsageError
+from .errors import CorpusError, DiskFullError, IndexBusyError, NotFoundError, RagError, UsageError
 from .index import FORMAT, MANIFEST, MIN_PLANNED, Index, Manifest, Passage, _read_jsonl, open_index, passage_speakers
 from .lexical import BM25, STOPWORDS, english_tokens, fold, is_chinese, tokenize, words
 from .timed import Segment
@@ -461,11 +462,14 @@ def write(
         sentence_vectors = np.lib.format.open_memmap(
             tmp / "sentences.npy", mode="w+", dtype=np.float32, shape=(len(sents), manifest.dim)
         )
+        _reserve(tmp / "sentences.npy")
         raw = tmp / "passages.f32"  # scratch: the passage vectors until the store has them
         passage_vectors = (
             np.memmap(raw, dtype=np.float32, mode="w+", shape=(len(passages), manifest.dim))
             if passages else np.zeros((0, manifest.dim), np.float32)
         )
+        if passages:
+            _reserve(raw)
         fill(passage_vectors, sentence_vectors)
         sentence_vectors.flush()
         if spec.kind == "faiss":
@@ -504,8 +508,11 @@ def write(
         (tmp / MANIFEST).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2) + "\n", "utf-8")
         fsync_tree(tmp)
         swap(tmp, dest)
-    except BaseException:
+    except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise DiskFullError(f"no space left on the disk of {dest.parent} while writing the index "
+                                f"({e.strerror}); nothing was changed") from None
         raise
     if keys is not None:
         by_source: dict[str, set[int]] = {}
@@ -513,6 +520,21 @@ def write(
             by_source.setdefault(p.source, set()).add(key)
         milvus.keep_only(by_source, changed)
         milvus.flush()
+
+
+def _reserve(path: Path) -> None:
+    """Allocate a memory-mapped file's blocks now: writing through a mapping of a file the disk has no
+    room for kills the process with SIGBUS, where allocating fails with an OSError (ENOSPC)."""
+    if hasattr(os, "posix_fallocate"):
+        with open(path, "r+b") as f:
+            size = os.fstat(f.fileno()).st_size
+            if size:
+                try:
+                    os.posix_fallocate(f.fileno(), 0, size)
+                except OSError as e:
+                    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                        raise
+                    # a file system that cannot allocate ahead (EOPNOTSUPP, EINVAL): write as before
 
 
 def _write_milvus(store, manifest, docs, passages, vectors, bm25s, changed) -> list[int]:

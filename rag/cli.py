@@ -448,6 +448,19 @@ def eval_(ctx, dataset: Path, as_json: bool, k: int):
 
 
 @main.command()
+@click.pass_context
+def verify(ctx):
+    """Check every file of the index against the sizes and sha256 digests its manifest recorded."""
+    from .index import open_index, verify as check
+
+    index = open_index(Path(_settings(ctx).index))  # sizes always; digests too for an index up to 64 MB
+    check(index.path, index.manifest, full=True)
+    n = len(index.manifest.files)
+    click.echo(f"{index.path}: {n} files as written" if n else
+               f"{index.path}: written before indexes kept digests; `rag build --force` adds them")
+
+
+@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def sources(ctx, as_json: bool):

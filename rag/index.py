@@ -146,7 +146,14 @@ class Index:
             for word in words[1:]:
                 rows &= set(self.bm25.postings(word)[0].tolist())
             having |= {self.passages[r].source for r in rows}
+        if not having and re.search(r"[\u3400-\u9fff]", form) and form in self.corpus_text:
+            # a Chinese name jieba cuts apart in the transcripts (颖哥作为 -> 颖 + 哥作为): read the text
+            having = {p.source for p, text in zip(self.passages, self._folded_passages) if form in text}
         return having
+
+    @cached_property
+    def _folded_passages(self) -> list[str]:
+        return [fold(p.text.lower()) for p in self.passages]
 
     @cached_property
     def english_stems(self) -> frozenset[str]:

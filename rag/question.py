@@ -112,6 +112,7 @@ class Question:
     # followed by CEDICT's English glosses of its words), and stems for the English index, weighted.
     dense_text_en: str = ""
     english_terms: tuple[tuple[str, float], ...] = ()
+    holder: str = ""  # whose view or words the question asks for ("李志飞怎么看…", "What does Seth Godin think…")
 
     @property
     def unknown_names(self) -> tuple[str, ...]:
@@ -178,7 +179,30 @@ def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
         kind=kind_of(text),
         dense_text_en=dense_text_en,
         english_terms=tuple(english_terms.items()),
+        holder=holder_of(text),
     )
+
+
+# Questions that ask for someone's view or words: the person is the holder.
+_PERSON = r"[A-Z][\w.\-']*(?: [A-Z][\w.\-']*){0,3}"
+_HOLDER = [
+    re.compile(r"^\s*(?:那么|那|请问)?(?:为什么|为何|凭什么)?(?P<x>" + _PERSON + r"|[^\s，,。？?、“”\"A-Za-z]{2,12}?)\s*(?:是)?"
+               r"(?:怎么看|如何看待?|怎么评价|如何评价|怎么说|认为|觉得|"
+               r"对[^，。？?]{1,20}?(?:怎么看|的看法|的态度|怎么评价|有什么看法|持什么态度))"),
+    re.compile(r"在(?P<x>" + _PERSON + r"|[^\s，,。？?、“”\"A-Za-z]{2,12}?)\s*看来"),
+    re.compile(r"\b(?i:what) (?i:does|did|do) (?P<x>" + _PERSON + r") (?i:think|say|believe|feel|make of|suggest|recommend)\b"),
+    re.compile(r"\b(?i:how) (?i:does|did) (?P<x>" + _PERSON + r") (?i:see|view|describe|explain|feel about|think about)\b"),
+    re.compile(r"\b(?i:according to|in the view of) (?P<x>" + _PERSON + r")\b"),
+]
+_NOT_HOLDERS = frozenset("大家 我们 你们 他们 作者 嘉宾 主持人 节目 这期 本期 the guest the host the author".split())
+
+
+def holder_of(text: str) -> str:
+    """The person a question asks the view or words of ("李志飞对DeepSeek怎么看？": 李志飞), or ""."""
+    for pattern in _HOLDER:
+        if (m := pattern.search(text)) and m.group("x").lower() not in _NOT_HOLDERS and m.group("x")[:1] not in "你我他她它这那":
+            return m.group("x").strip()
+    return ""
 
 
 def _forward_glosses(text: str, index: Index) -> dict[str, list[str]]:

@@ -344,3 +344,34 @@ def test_a_planted_instruction_and_its_payload_are_never_quoted(tmp_path, embedd
     answer = _ask_about(tmp_path, embedder, text, "亚马逊的大模型项目Q为什么失败？")
     assert not answer.abstained and answer.citations and "HACKED" not in answer.answer
     assert not any("HACKED" in c.quote for c in answer.citations)
+
+
+@pytest.mark.parametrize("question, holder", [
+    ("李志飞对DeepSeek怎么看？", "李志飞"), ("颖哥怎么看比特币接下来的走势？", "颖哥"), ("在颖哥看来，散户最大的毛病是什么？", "颖哥"),
+    ("What does Seth Godin think of the Vision Pro?", "Seth Godin"), ("Seth Godin 怎么评价捷豹换标志？", "Seth Godin"),
+    ("According to Alex Tabarrok, why is Mumbai short of space?", "Alex Tabarrok"),
+    ("你怎么看这个问题？", ""), ("大家怎么看？", ""), ("What do you think?", ""), ("为什么亚马逊的项目失败了？", ""),
+])
+def test_whose_view_a_question_asks_for(question, holder):
+    from rag.question import holder_of
+
+    assert holder_of(question) == holder
+
+
+def test_a_view_asked_of_someone_is_refused_when_only_other_episodes_speak_of_it(tmp_path, embedder):
+    from rag.engine import Engine
+    from rag.indexing import build
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "stocks-with-yingge.txt").write_text(
+        "大家好，这里是颖哥的股市节目。今天科创五零走出了双顶的形态，颖哥建议仓位低的朋友分批建仓，不要赌单边。", "utf-8")
+    (corpus / "crypto-roundtable.txt").write_text(
+        "今天我们聊比特币。比特币接下来的走势取决于美联储的利率，也取决于现货ETF的资金流入，短期波动会很大。", "utf-8")
+    engine = Engine(build(corpus, tmp_path / "idx", embedder).index, embedder)
+    refused = engine.ask("颖哥怎么看比特币接下来的走势？")
+    assert refused.abstained and "颖哥" in refused.reasons[0] and "说法" in refused.reasons[0]
+    answered = engine.ask("颖哥怎么看科创五零的双顶形态？")
+    assert not answered.abstained and answered.citations[0].source == "stocks-with-yingge.txt"
+    anyone = engine.ask("比特币接下来的走势取决于什么？")
+    assert not anyone.abstained

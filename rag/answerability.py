@@ -22,10 +22,10 @@ from dataclasses import dataclass, field
 
 from .conversation import dangling_reference
 from .index import Index
-from .lexical import STOPWORDS, fold, is_chinese, words
+from .lexical import fold, is_chinese
 from .question import Question
 from .retrieval import Evidence, Filter, Hit
-from .translate import expand, stem
+from .translate import stem
 
 # A question is off-topic when fewer than MIN_COVERAGE of its content words occur in the corpus
 # (as written, glossed or translated), or when even its closest passage is under MIN_DENSE (cosine
@@ -66,17 +66,6 @@ _MONEY_ASKED = re.compile(
 _CHANGE_ASKED = re.compile(r"降|涨|增长|下降|提高|减少|增加|\b(?:fall|fell|drop|rise|rose|grow|grew|cut|increase|decrease)", re.I)
 _DURATION_ASKED = re.compile(r"多长时间|多久|多少(?:天|年|个月|周|小时|分钟)|\bhow long\b|\bhow many (?:days|weeks|months|years|hours)", re.I)
 ASKED = {"amount": FIGURE, "date": DATE}
-# What an amount question counts: "有多少员工" and "how many employees" count employees, "市值是多少"
-# counts market value. A figure answers it only when said of that. A generic measure (规模, 长度)
-# stands for the word before it: "用户规模" counts users, "上下文长度" measures the context.
-_COUNTED_AFTER = re.compile(r"(?:多少|几)(?:个|张|家|位|名|种|款|次|块|条)?([\u3400-\u9fff]+)")
-_COUNTED_BEFORE = re.compile(r"([\u3400-\u9fff]+)多少\s*[？?。！!]?\s*$")
-_COUNTED_EN = re.compile(r"\bhow (?:many|much) ([a-z][a-z-]*)", re.I)
-_GENERIC_MEASURES = frozenset("规模 数量 长度 大小 数字 数目 程度 时间 量 人 people time times".split())
-_NOT_COUNTED = frozenset("是 有 会 会有 达到 了 为 能 的 要 一共 总共 大概 到底 究竟 各 各自 各是 分别 "
-                         "does did do is are was were of the a".split())
-
-
 @dataclass(frozen=True)
 class Verdict:
     """Answer or refuse; `reasons` says why a refusal was made, in the question's language."""
@@ -140,7 +129,7 @@ def figure_support(question: Question, hits: list[Hit], index: Index) -> float:
 
     Over the sentences of the best passages that give one (each with the sentence before, which
     often names the subject): 0 unless the window names one of the question's names (a figure about
-    X must be said next to X) and what an amount question counts (`counted`), else the share,
+    X must be said next to X) and what an amount question counts (`Question.counted`), else the share,
     weighted by IDF, of the question's other terms it contains (1 if it has none). The largest value
     found; 0 when no sentence gives a figure.
     """
@@ -148,7 +137,7 @@ def figure_support(question: Question, hits: list[Hit], index: Index) -> float:
     money = (question.kind == "amount" and _MONEY_ASKED.search(question.text)
              and not _CHANGE_ASKED.search(question.text) and not _DURATION_ASKED.search(question.text))
     pattern = MONEY if money else ASKED[question.kind]
-    counted_as = counted(question, index) if pattern is FIGURE else set()
+    counted_as = question.counted if pattern is FIGURE else frozenset()
     names = {fold(f.lower()) for n in question.names for f in n.forms}
     share = TermShare(question, index, leave_out=names)
     best = 0.0
@@ -198,31 +187,6 @@ def _people(meta: dict) -> list[str]:
         value = meta.get(key)
         out += [str(v) for v in value] if isinstance(value, list) else [str(value)] if value else []
     return out
-
-
-def counted(question: Question, index: Index) -> set[str]:
-    """What an amount question counts, as the words (or, for English, the words and their Chinese
-    translations) a sentence that gives its figure would contain; empty when the wording does not
-    say, or says only a generic measure with nothing before it."""
-    found = []
-    for m in _COUNTED_AFTER.finditer(question.text):
-        after = [w for w in words(m.group(1)) if w not in _NOT_COUNTED]
-        if after and after[0] not in _GENERIC_MEASURES:
-            found.append(after[0])
-    if not found and (m := _COUNTED_BEFORE.search(question.text)):
-        before = [w for w in words(m.group(1)) if w not in _NOT_COUNTED]
-        while before and before[-1] in _GENERIC_MEASURES:
-            before.pop()
-        found += before[-1:]
-    terms = set(found)
-    for m in _COUNTED_EN.finditer(question.text):
-        word = m.group(1).lower()
-        if word in _NOT_COUNTED or word in _GENERIC_MEASURES:
-            continue
-        terms |= {word, word.removesuffix("s")} | {t for t, _ in expand(word, index.lexicon, STOPWORDS)}
-    for word in found:  # said in English passages by one of CEDICT's glosses (面积: area)
-        terms |= {w for part in index.forward.get(word, "").split("|") for w in part.split() if w not in STOPWORDS}
-    return {t.lower() for t in terms if t}
 
 
 def term_weights(question: Question, index: Index, leave_out: set[str] = frozenset()) -> dict[str, float]:

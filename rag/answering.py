@@ -21,7 +21,7 @@ from .answerability import ASKED, TermShare, term_weights
 from .documents import normalise
 from .index import Index, one_line
 from .injection import addressed_to_model, strip_fences
-from .lexical import fold, is_chinese
+from .lexical import is_chinese
 from .llm import LLMClient
 from .question import Question
 from .retrieval import Hit

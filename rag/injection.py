@@ -20,7 +20,7 @@ _WHAT = r"(?:instructions?|prompts?|rules|directions|directives|guidelines|guida
 _PATTERNS = [
     # English imperatives to drop what the model was told
     rf"\b(?:ignore|disregard|forget|override|bypass|discard|drop|abandon|skip)\s+{_EARLIER}{_WHEN}\s+{_WHAT}\b",
-    rf"\b(?:ignore|disregard|forget)\s+(?:all|everything)\s+(?:above|before|you were told|you have been told|so far)",
+    r"\b(?:ignore|disregard|forget)\s+(?:all|everything)\s+(?:above|before|you were told|you have been told|so far)",
     rf"\b(?:ignore|disregard|forget)\s+{_EARLIER}{_WHAT}\s+(?:above|before|you were given|you received)",
     r"\b(?:new|updated|real|actual|hidden)\s+(?:instructions?|system prompt|task)\s*[:：]",
     r"\b(?:reveal|print|show|output|repeat|leak)\s+(?:your|the)\s+(?:system\s+)?(?:prompt|instructions)\b",

@@ -113,6 +113,7 @@ class Question:
     dense_text_en: str = ""
     english_terms: tuple[tuple[str, float], ...] = ()
     holder: str = ""  # whose view or words the question asks for ("李志飞怎么看…", "What does Seth Godin think…")
+    counted: frozenset[str] = frozenset()  # what an amount question counts (员工 for 有多少员工), as a sentence writes it
 
     @property
     def unknown_names(self) -> tuple[str, ...]:
@@ -180,6 +181,7 @@ def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
         dense_text_en=dense_text_en,
         english_terms=tuple(english_terms.items()),
         holder=holder_of(text),
+        counted=_counted(text, index) if kind_of(text) == "amount" else frozenset(),
     )
 
 
@@ -340,3 +342,39 @@ def _coverage(
 # Chinese words that ask rather than name (什么时候, 多少, 为什么): not content.
 KINDS_WORDS = re.compile(r"^(?:什么|怎么|怎样|为什么|为何|多少|哪些|哪个|哪里|哪儿|哪位|哪几|几位|几个|是不是|有没有|如何|是否|认为|看待|"
                          r"觉得|说明|提到|时候|最能|分别|各是)")
+
+
+# What an amount question counts: "有多少员工" and "how many employees" count employees, "市值是多少"
+# counts market value. A figure answers it only when said of that. A generic measure (规模, 长度)
+# stands for the word before it: "用户规模" counts users, "上下文长度" measures the context.
+_COUNTED_AFTER = re.compile(r"(?:多少|几)(?:个|张|家|位|名|种|款|次|块|条)?([\u3400-\u9fff]+)")
+_COUNTED_BEFORE = re.compile(r"([\u3400-\u9fff]+)多少\s*[？?。！!]?\s*$")
+_COUNTED_EN = re.compile(r"\bhow (?:many|much) ([a-z][a-z-]*)", re.I)
+_GENERIC_MEASURES = frozenset("规模 数量 长度 大小 数字 数目 程度 时间 量 人 people time times".split())
+_NOT_COUNTED = frozenset("是 有 会 会有 达到 了 为 能 的 要 一共 总共 大概 到底 究竟 各 各自 各是 分别 "
+                         "does did do is are was were of the a".split())
+
+
+def _counted(text: str, index: Index) -> frozenset[str]:
+    """What an amount question counts, as the words (or, for English, the words and their Chinese
+    translations) a sentence that gives its figure would contain; empty when the wording does not
+    say, or says only a generic measure with nothing before it."""
+    found = []
+    for m in _COUNTED_AFTER.finditer(text):
+        after = [w for w in words(m.group(1)) if w not in _NOT_COUNTED]
+        if after and after[0] not in _GENERIC_MEASURES:
+            found.append(after[0])
+    if not found and (m := _COUNTED_BEFORE.search(text)):
+        before = [w for w in words(m.group(1)) if w not in _NOT_COUNTED]
+        while before and before[-1] in _GENERIC_MEASURES:
+            before.pop()
+        found += before[-1:]
+    terms = set(found)
+    for m in _COUNTED_EN.finditer(text):
+        word = m.group(1).lower()
+        if word in _NOT_COUNTED or word in _GENERIC_MEASURES:
+            continue
+        terms |= {word, word.removesuffix("s")} | {t for t, _ in expand(word, index.lexicon, STOPWORDS)}
+    for word in found:  # said in English passages by one of CEDICT's glosses (面积: area)
+        terms |= {w for part in index.forward.get(word, "").split("|") for w in part.split() if w not in STOPWORDS}
+    return frozenset(t.lower() for t in terms if t)

@@ -19,7 +19,7 @@ import numpy as np
 from . import prompts
 from .answerability import ASKED, TermShare, term_weights
 from .documents import normalise
-from .index import Index, one_line
+from .index import Index, clock, one_line
 from .injection import addressed_to_model, strip_fences
 from .lexical import is_chinese
 from .llm import LLMClient
@@ -119,14 +119,6 @@ class Citation:
         if self.time_start is not None:
             where += f" [{clock(self.time_start)}–{clock(self.time_end)}]"
         return where + (f" {self.speaker}:" if self.speaker else "")
-
-
-def clock(seconds: float | None) -> str:
-    """12:34, or 1:02:03 past an hour."""
-    if seconds is None:
-        return "?"
-    s = int(seconds)
-    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
 @dataclass

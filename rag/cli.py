@@ -268,10 +268,13 @@ def search(ctx, question: str | None, k: int | None, as_json: bool, queries: Pat
             obj = {"query": q, "hits": [h.to_dict() for h in hits]}
             _emit({"id": qid, **obj} if queries else obj)
         else:
-            from .index import one_line
+            from .index import clock, one_line
 
             for h in hits:
-                click.echo(f"[{h.rank}] {one_line(h.source)} {h.start}-{h.end}  {one_line(h.title)}  (score {h.score:.4f})")
+                when = f" [{clock(h.time_start)}–{clock(h.time_end)}]" if h.time_start is not None else ""
+                who = f" {one_line(h.speaker)}:" if h.speaker else ""
+                click.echo(f"[{h.rank}] {one_line(h.source)} {h.start}-{h.end}{when}{who}  {one_line(h.title)}  "
+                           f"(score {h.score:.4f})")
                 click.echo(f"    {h.text}\n")
 
 

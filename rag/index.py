@@ -273,6 +273,14 @@ def passage_speakers(passages: list[Passage], documents: dict[str, dict]) -> lis
     return out
 
 
+def clock(seconds: float | None) -> str:
+    """12:34, or 1:02:03 past an hour."""
+    if seconds is None:
+        return "?"
+    s = int(seconds)
+    return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
 def one_line(text: str) -> str:
     """A file name or title as it prints on one line of text output: line breaks and other control
     characters written as escapes (a\\nb), so that one record never spans two lines."""

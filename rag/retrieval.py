@@ -29,6 +29,9 @@ class Hit:
     start: int
     end: int
     score: float
+    time_start: float | None = None  # seconds into the episode, for a timed transcript or one of turns
+    time_end: float | None = None
+    speaker: str | None = None  # who says all of the passage, when the transcript says
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -222,7 +225,7 @@ class Retriever:
             sources = [self.index.passages[r].source for r in rows]
             fused += self.name_weight * np.fromiter((named.get(src, 0.0) for src in sources), np.float32, len(rows))
         order = np.argsort(-fused, kind="stable")[:k]
-        hits = [_hit(r + 1, self.index.passages[rows[i]], fused[i]) for r, i in enumerate(order)]
+        hits = [_hit(r + 1, self.index.passages[rows[i]], fused[i], self.index) for r, i in enumerate(order)]
         top_vec = best[1] if best[1] is not None else searched[0][0]
         if hits and len(plans) == 2:  # answers pick sentences with the vector of the best hit's language
             top_vec = searched[0 if chinese[rows[order[0]]] else 1][0]
@@ -303,5 +306,5 @@ def _minmax(x: np.ndarray) -> np.ndarray:
     return (x - x.min()) / span if span > 0 else np.zeros_like(x)
 
 
-def _hit(rank: int, p: Passage, score: float) -> Hit:
-    return Hit(rank, p.source, p.title, p.text, p.start, p.end, round(float(score), 6))
+def _hit(rank: int, p: Passage, score: float, index: Index) -> Hit:
+    return Hit(rank, p.source, p.title, p.text, p.start, p.end, round(float(score), 6), *index.timing(p.source, p.start, p.end))

@@ -30,7 +30,8 @@ def test_ask_json_contract(run):
     assert set(out["citations"][0]) == {"n", "source", "title", "start", "end", "quote", "text", "time_start", "time_end",
                                         "speaker", "audio"}
     assert "reasons" in out
-    assert set(out["hits"][0]) == {"rank", "source", "title", "text", "start", "end", "score"}
+    assert set(out["hits"][0]) == {"rank", "source", "title", "text", "start", "end", "score", "time_start", "time_end",
+                                   "speaker"}
 
 
 def test_ask_plain_prints_answer_and_quotes(run):

@@ -110,3 +110,14 @@ def test_filters_in_the_cli_and_over_http(timed_index, timed):
         body = c.post("/ask", json={"question": "亚马逊的Q项目是谁带队的？", "source": "ep1.srt"}).json()
         assert body["citations"][0]["time_start"] is not None and body["citations"][0]["source"] == "ep1.srt"
         assert c.post("/ask", json={"question": "x", "since": "soon"}).status_code == 422
+
+
+def test_search_hits_carry_time_and_speaker_like_citations(timed):
+    hits = timed.search("亚马逊的Q项目是谁带队的？", 5)
+    timed_hit = next(h for h in hits if h.source == "ep1.srt")
+    assert timed_hit.time_start is not None and timed_hit.time_end > timed_hit.time_start
+    assert {"time_start", "time_end", "speaker"} <= timed_hit.to_dict().keys()
+    plain = [h for h in hits if h.source.endswith((".txt", ".md"))]
+    assert all(h.time_start is None and h.speaker is None for h in plain)
+    ep2 = timed.search("李志飞对创业者的建议", 5, source="ep2.vtt")[0]
+    assert ep2.speaker is None or ep2.speaker == "李志飞"

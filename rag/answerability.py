@@ -20,7 +20,6 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from .conversation import dangling_reference
 from .index import Index
 from .lexical import fold, is_chinese
 from .question import Question
@@ -58,13 +57,6 @@ DATE = re.compile(
     r"\b(?:19|20)\d{2}\b|\b(?:January|February|March|April|May|June|July|August|September|October|November|December)\b"
 )
 MONEY = re.compile(rf"{_NUM}\s*(?:亿|万|千)?\s*(?:美金|美元|刀|元|块|人民币|dollars?|billion|million)|[$￥]\s*\d")
-_MONEY_ASKED = re.compile(
-    r"钱|价|估值|融资|收入|营收|成本|投资|花了|"
-    r"\b(?:costs?|prices?|pay|paid|valuations?|revenues?|raised?|invest(?:ed|ment)?|funding|spend|spent|money)\b",
-    re.I,
-)
-_CHANGE_ASKED = re.compile(r"降|涨|增长|下降|提高|减少|增加|\b(?:fall|fell|drop|rise|rose|grow|grew|cut|increase|decrease)", re.I)
-_DURATION_ASKED = re.compile(r"多长时间|多久|多少(?:天|年|个月|周|小时|分钟)|\bhow long\b|\bhow many (?:days|weeks|months|years|hours)", re.I)
 ASKED = {"amount": FIGURE, "date": DATE}
 @dataclass(frozen=True)
 class Verdict:
@@ -87,10 +79,12 @@ def judge(question: Question, hits: list[Hit], evidence: Evidence, index: Index,
         # as Stabarrok, Adviser as Advisors).
         unknown += tuple(n.text for n in question.names
                          if not n.forms and not n.judged and index.spelled_like(n.text) is None)
+        # and a name of several words must be written as one, not word by word apart
+        unknown += tuple(run for run in question.name_runs if not index.mentions(run))
     if unknown:
         reasons.append(say["names"].format(", ".join(unknown)))
-    if not question.searched and not question.names and (pointer := dangling_reference(question.text)):
-        reasons.append(say["context"].format(pointer))  # a follow-up asked without its conversation
+    if not question.searched and not question.names and question.points_back:
+        reasons.append(say["context"].format(question.points_back))  # a follow-up asked without its conversation
     lang = question.lang
     if question.coverage < MIN_COVERAGE:
         if words_missing := [w for w in question.missing if w not in unknown]:  # names are said above
@@ -133,10 +127,7 @@ def figure_support(question: Question, hits: list[Hit], index: Index) -> float:
     weighted by IDF, of the question's other terms it contains (1 if it has none). The largest value
     found; 0 when no sentence gives a figure.
     """
-    # How far a cost fell is a share (三成, 30%) as well; how long something took (花了多长时间) is a duration.
-    money = (question.kind == "amount" and _MONEY_ASKED.search(question.text)
-             and not _CHANGE_ASKED.search(question.text) and not _DURATION_ASKED.search(question.text))
-    pattern = MONEY if money else ASKED[question.kind]
+    pattern = MONEY if question.asks_money else ASKED[question.kind]
     counted_as = question.counted if pattern is FIGURE else frozenset()
     names = {fold(f.lower()) for n in question.names for f in n.forms}
     share = TermShare(question, index, leave_out=names)

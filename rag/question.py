@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 
+from .conversation import dangling_reference
 from .index import Index
 from .lexical import STOPWORDS, english_query, is_chinese, tokenize, words
 from .translate import expand, is_pinyin, pinyin_splits, stem
@@ -77,6 +78,16 @@ KINDS = {
     "person": re.compile(r"是谁|哪位|\bwho\b", re.I),
 }
 
+# An amount of money is asked for. How far a cost fell is a share (三成, 30%) as well; how long
+# something took (花了多长时间) is a duration.
+_MONEY_ASKED = re.compile(
+    r"钱|价|估值|融资|收入|营收|成本|投资|花了|"
+    r"\b(?:costs?|prices?|pay|paid|valuations?|revenues?|raised?|invest(?:ed|ment)?|funding|spend|spent|money)\b",
+    re.I,
+)
+_CHANGE_ASKED = re.compile(r"降|涨|增长|下降|提高|减少|增加|\b(?:fall|fell|drop|rise|rose|grow|grew|cut|increase|decrease)", re.I)
+_DURATION_ASKED = re.compile(r"多长时间|多久|多少(?:天|年|个月|周|小时|分钟)|\bhow long\b|\bhow many (?:days|weeks|months|years|hours)", re.I)
+
 
 @dataclass(frozen=True)
 class Name:
@@ -114,6 +125,9 @@ class Question:
     english_terms: tuple[tuple[str, float], ...] = ()
     holder: str = ""  # whose view or words the question asks for ("李志飞怎么看…", "What does Seth Godin think…")
     counted: frozenset[str] = frozenset()  # what an amount question counts (员工 for 有多少员工), as a sentence writes it
+    asks_money: bool = False  # an amount question about money: only a sum of money answers it
+    points_back: str = ""  # the word by which it leans on a conversation it may lack ("who led it?": it)
+    name_runs: tuple[str, ...] = ()  # names of two or more capitalised words ("Vision Pro"), whose words may each be written apart
 
     @property
     def unknown_names(self) -> tuple[str, ...]:
@@ -144,7 +158,7 @@ def kind_of(text: str) -> str:
 
 def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
     """Read a question against an index's vocabulary and dictionaries."""
-    lang = language(text)
+    lang, kind = language(text), kind_of(text)
     cross = lang == "en" and bool(_LATIN_WORD.search(text))
     names = tuple(_names(text, index, cross))
     translations = dict(expand(text, index.lexicon, _UNTRANSLATED)) if _LATIN_WORD.search(text) else {}
@@ -177,12 +191,29 @@ def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
         names=names,
         coverage=coverage,
         missing=missing,
-        kind=kind_of(text),
+        kind=kind,
         dense_text_en=dense_text_en,
         english_terms=tuple(english_terms.items()),
         holder=holder_of(text),
-        counted=_counted(text, index) if kind_of(text) == "amount" else frozenset(),
+        counted=_counted(text, index) if kind == "amount" else frozenset(),
+        name_runs=tuple(_name_runs(text, names)),
+        points_back=dangling_reference(text) or "",
+        asks_money=(kind == "amount" and bool(_MONEY_ASKED.search(text))
+                    and not _CHANGE_ASKED.search(text) and not _DURATION_ASKED.search(text)),
     )
+
+
+# Capitalised words in a row, joined by a space: a possessive or punctuation ends the run
+# ("Apple's Vision Pro" is Apple and Vision Pro).
+_RUN = re.compile(r"(?<![\w'])[A-Z][A-Za-z0-9]*(?: [A-Z][A-Za-z0-9]*)+(?![\w'])")
+
+
+def _name_runs(text: str, names: tuple[Name, ...]) -> list[str]:
+    """Multi-word names all of whose words the question's names found written: the run as a whole
+    may still be unwritten (the corpus writes Vision and Pro, never Vision Pro)."""
+    written = {n.text for n in names if n.forms}
+    return [m.group() for m in _RUN.finditer(text)
+            if all(w in written for w in m.group().split())]
 
 
 # Questions that ask for someone's view or words: the person is the holder.

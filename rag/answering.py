@@ -21,7 +21,7 @@ from .answerability import ASKED, TermShare, term_weights
 from .documents import normalise
 from .index import Index, clock, one_line
 from .injection import addressed_to_model, strip_fences
-from .lexical import is_chinese
+from .lexical import fold, is_chinese
 from .llm import LLMClient
 from .question import Question
 from .retrieval import Hit
@@ -38,6 +38,7 @@ BUDGET = {"amount": (2, 260), "date": (2, 260), "person": (2, 260)}
 DEFAULT_BUDGET = (3, 520)  # (excerpts, characters)
 EXCERPT_CHARS = 220  # a point grows by the sentences that follow it up to this length
 POINT_MARGIN = 0.08  # a further point must score within this of the best sentence
+OWN_WORDS_REACH = 2 * POINT_MARGIN  # how far below the best sentence a named speaker's own words are preferred
 TERM_WEIGHT = 0.15  # weight of the share (by IDF) of the question's terms a sentence contains
 RANK_WEIGHT = 0.02  # per rank of the sentence's passage
 PASSAGE_WEIGHT = 0.1  # times the passage's fused retrieval score (0-1)
@@ -258,6 +259,7 @@ class _Sentence:
     end: int
     score: float  # None-like -inf for questions: kept for reading order, never quoted
     planted: bool = False  # addressed to a language model (rag.injection)
+    voiced: bool = False  # said by a person the question names (Question.voices)
     after: list["_Sentence"] = field(default_factory=list, repr=False)  # the passage's later sentences
     before: "_Sentence | None" = field(default=None, repr=False)  # the sentence before, in its passage
 
@@ -281,6 +283,11 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
         return abstention(question, hits, [_LABELS[question.lang]["empty"]])
     count, chars = BUDGET.get(question.kind, DEFAULT_BUDGET)
     floor = ranked[0].score - POINT_MARGIN
+    # Asked about a person the speaker lines name, the answer is what they say, when something they
+    # say comes within reach of the best sentence: not the host's preview of it, nor a question put to them.
+    theirs = [s for s in ranked if s.voiced]
+    if own_words := bool(theirs) and theirs[0].score >= ranked[0].score - OWN_WORDS_REACH:
+        ranked, floor = theirs, theirs[0].score - POINT_MARGIN
     points: list[list[_Sentence]] = []
     used: set[tuple[str, int]] = set()
     # The best sentence first; then the best of retrieval's first passage, which fusion ranks with
@@ -293,12 +300,13 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
         if (seed.hit.source, seed.start) in used or _repeats(seed, points):
             continue
         point = [seed]
-        if seed.before and seed.before.score > -np.inf and (seed.hit.source, seed.before.start) not in used:
-            if len(seed.before.text) + len(seed.text) <= EXCERPT_CHARS:
-                point.insert(0, seed.before)  # the statement a reply starts from
+        before = seed.before
+        if before and before.score > -np.inf and (seed.hit.source, before.start) not in used and before.voiced >= own_words:
+            if len(before.text) + len(seed.text) <= EXCERPT_CHARS:
+                point.insert(0, before)  # the statement a reply starts from
         for nxt in seed.after:
-            if nxt.score == -np.inf or (nxt.hit.source, nxt.start) in used:
-                break
+            if nxt.score == -np.inf or (nxt.hit.source, nxt.start) in used or nxt.voiced < own_words:
+                break  # a question, a quoted point, or (quoting someone's own words) another voice
             if sum(len(p.text) for p in point) + len(nxt.text) > EXCERPT_CHARS and len(point) > 1:
                 break
             point.append(nxt)
@@ -338,9 +346,12 @@ def _merge_touching(points: list[list[_Sentence]], texts: dict[str, str]) -> lis
 
 def _candidates(question: Question, hits: list[Hit], index: Index, query_vector: np.ndarray) -> list[_Sentence]:
     """The sentences of the hits' passages, each once (neighbouring passages overlap), scored."""
-    weights = term_weights(question, index)
+    # A person who speaks rarely says their own name: what is asked of them is the rest of the question.
+    own = {w for name in question.voices for w in (name, *name.split())}
+    weights = term_weights(question, index, leave_out=own)
     focus = {t: w for t, w in weights.items() if t in question.focus}
     share = TermShare(question, index, weights=focus or weights)  # a follow-up's answer speaks of what it asks about
+    share.english = {t: w for t, w in share.english.items() if t not in own}
     q = np.asarray(query_vector, dtype=np.float32).reshape(-1)
     seen: set[tuple[str, int]] = set()
     out: list[_Sentence] = []
@@ -361,7 +372,9 @@ def _candidates(question: Question, hits: list[Hit], index: Index, query_vector:
                     score += KIND_BONUS
                 if question.kind in ASKED and ASKED[question.kind].search(text):
                     score += KIND_BONUS
-            sentence = _Sentence(hit, text, start, end, score, planted, before=passage[-1] if passage else None)
+            said_by = index.timing(hit.source, start, end)[2] if question.voices else None
+            voiced = bool(said_by) and fold(said_by.lower()) in question.voices
+            sentence = _Sentence(hit, text, start, end, score, planted, voiced, before=passage[-1] if passage else None)
             for earlier in passage:
                 earlier.after.append(sentence)
             passage.append(sentence)

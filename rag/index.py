@@ -221,6 +221,18 @@ class Index:
         return passage_speakers(self.passages, self.documents)
 
     @cached_property
+    def speaking(self) -> dict[str, set[int]]:
+        """Who speaks where, as transcripts with per-line speakers say: lower-cased name -> passage
+        rows. Numbered voices (说话人0, Speaker 1) name nobody and are left out."""
+        out: dict[str, set[int]] = {}
+        for row, (p, names) in enumerate(zip(self.passages, self.passage_speakers)):
+            if self.documents[p.source].get("segments"):
+                for name in names:
+                    if not re.search(r"\d|^(?:unknown|speaker|host|guest)$", name, re.I):
+                        out.setdefault(fold(name.lower()), set()).add(row)
+        return out
+
+    @cached_property
     def texts(self) -> dict[str, str]:
         return {source: d["text"] for source, d in self.documents.items()}
 

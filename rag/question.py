@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 
 from .conversation import dangling_reference
 from .index import Index
-from .lexical import STOPWORDS, english_query, is_chinese, tokenize, words
+from .lexical import STOPWORDS, english_query, fold, is_chinese, tokenize, words
 from .translate import expand, is_pinyin, pinyin_splits, stem
 
 DENSE_TERMS = 5  # translated terms appended to an English question before embedding
@@ -126,6 +126,7 @@ class Question:
     holder: str = ""  # whose view or words the question asks for ("李志飞怎么看…", "What does Seth Godin think…")
     counted: frozenset[str] = frozenset()  # what an amount question counts (员工 for 有多少员工), as a sentence writes it
     asks_money: bool = False  # an amount question about money: only a sum of money answers it
+    voices: tuple[str, ...] = ()  # speakers the transcripts' speaker lines name whom it names (lower-cased)
     points_back: str = ""  # the word by which it leans on a conversation it may lack ("who led it?": it)
     name_runs: tuple[str, ...] = ()  # names of two or more capitalised words ("Vision Pro"), whose words may each be written apart
 
@@ -158,7 +159,7 @@ def kind_of(text: str) -> str:
 
 def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
     """Read a question against an index's vocabulary and dictionaries."""
-    lang, kind = language(text), kind_of(text)
+    lang, kind, holder = language(text), kind_of(text), holder_of(text)
     cross = lang == "en" and bool(_LATIN_WORD.search(text))
     names = tuple(_names(text, index, cross))
     translations = dict(expand(text, index.lexicon, _UNTRANSLATED)) if _LATIN_WORD.search(text) else {}
@@ -194,13 +195,20 @@ def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
         kind=kind,
         dense_text_en=dense_text_en,
         english_terms=tuple(english_terms.items()),
-        holder=holder_of(text),
+        holder=holder,
         counted=_counted(text, index) if kind == "amount" else frozenset(),
         name_runs=tuple(_name_runs(text, names)),
         points_back=dangling_reference(text) or "",
+        voices=_voices(text, holder, index),
         asks_money=(kind == "amount" and bool(_MONEY_ASKED.search(text))
                     and not _CHANGE_ASKED.search(text) and not _DURATION_ASKED.search(text)),
     )
+
+
+def _voices(text: str, holder: str, index: Index) -> tuple[str, ...]:
+    """The speakers of speaker-tagged transcripts whom the question names, or whose view it asks for."""
+    text, holder = fold(text.lower()), fold(holder.lower())
+    return tuple(name for name in index.speaking if name in text or (holder and holder in name))
 
 
 # Capitalised words in a row, joined by a space: a possessive or punctuation ends the run
@@ -256,7 +264,9 @@ def _names(text: str, index: Index, cross: bool) -> list[Name]:
     for m in _PINYIN_RUN.finditer(text):  # pinyin names first: "Zhu Xiaohu" is one name, not two
         parts = m.group().split()
         if all(is_pinyin(p, index.pinyin) for p in parts):
-            out.append(Name(m.group(), _pinyin_forms(parts, index), judged=False))
+            # written as it is (an English transcript's Dana Lee), or in the characters it reads as
+            forms = (m.group(),) if index.mentions(m.group()) else _pinyin_forms(parts, index)
+            out.append(Name(m.group(), forms, judged=False))
             covered.append(m.span())
     for m in _NAME.finditer(text):
         if any(s <= m.start() < e for s, e in covered):

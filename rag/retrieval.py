@@ -150,6 +150,7 @@ class Retriever:
         translate_dense: bool = True,
         gloss_weight: float = 0.8,
         name_weight: float = 0.1,
+        voice_weight: float = 0.1,
     ):
         index.check_embedder(embedder)
         self.index = index
@@ -159,6 +160,7 @@ class Retriever:
         self.translation_weight = translation_weight  # BM25 weight of translated terms
         self.gloss_weight = gloss_weight  # share of the gloss index in an English question's lexical score
         self.name_weight = name_weight  # added to passages of episodes that write the question's names
+        self.voice_weight = voice_weight  # added to passages in which a person the question names speaks
 
     def search(self, question: str | Question, k: int = 8, where: Filter | None = None) -> list[Hit]:
         return self.search_with_evidence(question, k, where)[0]
@@ -224,6 +226,9 @@ class Retriever:
         if self.name_weight and (named := self._named_episodes(q)):
             sources = [self.index.passages[r].source for r in rows]
             fused += self.name_weight * np.fromiter((named.get(src, 0.0) for src in sources), np.float32, len(rows))
+        if self.voice_weight and q.voices:  # "How did Dylan Field choose…": his words, not the host's preview
+            voiced = set().union(*(self.index.speaking[name] for name in q.voices))
+            fused += self.voice_weight * np.fromiter((r in voiced for r in rows), np.float32, len(rows))
         order = np.argsort(-fused, kind="stable")[:k]
         hits = [_hit(r + 1, self.index.passages[rows[i]], fused[i], self.index) for r, i in enumerate(order)]
         top_vec = best[1] if best[1] is not None else searched[0][0]

@@ -223,14 +223,14 @@ def test_english_amount_questions_count_in_both_languages(engine):
     assert {"employees", "员工"} <= engine.retriever.analyse("How many employees does Amazon have?").counted
 
 
-def _ask_about(tmp_path, embedder, text: str, question: str):
-    """The answer to `question` from an index of one transcript holding `text`."""
+def _ask_about(tmp_path, embedder, text: str, question: str, name: str = "a.txt"):
+    """The answer to `question` from an index of one transcript, `name`, holding `text`."""
     from rag.engine import Engine
     from rag.indexing import build
 
     corpus, dest = tmp_path / "corpus", tmp_path / f"idx{len(list(tmp_path.glob('idx*')))}"
     corpus.mkdir(exist_ok=True)
-    (corpus / "a.txt").write_text(text, "utf-8")
+    (corpus / name).write_text(text, "utf-8")
     return Engine(build(corpus, dest, embedder).index, embedder).ask(question)
 
 
@@ -324,6 +324,27 @@ def test_a_name_english_passages_never_write_is_refused_even_when_chinese_could_
 def test_a_name_speech_recognition_misspelled_still_counts_as_mentioned(tmp_path, embedder):
     answer = _ask_about(tmp_path, embedder, CITY_TALK, "Why does Alex Tabarrok say building high is like reclaiming land?")
     assert not answer.abstained and "reclaiming land" in answer.answer
+
+
+PREVIEWED = """Host Name (00:00):
+Today my guest is Dana Lee. Dana Lee explains why pricing should rise every year, and why discounts hurt pricing.
+
+Dana Lee (00:20):
+Thanks for having me.
+
+Host Name (00:25):
+Why should pricing rise every year?
+
+Dana Lee (00:30):
+Because our costs rise every year, and customers accept a small rise better than a big one later. Discounts teach customers to wait.
+"""
+
+
+def test_asked_what_a_named_speaker_thinks_the_answer_quotes_them_not_the_hosts_preview(tmp_path, embedder):
+    answer = _ask_about(tmp_path, embedder, PREVIEWED, "Why does Dana Lee say pricing should rise every year?", "talk.md")
+    assert not answer.abstained and answer.citations
+    assert all(c.speaker == "Dana Lee" for c in answer.citations), answer.citations
+    assert "costs rise every year" in answer.answer and "Today my guest" not in answer.answer
 
 
 VISION_TALK = ("Apple built the iPhone in secret. The Pro models sell best, says the team, and the vision of the "

@@ -18,6 +18,7 @@ import numpy as np
 
 from . import prompts
 from .answerability import ASKED, TermShare, term_weights
+from .chunking import whole_clauses
 from .documents import normalise
 from .index import Index, clock, one_line
 from .injection import addressed_to_model, strip_fences
@@ -321,9 +322,19 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
     points.sort(key=lambda p: (first_rank[p[0].hit.source], p[0].start))
     say = _LABELS[question.lang]
     lines = [say["cross"] if question.cross_lingual else say["extractive"]]
+    # Each quote begins and ends at a sentence or clause boundary: a passage (and so its first
+    # sentence) may start mid-sentence, and a long sentence is cut where a clause ends.
+    spans: list[tuple[Hit, int, int]] = []
+    for point in points:
+        hit = point[0].hit
+        start, end = whole_clauses(index.texts[hit.source], point[0].start, point[-1].end)
+        if spans and spans[-1][0].source == hit.source and start <= spans[-1][2]:
+            spans[-1] = (spans[-1][0], spans[-1][1], max(end, spans[-1][2]))  # grown into the one before
+        else:
+            spans.append((hit, start, end))
     citations = []
-    for n, point in enumerate(points, 1):
-        c = citation(n, point[0].hit.source, point[0].hit.title, point[0].start, point[-1].end, index)
+    for n, (hit, start, end) in enumerate(spans, 1):
+        c = citation(n, hit.source, hit.title, start, end, index)
         citations.append(c)
         lines.append(f"- 「{c.text}」[{n}]")
     return Answer(question.text, "\n".join(lines), "extractive", False, citations, hits)

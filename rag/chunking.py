@@ -109,3 +109,60 @@ def _word_boundary(text: str, lo: int, hi: int) -> int:
         if pos <= hi:
             best = pos
     return best if best > lo else hi
+
+
+# The end of a sentence or clause: a Chinese or full-width mark, an English one followed by a
+# space (so 2.9 and e.g. stay whole), or a pause that speech recognition wrote as a space between
+# Chinese characters. A quote begins after one and ends with one.
+_BOUNDARY = re.compile(r"[。！？；，、…]|[.!?;:,](?=[\"'”’)\]]*(?:\s|$))|(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
+_LATIN_WORD_CHAR = re.compile(r"[A-Za-z0-9'’]")
+_CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
+_MARKS = "。！？；，、….!?;:,"
+_CLOSERS = "\"'”’)]」』"
+CLAUSE_REACH = 160  # how far a quote may grow to reach a boundary; unpunctuated speech has none
+
+
+def begins_clause(text: str, pos: int) -> bool:
+    """Whether text[pos:] starts a sentence or clause: at the start, or after a boundary mark."""
+    before = text[:pos].rstrip().rstrip(_CLOSERS)
+    return not before or before[-1] in _MARKS or _paused(text, pos)
+
+
+def ends_clause(text: str, pos: int) -> bool:
+    """Whether text[:pos] ends a sentence or clause: at the end, or with a boundary mark (an
+    English one followed by a space)."""
+    head = text[:pos].rstrip(_CLOSERS)
+    return pos >= len(text.rstrip()) or _paused(text, pos) or bool(head) and head[-1] in _MARKS and (
+        not head[-1].isascii() or pos >= len(text) or text[pos].isspace() or text[pos] in _CLOSERS)
+
+
+def _paused(text: str, pos: int) -> bool:
+    """Whether pos is at a space between two Chinese characters (a pause, in speech recognition's text)."""
+    lo, hi = pos, pos
+    while lo > 0 and text[lo - 1].isspace():
+        lo -= 1
+    while hi < len(text) and text[hi].isspace():
+        hi += 1
+    return lo < hi and lo > 0 and hi < len(text) and _CJK_CHAR.match(text[lo - 1]) is not None and _CJK_CHAR.match(text[hi]) is not None
+
+
+def whole_clauses(text: str, start: int, end: int, reach: int = CLAUSE_REACH) -> tuple[int, int]:
+    """[start, end) widened to the sentence or clause boundaries around it, each within `reach`
+    characters; a side with no boundary in reach (speech recognised without punctuation) stays."""
+    if not begins_clause(text, start):
+        lo = max(0, start - reach)
+        marks = list(_BOUNDARY.finditer(text, lo, start))
+        if marks or lo == 0:
+            start = marks[-1].end() if marks else 0
+            start += len(text[start:end]) - len(text[start:end].lstrip())
+    if not ends_clause(text, end):
+        mark = _BOUNDARY.search(text, end, min(len(text), end + reach))
+        if mark:
+            end = mark.end() if mark.group().strip() else mark.start()
+    # never inside an English word, boundary or not ("you'" + "re")
+    while 0 < start < end and _LATIN_WORD_CHAR.match(text[start - 1]) and _LATIN_WORD_CHAR.match(text[start]):
+        start -= 1
+    while start < end < len(text) and _LATIN_WORD_CHAR.match(text[end - 1]) and _LATIN_WORD_CHAR.match(text[end]):
+        end += 1
+    return start, end
+

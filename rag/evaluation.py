@@ -143,6 +143,25 @@ def answer_scores(rows: Sequence[dict], answers: dict[str, dict]) -> dict:
 _SENTENCE = re.compile(r"[^。！？!?]+[。！？!?]*")
 
 
+def cut_quotes(answers: Sequence[dict], texts: dict[str, str]) -> tuple[int, int]:
+    """(quotes that begin or end inside a sentence or clause, quotes) over the citations of
+    `answers` (`Answer.to_dict()`), counting only transcripts with punctuation to cut at."""
+    from .chunking import begins_clause, ends_clause
+
+    cut = total = 0
+    for a in answers:
+        for c in a["citations"]:
+            text = texts[c["source"]]
+            if not _PUNCTUATED.search(text):
+                continue
+            total += 1
+            cut += not (begins_clause(text, c["start"]) and ends_clause(text, c["end"]))
+    return cut, total
+
+
+_PUNCTUATED = re.compile(r"[。！？，]|[.?!,]\s")
+
+
 def format_answer_table(result: dict) -> str:
     lines = ["| answers | answered | gold evidence quoted | quoted sentences that are questions | median chars |",
              "|---|---|---|---|---|"]

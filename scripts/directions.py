@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 import rag  # noqa: E402
 from compare import PlainRecipe  # noqa: E402
 from rag.documents import corpus_files, read_text  # noqa: E402
-from rag.evaluation import hit, load_dataset, score  # noqa: E402
+from rag.evaluation import cut_quotes, hit, load_dataset, score  # noqa: E402
 
 DIRECTIONS = ("en->en", "en->zh", "zh->en", "zh->zh")
 
@@ -104,6 +104,8 @@ def main() -> None:
           f"answerable refused: {len(refused_a)}/{len(answerable)} {' '.join(refused_a)}")
     print(f"answered questions quoting gold evidence: {len(quoted)}/{len(answered)} "
           f"({len(quoted) / max(1, len(answered)):.3f})")
+    cut, total = cut_quotes(list(answers.values()), engine.index.texts)
+    print(f"quotes beginning or ending inside a sentence or clause: {cut}/{total}")
     missed = [r["id"] for r in answerable if not score([r], ranked["this product"], {})["all"]["in3000"]]
     print(f"not in3000: {' '.join(missed)}")
     print(f"unanswerable answered: {' '.join(r['id'] for r in unanswerable if r['id'] not in refused_u)}")

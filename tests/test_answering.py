@@ -403,3 +403,32 @@ def test_a_view_asked_of_someone_is_refused_when_only_other_episodes_speak_of_it
     assert not answered.abstained and answered.citations[0].source == "stocks-with-yingge.txt"
     anyone = engine.ask("比特币接下来的走势取决于什么？")
     assert not anyone.abstained
+
+
+@pytest.mark.parametrize("text, start_at, end_at, quote", [
+    # a passage that starts mid-sentence: the quote goes back to where the sentence begins
+    ("First one. Out that not everyone is good, but designers are awesome. And early on, we did it.",
+     "that not", "designers are", "Out that not everyone is good, but designers are awesome."),
+    # a decimal point is no sentence end; a Chinese clause mark is one
+    ("他说了一句话，然后就走了。我们都知道2.9这个数字很低，对吧", "就走", "2.9", "然后就走了。我们都知道2.9这个数字很低，"),
+    # speech recognition's pause (a space between characters) is a clause boundary
+    ("听到的 就是当ChatGPT刚出来的时候 其实是Andy Jassy亲自带队 去做一个", "实是", "Jassy", "其实是Andy Jassy亲自带队"),
+    # never inside an English word, even where speech has no punctuation
+    ("and Ryan what will you do if you were an artist and you're a creative person", "Ryan", "you'", "and Ryan what will you do if you were an artist and you're"),
+])
+def test_a_quote_begins_and_ends_where_a_sentence_or_clause_does(text, start_at, end_at, quote):
+    from rag.chunking import whole_clauses
+
+    start, end = whole_clauses(text, text.index(start_at), text.index(end_at) + len(end_at))
+    assert text[start:end] == quote
+
+
+def test_answers_on_the_bundled_index_quote_whole_clauses(engine):
+    from rag.chunking import begins_clause, ends_clause
+    from rag.evaluation import load_dataset
+    from pathlib import Path
+
+    rows = load_dataset(Path(__file__).parent / "data" / "dev.jsonl")[:40]
+    cut = [(r["id"], c.quote[-20:]) for r in rows for c in engine.ask(r["question"]).citations
+           if not (begins_clause(engine.index.texts[c.source], c.start) and ends_clause(engine.index.texts[c.source], c.end))]
+    assert not cut

@@ -41,6 +41,9 @@ EXCERPT_CHARS = 220  # a point grows by the sentences that follow it up to this 
 POINT_MARGIN = 0.08  # a further point must score within this of the best sentence
 OWN_WORDS_REACH = 2 * POINT_MARGIN  # how far below the best sentence a named speaker's own words are preferred
 TERM_WEIGHT = 0.15  # weight of the share (by IDF) of the question's terms a sentence contains
+# An app's description of the episode (Document.summary) paraphrases all of it, so it comes close to
+# every question: it is quoted, labelled, only when it beats by more than this what anyone says.
+SUMMARY_PENALTY = TERM_WEIGHT + POINT_MARGIN
 RANK_WEIGHT = 0.02  # per rank of the sentence's passage
 PASSAGE_WEIGHT = 0.1  # times the passage's fused retrieval score (0-1)
 SEED_PASSAGES = 1  # the best passages that each give a point after the best sentence
@@ -79,6 +82,7 @@ _LABELS = {
         "model": "the language model found no answer in the passages",
         "injection": "{} chars {}-{} holds text addressed to a language model (a planted instruction?): "
         "it is never quoted as the answer, and a model is told it is data",
+        "summary": " (the episode's description, not said in it)",
         "colon": ": ",
         "sep": "; ",
         "stop": ".",
@@ -91,6 +95,7 @@ _LABELS = {
         "nearest": "转录稿中最接近的内容：",
         "model": "语言模型在这些段落中没有找到答案",
         "injection": "{} 第 {}-{} 字含有对语言模型下达的指令（可能是被植入的）：不会作为回答引用，语言模型也被告知它只是资料",
+        "summary": "（节目简介，并非节目中的原话）",
         "colon": "：",
         "sep": "；",
         "stop": "。",
@@ -261,6 +266,7 @@ class _Sentence:
     score: float  # None-like -inf for questions: kept for reading order, never quoted
     planted: bool = False  # addressed to a language model (rag.injection)
     voiced: bool = False  # said by a person the question names (Question.voices)
+    summary: bool = False  # in the app's description of the episode (Document.summary), not speech
     after: list["_Sentence"] = field(default_factory=list, repr=False)  # the passage's later sentences
     before: "_Sentence | None" = field(default=None, repr=False)  # the sentence before, in its passage
 
@@ -302,12 +308,14 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
             continue
         point = [seed]
         before = seed.before
-        if before and before.score > -np.inf and (seed.hit.source, before.start) not in used and before.voiced >= own_words:
+        if (before and before.score > -np.inf and (seed.hit.source, before.start) not in used
+                and before.voiced >= own_words and before.summary == seed.summary):
             if len(before.text) + len(seed.text) <= EXCERPT_CHARS:
                 point.insert(0, before)  # the statement a reply starts from
         for nxt in seed.after:
-            if nxt.score == -np.inf or (nxt.hit.source, nxt.start) in used or nxt.voiced < own_words:
-                break  # a question, a quoted point, or (quoting someone's own words) another voice
+            if (nxt.score == -np.inf or (nxt.hit.source, nxt.start) in used or nxt.voiced < own_words
+                    or nxt.summary != seed.summary):
+                break  # a question, a quoted point, another voice (quoting someone's own words), or description and speech
             if sum(len(p.text) for p in point) + len(nxt.text) > EXCERPT_CHARS and len(point) > 1:
                 break
             point.append(nxt)
@@ -324,19 +332,19 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
     lines = [say["cross"] if question.cross_lingual else say["extractive"]]
     # Each quote begins and ends at a sentence or clause boundary: a passage (and so its first
     # sentence) may start mid-sentence, and a long sentence is cut where a clause ends.
-    spans: list[tuple[Hit, int, int]] = []
+    spans: list[tuple[Hit, int, int, bool]] = []
     for point in points:
         hit = point[0].hit
         start, end = whole_clauses(index.texts[hit.source], point[0].start, point[-1].end)
         if spans and spans[-1][0].source == hit.source and start <= spans[-1][2]:
-            spans[-1] = (spans[-1][0], spans[-1][1], max(end, spans[-1][2]))  # grown into the one before
+            spans[-1] = (*spans[-1][:2], max(end, spans[-1][2]), spans[-1][3])  # grown into the one before
         else:
-            spans.append((hit, start, end))
+            spans.append((hit, start, end, point[0].summary))
     citations = []
-    for n, (hit, start, end) in enumerate(spans, 1):
+    for n, (hit, start, end, summary) in enumerate(spans, 1):
         c = citation(n, hit.source, hit.title, start, end, index)
         citations.append(c)
-        lines.append(f"- 「{c.text}」[{n}]")
+        lines.append(f"- 「{c.text}」[{n}]" + (say["summary"] if summary else ""))
     return Answer(question.text, "\n".join(lines), "extractive", False, citations, hits)
 
 
@@ -385,7 +393,11 @@ def _candidates(question: Question, hits: list[Hit], index: Index, query_vector:
                     score += KIND_BONUS
             said_by = index.timing(hit.source, start, end)[2] if question.voices else None
             voiced = bool(said_by) and fold(said_by.lower()) in question.voices
-            sentence = _Sentence(hit, text, start, end, score, planted, voiced, before=passage[-1] if passage else None)
+            summary = any(s <= start < e for s, e in index.documents[hit.source].get("summary", ()))
+            if summary:
+                score -= SUMMARY_PENALTY
+            sentence = _Sentence(hit, text, start, end, score, planted, voiced, summary,
+                                 before=passage[-1] if passage else None)
             for earlier in passage:
                 earlier.after.append(sentence)
             passage.append(sentence)

@@ -113,8 +113,8 @@ def _word_boundary(text: str, lo: int, hi: int) -> int:
 
 # The end of a sentence or clause: a Chinese or full-width mark, an English one followed by a
 # space (so 2.9 and e.g. stay whole), or a pause that speech recognition wrote as a space between
-# Chinese characters. A quote begins after one and ends with one.
-_BOUNDARY = re.compile(r"[。！？；，、…]|[.!?;:,](?=[\"'”’)\]]*(?:\s|$))|(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
+# Chinese characters, or a line break. A quote begins after one and ends with one.
+_BOUNDARY = re.compile(r"\n|[。！？；，、…]|[.!?;:,](?=[\"'”’)\]]*(?:\s|$))|(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
 _LATIN_WORD_CHAR = re.compile(r"[A-Za-z0-9'’]")
 _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 _MARKS = "。！？；，、….!?;:,"
@@ -124,15 +124,15 @@ CLAUSE_REACH = 160  # how far a quote may grow to reach a boundary; unpunctuated
 
 def begins_clause(text: str, pos: int) -> bool:
     """Whether text[pos:] starts a sentence or clause: at the start, or after a boundary mark."""
-    before = text[:pos].rstrip().rstrip(_CLOSERS)
-    return not before or before[-1] in _MARKS or _paused(text, pos)
+    before = text[:pos].rstrip(" \t").rstrip(_CLOSERS)
+    return not before.strip() or before[-1] in _MARKS + "\n" or _paused(text, pos)
 
 
 def ends_clause(text: str, pos: int) -> bool:
     """Whether text[:pos] ends a sentence or clause: at the end, or with a boundary mark (an
     English one followed by a space)."""
     head = text[:pos].rstrip(_CLOSERS)
-    return pos >= len(text.rstrip()) or _paused(text, pos) or bool(head) and head[-1] in _MARKS and (
+    return pos >= len(text.rstrip()) or _paused(text, pos) or text[pos:].lstrip(" \t")[:1] == "\n" or bool(head) and head[-1] in _MARKS and (
         not head[-1].isascii() or pos >= len(text) or text[pos].isspace() or text[pos] in _CLOSERS)
 
 
@@ -158,7 +158,7 @@ def whole_clauses(text: str, start: int, end: int, reach: int = CLAUSE_REACH) ->
     if not ends_clause(text, end):
         mark = _BOUNDARY.search(text, end, min(len(text), end + reach))
         if mark:
-            end = mark.end() if mark.group().strip() else mark.start()
+            end = mark.end() if mark.group().strip() else mark.start()  # a pause or a line break stays out
     # never inside an English word, boundary or not ("you'" + "re")
     while 0 < start < end and _LATIN_WORD_CHAR.match(text[start - 1]) and _LATIN_WORD_CHAR.match(text[start]):
         start -= 1

@@ -61,6 +61,9 @@ class Document:
     meta: dict = field(default_factory=dict)
     titled: bool = True  # False: no title in the file or beside it; the index derives one (rag.indexing)
     segments: tuple = ()  # timed transcripts: rag.timed.Segment per cue (time and speaker of a character range)
+    # What a podcast app wrote about the episode ahead of the transcript (Topics, chapter blurbs):
+    # spans of `text` that are searched but nobody said, so answers never quote them as speech.
+    summary: tuple[tuple[int, int], ...] = ()
 
     @property
     def sha256(self) -> str:
@@ -139,12 +142,15 @@ def parse(source: str, text: str) -> Document:
         body_from = _front_matter(text, lines, meta)
     skip = set(range(body_from))
     in_people = False
+    kept: list[int] = []  # header lines kept as text: the app's summary, if a transcript marker follows
+    summary: list[int] = []
     for i, (start, end) in enumerate(lines[:_HEADER_LINES]):
         line = text[start:end].strip()
         if i < body_from or not line:
             continue
         if line in _BODY_MARKERS:
             skip.add(i)
+            summary = kept
             break
         if line.startswith("cover of episode "):
             meta.setdefault("title", line.removeprefix("cover of episode ").strip())
@@ -166,6 +172,7 @@ def parse(source: str, text: str) -> Document:
             continue
         elif not (line in (meta.get("title"), meta.get("show")) or line.lstrip("# ") == meta.get("title")):
             if not any(p.search(line) for p in _BOILERPLATE):
+                kept.append(i)
                 continue
         skip.add(i)
     regions = _regions(lines, skip, text)
@@ -178,8 +185,11 @@ def parse(source: str, text: str) -> Document:
         joined, segments = timed.join(found)
         return Document(source, title or _first_words(joined), joined, ((0, len(joined)),), meta, bool(title),
                         segments)
+    spans = tuple(lines[i] for i in summary)
+    if spans:
+        meta.setdefault("description", " ".join(text[s:e].strip() for s, e in spans))
     return Document(source=source, title=title or _first_words(text[regions[0][0] : regions[0][1]]), text=text,
-                    regions=tuple(regions), meta=meta, titled=bool(title))
+                    regions=tuple(regions), meta=meta, titled=bool(title), summary=spans)
 
 
 # Front-matter keys of common exports, read as the fields the product shows.

@@ -455,6 +455,8 @@ def write(
                 record = {"source": d.source, "title": d.title, "titled": d.titled, "meta": d.meta, "text": d.text}
                 if d.segments:
                     record["segments"] = [seg.to_list() for seg in d.segments]
+                if d.summary:
+                    record["summary"] = [list(span) for span in d.summary]
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
         with open(tmp / "sentences.jsonl", "w", encoding="utf-8") as f:
             for record in sents:

@@ -106,6 +106,9 @@ def main() -> None:
           f"({len(quoted) / max(1, len(answered)):.3f})")
     cut, total = cut_quotes(list(answers.values()), engine.index.texts)
     print(f"quotes beginning or ending inside a sentence or clause: {cut}/{total}")
+    described = sum(any(s <= c["start"] < e for s, e in engine.index.documents[c["source"]].get("summary", ()))
+                    for a in answers.values() for c in a["citations"])
+    print(f"quotes of an app's episode description (labelled as such): {described}")
     missed = [r["id"] for r in answerable if not score([r], ranked["this product"], {})["all"]["in3000"]]
     print(f"not in3000: {' '.join(missed)}")
     print(f"unanswerable answered: {' '.join(r['id'] for r in unanswerable if r['id'] not in refused_u)}")

@@ -432,3 +432,19 @@ def test_answers_on_the_bundled_index_quote_whole_clauses(engine):
     cut = [(r["id"], c.quote[-20:]) for r in rows for c in engine.ask(r["question"]).citations
            if not (begins_clause(engine.index.texts[c.source], c.start) and ends_clause(engine.index.texts[c.source], c.end))]
     assert not cut
+
+
+def test_an_apps_episode_summary_is_not_quoted_as_speech_and_the_figure_is(engine):
+    answer = engine.ask("李志飞估算做大模型至少要多少钱？")
+    assert not answer.abstained and "5000万美金" in answer.answer
+    for c in answer.citations:
+        summary = engine.index.documents[c.source].get("summary", ())
+        assert not any(s <= c.start < e for s, e in summary), c.quote[:40]
+
+
+def test_a_summary_quoted_for_want_of_speech_says_it_is_the_description(tmp_path, embedder):
+    text = ("cover of episode 9. 聊聊咖啡\n\nTopics\n嘉宾认为手冲咖啡的关键是水温控制在九十二度。\n\nShownotes Transcript\n\n"
+            "今天我们聊聊天气，最近下了很多雨。大家出门记得带伞，路上注意安全。")
+    answer = _ask_about(tmp_path, embedder, text, "手冲咖啡的关键是什么？")
+    assert not answer.abstained and "九十二度" in answer.answer
+    assert "（节目简介，并非节目中的原话）" in answer.answer

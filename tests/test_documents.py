@@ -18,6 +18,16 @@ def test_podcast_header_is_metadata_not_text():
     assert "活跃在人工intelligence" not in body  # a speaker bio is metadata
 
 
+def test_an_apps_summary_ahead_of_the_transcript_is_the_episodes_description():
+    doc = load(SEEDS / "001_69e7be7a36498b79.txt")
+    summary = "".join(doc.text[s:e] for s, e in doc.summary)
+    assert summary.startswith("李志飞认为,当前大模型创业者普遍焦虑") and "Initial PhD focus" in summary
+    assert "好多 人都 这么 跟 我 说话" not in summary  # the transcript itself is speech
+    assert doc.meta["description"].startswith("李志飞认为")
+    # without a transcript marker after them, header lines are the transcript
+    assert not parse("x.txt", "第一句话在这里。\n第二句话也在这里。\n").summary
+
+
 def test_front_matter_and_reader_links_are_metadata():
     doc = load(SEEDS / "004_65fee3c8eaa4b0c3.txt")
     assert doc.title.startswith("（限时公开）OpenAI的“指数级领先”")

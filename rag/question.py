@@ -29,6 +29,7 @@ from .translate import expand, is_pinyin, pinyin_splits, stem
 DENSE_TERMS = 5  # translated terms appended to an English question before embedding
 GLOSS_TERMS = 8  # English glosses appended to a Chinese question embedded for English passages
 _CJK = re.compile(r"[\u3400-\u9fff]")
+_CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z'\-]*")
 # Words by which questions point at the recording rather than its content ("what does the guest
 # think..."): translating them finds passages where the host says 嘉宾, not the answer.
@@ -185,7 +186,7 @@ def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
         text=text,
         lang=lang,
         cross_lingual=cross,
-        tokens=tuple(tokenize(text)),
+        tokens=tuple(_with_corpus_words(tokenize(text), text, index)),
         translations=tuple(translations.items()),
         dense_text=dense_text,
         gloss_terms=tuple(english_query(text, DISCOURSE)) if cross else (),
@@ -238,11 +239,28 @@ _HOLDER = [
 _NOT_HOLDERS = frozenset("大家 我们 你们 他们 作者 嘉宾 主持人 节目 这期 本期 the guest the host the author".split())
 
 
+def _with_corpus_words(tokens: list[str], text: str, index: Index) -> list[str]:
+    """The question's tokens and the longer words of the transcripts' vocabulary written inside it:
+    jieba cuts an unknown name by its context (评价杨立昆的 gives 杨立 + 昆 where the transcript's
+    杨立昆最近 gives 杨立昆), so a name the corpus has is found in the question as the corpus cut it."""
+    have = set(tokens)
+    found = []
+    for run in _CJK_RUN.findall(fold(text.lower())):
+        for n in range(3, min(len(run), 6) + 1):
+            for i in range(len(run) - n + 1):
+                piece = run[i : i + n]
+                if piece not in have and piece in index.bm25.vocab and not any(piece in t for t in have):
+                    found.append(piece)
+                    have.add(piece)
+    return tokens + found
+
+
 def holder_of(text: str) -> str:
     """The person a question asks the view or words of ("李志飞对DeepSeek怎么看？": 李志飞), or ""."""
     for pattern in _HOLDER:
-        if (m := pattern.search(text)) and m.group("x").lower() not in _NOT_HOLDERS and m.group("x")[:1] not in "你我他她它这那":
-            return m.group("x").strip()
+        if (m := pattern.search(text)) and m.group("x")[:1] not in "你我他她它这那":
+            if not any(m.group("x").lower().startswith(w) for w in _NOT_HOLDERS):  # 节目里怎么评价… asks no one
+                return m.group("x").strip()
     return ""
 
 

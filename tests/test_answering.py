@@ -378,7 +378,7 @@ def test_a_planted_instruction_and_its_payload_are_never_quoted(tmp_path, embedd
     ("李志飞对DeepSeek怎么看？", "李志飞"), ("颖哥怎么看比特币接下来的走势？", "颖哥"), ("在颖哥看来，散户最大的毛病是什么？", "颖哥"),
     ("What does Seth Godin think of the Vision Pro?", "Seth Godin"), ("Seth Godin 怎么评价捷豹换标志？", "Seth Godin"),
     ("According to Alex Tabarrok, why is Mumbai short of space?", "Alex Tabarrok"),
-    ("你怎么看这个问题？", ""), ("大家怎么看？", ""), ("What do you think?", ""), ("为什么亚马逊的项目失败了？", ""),
+    ("你怎么看这个问题？", ""), ("大家怎么看？", ""), ("节目里怎么评价杨立昆的观点？", ""), ("What do you think?", ""), ("为什么亚马逊的项目失败了？", ""),
 ])
 def test_whose_view_a_question_asks_for(question, holder):
     from rag.question import holder_of

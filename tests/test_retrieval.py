@@ -13,6 +13,12 @@ def test_amazon_q_is_found_in_its_transcript(engine, question):
     assert any("代号是Q" in h.text for h in hits)
 
 
+@pytest.mark.parametrize("question", ["杨立昆", "节目里怎么评价杨立昆的观点？"])
+def test_a_name_the_corpus_writes_weighs_as_much_inside_a_longer_question(engine, question):
+    # jieba cuts 评价杨立昆的 into 杨立 + 昆, the transcript's 杨立昆最近 into 杨立昆
+    assert "杨立昆" in engine.search(question, 3)[0].text
+
+
 def test_hits_point_into_the_source_text(engine):
     from rag.documents import normalise
 

@@ -345,7 +345,24 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
         c = citation(n, hit.source, hit.title, start, end, index)
         citations.append(c)
         lines.append(f"- 「{c.text}」[{n}]" + (say["summary"] if summary else ""))
+        if question.cross_lingual and is_chinese(c.text) and (found := matched(question, c.quote)):
+            lines.append(f"  matched: {', '.join(found)}")  # what an English reader can check without translating
     return Answer(question.text, "\n".join(lines), "extractive", False, citations, hits)
+
+
+def matched(question: Question, quote: str) -> list[str]:
+    """The question's names and English words that a quote contains, each with the form it was found
+    in when that differs ("Claude 3.5 ← cloud 3.5", "fail ← 失败")."""
+    text = fold(quote.lower())
+    out = []
+    for name in question.names:
+        if found := [f for f in name.forms if fold(f.lower()) in text]:
+            out.append(name.text if found[0].lower() == name.text.lower() else f"{name.text} ← {found[0]}")
+    named = " ".join(n.text.lower() for n in question.names)
+    for words_, terms in question.glossary:
+        if words_ not in named and (found := [t for t in terms if t in text]):
+            out.append(f"{words_} ← {found[0]}")
+    return out
 
 
 def _merge_touching(points: list[list[_Sentence]], texts: dict[str, str]) -> list[list[_Sentence]]:

@@ -121,15 +121,35 @@ class Index:
 
     def spelled_like(self, name: str) -> str | None:
         """The word of the passages closest in spelling to a one-word Latin name, if close enough to be
-        the same one misheard: one edit, or two in a name of seven letters or more that starts alike."""
+        the same one misheard: one edit; or two in a name of seven letters or more that starts alike,
+        or in one of five or more that starts alike and sounds alike (Metaphone: Claude, cloud)."""
+        import jellyfish
         from rapidfuzz import distance, process
 
         name = name.lower()
-        found = process.extractOne(name, self._latin_words, scorer=distance.Levenshtein.distance, score_cutoff=2)
-        if found is None:
+        found = process.extract(name, self._latin_words, scorer=distance.Levenshtein.distance, score_cutoff=2, limit=20)
+        for word, edits, _ in sorted(found, key=lambda f: (f[1], f[0])):
+            if edits <= 1 or (word[0] == name[0] and (
+                    len(name) >= 7 and word[:2] == name[:2]
+                    or len(name) >= 5 and jellyfish.metaphone(word) == jellyfish.metaphone(name))):
+                return word
+        return None
+
+    def heard_as(self, name: str) -> str | None:
+        """How the passages write a Latin name that speech recognition misheard, each word as written or
+        spelled like it and any version as written ("Claude 3.5" as "cloud 3.5"); None when they
+        write it as it is, or not at all."""
+        parts = re.findall(r"[A-Za-z]+|\d+(?:\.\d+)*", name)
+        if not any(p.isalpha() for p in parts):
             return None
-        word, edits = found[0], found[1]
-        return word if edits <= 1 or (len(name) >= 7 and word[:2] == name[:2]) else None
+        heard = []
+        for part in parts:
+            if part.isalpha() and not self.mentions(part):
+                if (part := self.spelled_like(part)) is None:
+                    return None
+            heard.append(part.lower())
+        written = " ".join(heard)
+        return written if written != " ".join(parts).lower() and self.mentions(written) else None
 
     def episodes_writing(self, name: str, terms: list[tuple[str, float]] = ()) -> set[str]:
         """The transcripts that write a name in their passages, title or speakers, read from BM25's

@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from .conversation import dangling_reference
 from .index import Index
 from .lexical import STOPWORDS, english_query, fold, is_chinese, tokenize, words
-from .translate import expand, is_pinyin, pinyin_splits, stem
+from .translate import expand, glossary, is_pinyin, pinyin_splits, stem
 
 DENSE_TERMS = 5  # translated terms appended to an English question before embedding
 GLOSS_TERMS = 8  # English glosses appended to a Chinese question embedded for English passages
@@ -127,6 +127,7 @@ class Question:
     holder: str = ""  # whose view or words the question asks for ("李志飞怎么看…", "What does Seth Godin think…")
     counted: frozenset[str] = frozenset()  # what an amount question counts (员工 for 有多少员工), as a sentence writes it
     asks_money: bool = False  # an amount question about money: only a sum of money answers it
+    glossary: tuple[tuple[str, tuple[str, ...]], ...] = ()  # its English words and phrases, and their Chinese terms
     voices: tuple[str, ...] = ()  # speakers the transcripts' speaker lines name whom it names (lower-cased)
     points_back: str = ""  # the word by which it leans on a conversation it may lack ("who led it?": it)
     name_runs: tuple[str, ...] = ()  # names of two or more capitalised words ("Vision Pro"), whose words may each be written apart
@@ -163,7 +164,11 @@ def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
     lang, kind, holder = language(text), kind_of(text), holder_of(text)
     cross = lang == "en" and bool(_LATIN_WORD.search(text))
     names = tuple(_names(text, index, cross))
-    translations = dict(expand(text, index.lexicon, _UNTRANSLATED)) if _LATIN_WORD.search(text) else {}
+    glossed = glossary(text, index.lexicon, _UNTRANSLATED) if _LATIN_WORD.search(text) else []
+    translations: dict[str, float] = {}
+    for _, cands in glossed:  # each word's Chinese candidates share a weight of one (rag.translate.expand)
+        for c in cands:
+            translations[c] = max(translations.get(c, 0.0), 1.0 / len(cands) ** 0.5)
     for name in names:  # a pinyin name found in the corpus (杨植麟) searches like a translation
         for form in name.forms:
             if _CJK.match(form) and form != name.text:
@@ -201,6 +206,7 @@ def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
         name_runs=tuple(_name_runs(text, names)),
         points_back=dangling_reference(text) or "",
         voices=_voices(text, holder, index),
+        glossary=tuple((words_, tuple(cands)) for words_, cands in glossed),
         asks_money=(kind == "amount" and bool(_MONEY_ASKED.search(text))
                     and not _CHANGE_ASKED.search(text) and not _DURATION_ASKED.search(text)),
     )
@@ -319,7 +325,8 @@ def _judge(name: str, index: Index, cross: bool) -> Name:
     if index.mentions(name) or (name.endswith("s") and index.mentions(name[:-1])):  # GPUs -> GPU
         return Name(name, (name,))
     if any(ch.isdigit() for ch in name):
-        return Name(name, ())  # a version (GPT-5, H800, Llama 3) is only known as written
+        # a version (GPT-5, H800, Llama 3) is only known as written, or as speech recognition heard it
+        return Name(name, (heard,) if (heard := index.heard_as(name)) else ())
     # In a compound (ChatGPT-style) the parts that look like names are judged.
     parts = [p for p in re.split(r"[-.+]", name) if p[:1].isupper()]
     if len(parts) >= 1 and parts != [name]:

@@ -300,16 +300,14 @@ def pinyin_splits(word: str, syllables: frozenset[str] | dict, limit: int = 16) 
     return out
 
 
-def expand(query: str, lexicon: dict[str, list[str]], stopwords: frozenset[str]) -> list[tuple[str, float]]:
-    """Chinese terms for the English words and phrases of a query, with weights.
-
-    Phrases (up to three words) are tried before single words; a word covered by a
-    phrase is not looked up alone. Each key's candidates share a weight of one.
-    """
+def glossary(query: str, lexicon: dict[str, list[str]], stopwords: frozenset[str]) -> list[tuple[str, list[str]]]:
+    """The English words and phrases of a query that the lexicon translates, each with its Chinese
+    candidates, in the order found. Phrases (up to three words) are tried before single words; a
+    word covered by a phrase is not looked up alone."""
     words = [w.removesuffix("'s") for w in _WORD.findall(query.lower())]  # OpenAI's -> openai
     stems = [stem(w) for w in words]
     used = [False] * len(words)
-    out: dict[str, float] = {}
+    out: list[tuple[str, list[str]]] = []
     for size in (3, 2, 1):
         for i in range(len(words) - size + 1):
             if any(used[i : i + size]) or (size == 1 and words[i] in stopwords):
@@ -319,6 +317,15 @@ def expand(query: str, lexicon: dict[str, list[str]], stopwords: frozenset[str])
                 continue
             for j in range(i, i + size):
                 used[j] = True
-            for c in cands:
-                out[c] = max(out.get(c, 0.0), 1.0 / len(cands) ** 0.5)
+            out.append((" ".join(words[i : i + size]), cands))
+    return out
+
+
+def expand(query: str, lexicon: dict[str, list[str]], stopwords: frozenset[str]) -> list[tuple[str, float]]:
+    """Chinese terms for the English words and phrases of a query (`glossary`), with weights: each
+    word's or phrase's candidates share a weight of one."""
+    out: dict[str, float] = {}
+    for _, cands in glossary(query, lexicon, stopwords):
+        for c in cands:
+            out[c] = max(out.get(c, 0.0), 1.0 / len(cands) ** 0.5)
     return list(out.items())

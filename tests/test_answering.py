@@ -448,3 +448,19 @@ def test_a_summary_quoted_for_want_of_speech_says_it_is_the_description(tmp_path
     answer = _ask_about(tmp_path, embedder, text, "手冲咖啡的关键是什么？")
     assert not answer.abstained and "九十二度" in answer.answer
     assert "（节目简介，并非节目中的原话）" in answer.answer
+
+
+def test_a_name_speech_recognition_heard_otherwise_is_accepted_and_the_spelling_shown(engine):
+    # the transcript writes "cloud 3.5 sonate": Claude and cloud sound alike (Metaphone KLT)
+    answer = engine.ask("What does Guangmi think of Claude 3.5 Sonnet?")
+    assert not answer.abstained
+    assert "matched: Claude 3.5 ← cloud 3.5" in answer.answer
+
+
+def test_an_english_reader_sees_which_of_their_words_each_chinese_quote_matched(engine):
+    answer = engine.ask("why did Amazon Q fail?")
+    assert "fail ← 失败" in answer.answer
+    shown = [line for line in answer.answer.splitlines() if line.startswith("  matched: ")]
+    assert shown and all(answer.citations)  # under quotes, never instead of them
+    chinese = engine.ask("亚马逊的大模型项目为什么失败？")
+    assert "matched:" not in chinese.answer  # a Chinese reader reads the quote

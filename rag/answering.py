@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 
@@ -267,6 +268,7 @@ class _Sentence:
     planted: bool = False  # addressed to a language model (rag.injection)
     voiced: bool = False  # said by a person the question names (Question.voices)
     summary: bool = False  # in the app's description of the episode (Document.summary), not speech
+    gives: bool = False  # gives what the question asks for (a figure, date or person) and speaks of its subject
     after: list["_Sentence"] = field(default_factory=list, repr=False)  # the passage's later sentences
     before: "_Sentence | None" = field(default=None, repr=False)  # the sentence before, in its passage
 
@@ -295,6 +297,13 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
     theirs = [s for s in ranked if s.voiced]
     if own_words := bool(theirs) and theirs[0].score >= ranked[0].score - OWN_WORDS_REACH:
         ranked, floor = theirs, theirs[0].score - POINT_MARGIN
+    # Asked for a figure or a date, the answer begins with the best sentence that gives one and speaks
+    # of what is asked, wherever it ranks: "至少需要5000万美金", not a summary without the figure. So does
+    # a follow-up asking who: "who led it?" is all question word. ("Who funded…" on its own may want
+    # an organisation, which no test of a sentence tells from a person.)
+    wants = question.kind in ASKED or (question.kind == "person" and question.searched)
+    if wants and not ranked[0].gives and (giving := next((s for s in ranked if s.gives), None)):
+        ranked = [giving, *(s for s in ranked if s is not giving)]
     points: list[list[_Sentence]] = []
     used: set[tuple[str, int]] = set()
     # The best sentence first; then the best of retrieval's first passage, which fusion ranks with
@@ -350,6 +359,30 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
     return Answer(question.text, "\n".join(lines), "extractive", False, citations, hits)
 
 
+def _giving(question: Question):
+    """A test of whether a sentence gives what the question asks for (a sum of money, a figure, a
+    date, a person), or None for other questions."""
+    from .answerability import MONEY
+
+    if question.kind == "person":
+        return names_person
+    if question.kind in ASKED:
+        pattern = MONEY if question.asks_money else ASKED[question.kind]
+        return lambda text: pattern.search(unicodedata.normalize("NFKC", fold(text))) is not None
+    return None
+
+
+# A person named in English: two capitalised words in a row (Andy Jassy), or a title and a name.
+_LATIN_PERSON = re.compile(r"(?<![A-Za-z])(?:[A-Z][a-z]+ [A-Z][a-z]+|(?:Mr|Ms|Mrs|Dr)\.? [A-Z][a-z]+)(?![A-Za-z])")
+
+
+def names_person(sentence: str) -> bool:
+    """Whether a sentence names a person (the answer a who-question asks for)."""
+    from .segmenter import person_names
+
+    return bool(_LATIN_PERSON.search(sentence)) or (is_chinese(sentence) and bool(person_names(sentence)))
+
+
 def matched(question: Question, quote: str) -> list[str]:
     """The question's names and English words that a quote contains, each with the form it was found
     in when that differs ("Claude 3.5 ← cloud 3.5", "fail ← 失败")."""
@@ -386,9 +419,14 @@ def _candidates(question: Question, hits: list[Hit], index: Index, query_vector:
     own = {w for name in question.voices for w in (name, *name.split())}
     weights = term_weights(question, index, leave_out=own)
     focus = {t: w for t, w in weights.items() if t in question.focus}
-    share = TermShare(question, index, weights=focus or weights)  # a follow-up's answer speaks of what it asks about
-    share.english = {t: w for t, w in share.english.items() if t not in own}
+    topic = TermShare(question, index, weights=weights)
+    topic.english = {t: w for t, w in topic.english.items() if t not in own}
+    share = topic  # a follow-up's answer speaks of what it asks about ("and Meta?": Meta)
+    if focus:
+        share = TermShare(question, index, weights=focus)
+        share.english = topic.english
     q = np.asarray(query_vector, dtype=np.float32).reshape(-1)
+    asked = _giving(question)
     seen: set[tuple[str, int]] = set()
     out: list[_Sentence] = []
     for hit in hits:
@@ -397,23 +435,25 @@ def _candidates(question: Question, hits: list[Hit], index: Index, query_vector:
             if (hit.source, start) in seen:
                 continue
             seen.add((hit.source, start))
-            score = -np.inf
+            score, gives = -np.inf, False
             planted = addressed_to_model(text)
             # a planted instruction, and the sentence that follows it (its payload: "Say HACKED."), are never quoted
             if not is_question(text) and len(text) >= 6 and not planted and not (passage and passage[-1].planted):
                 lower = text.lower()
-                score = float(vector @ q) + TERM_WEIGHT * share(lower, english=not is_chinese(text))
+                term = share(lower, english=not is_chinese(text))
+                score = float(vector @ q) + TERM_WEIGHT * term
                 score += PASSAGE_WEIGHT * hit.score - RANK_WEIGHT * hit.rank
                 if question.kind == "reason" and _CAUSE.search(text):
                     score += KIND_BONUS
-                if question.kind in ASKED and ASKED[question.kind].search(text):
+                if asked and asked(text):
                     score += KIND_BONUS
+                    gives = (term if share is topic else topic(lower, english=not is_chinese(text))) > 0
             said_by = index.timing(hit.source, start, end)[2] if question.voices else None
             voiced = bool(said_by) and fold(said_by.lower()) in question.voices
             summary = any(s <= start < e for s, e in index.documents[hit.source].get("summary", ()))
             if summary:
                 score -= SUMMARY_PENALTY
-            sentence = _Sentence(hit, text, start, end, score, planted, voiced, summary,
+            sentence = _Sentence(hit, text, start, end, score, planted, voiced, summary, gives,
                                  before=passage[-1] if passage else None)
             for earlier in passage:
                 earlier.after.append(sentence)

@@ -116,8 +116,11 @@ class Engine:
                                    self.prompts_dir)
         q = self.retriever.analyse(meant)
         if meant != question:  # searched as meant; answered and labelled in the language of what was asked
-            own = subject_terms(self.retriever.analyse(question))
-            q = replace(q, text=question, lang=language(question), searched=meant, focus=tuple(sorted(own)))
+            asked = self.retriever.analyse(question)
+            own = subject_terms(asked)
+            # "who led it?" after "why did Amazon Q fail?" asks for a person, not a reason
+            kind = asked.kind if asked.kind != "other" else q.kind
+            q = replace(q, text=question, lang=language(question), searched=meant, focus=tuple(sorted(own)), kind=kind)
         expansion, more = self._llm_translation(q)
         return q.with_expansion(expansion), warnings + more
 

@@ -76,3 +76,8 @@ def cut_for_search(text: str) -> list[str]:
     """jieba's search mode, HMM on: long words and then their dictionary parts."""
     got = _prefetched(text)
     return list(got[1]) if got else _jieba().cut_for_search(text, True)
+
+
+def person_names(text: str) -> list[str]:
+    """Chinese personal names jieba's tagger finds in `text` (part of speech nr, nrfg)."""
+    return [w for w, tag in _jieba().tag(text, True) if tag in ("nr", "nrfg") and len(w) >= 2]

@@ -37,6 +37,10 @@ def test_a_follow_up_is_answered_about_the_right_topic_with_its_own_citations(en
     assert answer.citations and answer.citations[0].source == AMAZON
     assert any("Andy Jassy亲自带队" in h.text for h in answer.hits)
     assert not any("Andy Jassy亲自带队" in h.text for h in alone)  # searched alone, not even in the first 20
+    # answered with who, not again with why: a person, and not the first answer over again
+    first = engine.ask("why did Amazon Q fail?")
+    assert "Andy Jassy" in answer.answer and answer.answer != first.answer
+    assert [c.quote for c in answer.citations] != [c.quote for c in first.citations]
     chat = engine.chat([{"role": "user", "content": "亚马逊的大模型项目为什么失败？"},
                         {"role": "assistant", "content": "…"}, {"role": "user", "content": "那 Meta 呢？"}])
     assert chat.answer.startswith("摘录式回答") and any("Meta" in h.text for h in chat.hits[:3])

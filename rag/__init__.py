@@ -1,9 +1,9 @@
 """Question answering over podcast transcripts, with citations that quote the source.
 
-    >>> import rag
-    >>> engine = rag.load()                     # the bundled index of the seed transcripts
-    >>> answer = engine.ask("why did Amazon Q fail?")
-    >>> answer.citations[0].quote               # exactly the source text it cites
+>>> import rag
+>>> engine = rag.load()                     # the bundled index of the seed transcripts
+>>> answer = engine.ask("why did Amazon Q fail?")
+>>> answer.citations[0].quote               # exactly the source text it cites
 """
 
 from __future__ import annotations
@@ -16,8 +16,14 @@ __all__ = ["load", "Engine", "Answer", "Citation", "Hit", "RagError", "__version
 
 # Where each public name lives. They are imported on first use, so that `rag --help`, or a CLI
 # question before it starts its helper process (rag.segmenter), does not wait for numpy and faiss.
-_HOMES = {"load": "engine", "Engine": "engine", "Answer": "answering", "Citation": "answering", "Hit": "retrieval",
-          "RagError": "errors"}
+_HOMES = {
+    "load": "engine",
+    "Engine": "engine",
+    "Answer": "answering",
+    "Citation": "answering",
+    "Hit": "retrieval",
+    "RagError": "errors",
+}
 
 if TYPE_CHECKING:
     from .answering import Answer, Citation

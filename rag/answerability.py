@@ -42,8 +42,10 @@ HOLDER_FROM = 3  # best passages, one of which must come from an episode of the 
 # number of two digits or with a decimal point (2.9, 13, 2255.25点). Matched against text folded to
 # Simplified characters and NFKC (full-width digits and ％ as half-width).
 _NUM = r"(?:\d[\d,.]*|[一二两三四五六七八九十百千万亿几半]+)"
-_EN_NUM = (r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|"
-           r"fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|a few|several|a couple of|dozens? of|half)")
+_EN_NUM = (
+    r"(?:\d[\d,.]*|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|"
+    r"fifty|sixty|seventy|eighty|ninety|hundred|thousand|million|billion|a few|several|a couple of|dozens? of|half)"
+)
 FIGURE = re.compile(
     rf"{_NUM}\s*(?:%|倍|成|亿|万|千|百|美金|美元|刀|元|块|人民币|个|家|张|款|次|年|个月|月|周|天|小时|分钟|秒|岁|"
     rf"token|tokens|[bBtTkKmM]\b|billion|million|thousand|dollars?|percent)|[$￥]\s*\d|\d{{2,}}|\d\.\d|"
@@ -58,6 +60,8 @@ DATE = re.compile(
 )
 MONEY = re.compile(rf"{_NUM}\s*(?:亿|万|千)?\s*(?:美金|美元|刀|元|块|人民币|dollars?|billion|million)|[$￥]\s*\d")
 ASKED = {"amount": FIGURE, "date": DATE}
+
+
 @dataclass(frozen=True)
 class Verdict:
     """Answer or refuse; `reasons` says why a refusal was made, in the question's language."""
@@ -66,7 +70,9 @@ class Verdict:
     reasons: list[str] = field(default_factory=list)
 
 
-def judge(question: Question, hits: list[Hit], evidence: Evidence, index: Index, where: Filter | None = None) -> Verdict:
+def judge(
+    question: Question, hits: list[Hit], evidence: Evidence, index: Index, where: Filter | None = None
+) -> Verdict:
     """Whether the hits answer the question (see the module docstring for the rules)."""
     say = _MESSAGES[question.lang]
     if not hits and where:
@@ -77,8 +83,9 @@ def judge(question: Question, hits: list[Hit], evidence: Evidence, index: Index,
         # A name Chinese text might transliterate is judged after all when English passages answer:
         # they would write it as the question does, or as speech recognition misheard it (Tabarrok
         # as Stabarrok, Adviser as Advisors).
-        unknown += tuple(n.text for n in question.names
-                         if not n.forms and not n.judged and index.spelled_like(n.text) is None)
+        unknown += tuple(
+            n.text for n in question.names if not n.forms and not n.judged and index.spelled_like(n.text) is None
+        )
         # and a name of several words must be written as one, not word by word apart
         unknown += tuple(run for run in question.name_runs if not index.mentions(run))
     if unknown:
@@ -108,8 +115,10 @@ def voiced(question: Question, hits: list[Hit], index: Index) -> bool:
     holder = fold(question.holder.lower())
     own = {t for t in question.tokens if t in holder} | {holder}  # the question's terms that name them
     share = TermShare(question, index, leave_out=own)  # what is asked of them, not their name
-    return any(h.source in theirs and share(fold(h.text.lower()), english=not is_chinese(h.text)) > 0
-               for h in hits[:HOLDER_FROM])
+    return any(
+        h.source in theirs and share(fold(h.text.lower()), english=not is_chinese(h.text)) > 0
+        for h in hits[:HOLDER_FROM]
+    )
 
 
 def written_names(question: Question) -> list[str]:
@@ -153,10 +162,15 @@ class TermShare:
     """The share, by IDF, of a question's subject terms that a sentence contains (1 when it has none).
     A Chinese question's terms meet an English sentence as the stems of their CEDICT glosses."""
 
-    def __init__(self, question: Question, index: Index, leave_out: set[str] = frozenset(), weights=None):
+    def __init__(
+        self, question: Question, index: Index, leave_out: frozenset[str] | set[str] = frozenset(), weights=None
+    ):
         self.weights = weights if weights is not None else term_weights(question, index, leave_out)
-        self.english = {} if question.lang == "en" else {
-            t: w * index.bm25_en.idf(t) for t, w in question.english_terms if index.bm25_en.idf(t) > 0}
+        self.english = (
+            {}
+            if question.lang == "en"
+            else {t: w * index.bm25_en.idf(t) for t, w in question.english_terms if index.bm25_en.idf(t) > 0}
+        )
 
     def __call__(self, text: str, english: bool = False) -> float:
         """`text` lower-cased; `english`: whether it is an English sentence."""
@@ -180,7 +194,9 @@ def _people(meta: dict) -> list[str]:
     return out
 
 
-def term_weights(question: Question, index: Index, leave_out: set[str] = frozenset()) -> dict[str, float]:
+def term_weights(
+    question: Question, index: Index, leave_out: frozenset[str] | set[str] = frozenset()
+) -> dict[str, float]:
     """The question's subject terms that some passage has, weighted by their IDF."""
     weights = {t: index.bm25.idf(t) for t in subject_terms(question) - leave_out}
     return {t: w for t, w in weights.items() if w > 0}

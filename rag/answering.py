@@ -224,8 +224,10 @@ def abstention(question: Question, hits: list[Hit], reasons: list[str], mode: st
     lines = [say["abstain"] + (say["colon"] + say["sep"].join(reasons) if reasons else "") + say["stop"]]
     if hits:
         lines += ["", say["nearest"]]
-        lines += [f"- {one_line(h.title)} — {one_line(h.source)}, chars {h.start}-{h.end}: {_clip(h.text, 120)}"
-                  for h in hits[:2]]
+        lines += [
+            f"- {one_line(h.title)} — {one_line(h.source)}, chars {h.start}-{h.end}: {_clip(h.text, 120)}"
+            for h in hits[:2]
+        ]
     return Answer(question.text, "\n".join(lines), mode, True, [], hits, reasons=list(reasons))
 
 
@@ -269,11 +271,11 @@ class _Sentence:
     voiced: bool = False  # said by a person the question names (Question.voices)
     summary: bool = False  # in the app's description of the episode (Document.summary), not speech
     gives: bool = False  # gives what the question asks for (a figure, date or person) and speaks of its subject
-    after: list["_Sentence"] = field(default_factory=list, repr=False)  # the passage's later sentences
-    before: "_Sentence | None" = field(default=None, repr=False)  # the sentence before, in its passage
+    after: list[_Sentence] = field(default_factory=list, repr=False)  # the passage's later sentences
+    before: _Sentence | None = field(default=None, repr=False)  # the sentence before, in its passage
 
 
-def extractive(question: Question, hits: list[Hit], index: Index, query_vector: np.ndarray) -> Answer:
+def extractive(question: Question, hits: list[Hit], index: Index, query_vector: np.ndarray | None) -> Answer:
     """An answer made of the transcripts' sentences that answer the question, each quoted and cited.
 
     Sentences are scored by closeness in meaning to the question (retrieval's vector; sentence
@@ -317,13 +319,22 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
             continue
         point = [seed]
         before = seed.before
-        if (before and before.score > -np.inf and (seed.hit.source, before.start) not in used
-                and before.voiced >= own_words and before.summary == seed.summary):
+        if (
+            before
+            and before.score > -np.inf
+            and (seed.hit.source, before.start) not in used
+            and before.voiced >= own_words
+            and before.summary == seed.summary
+        ):
             if len(before.text) + len(seed.text) <= EXCERPT_CHARS:
                 point.insert(0, before)  # the statement a reply starts from
         for nxt in seed.after:
-            if (nxt.score == -np.inf or (nxt.hit.source, nxt.start) in used or nxt.voiced < own_words
-                    or nxt.summary != seed.summary):
+            if (
+                nxt.score == -np.inf
+                or (nxt.hit.source, nxt.start) in used
+                or nxt.voiced < own_words
+                or nxt.summary != seed.summary
+            ):
                 break  # a question, a quoted point, another voice (quoting someone's own words), or description and speech
             if sum(len(p.text) for p in point) + len(nxt.text) > EXCERPT_CHARS and len(point) > 1:
                 break
@@ -333,7 +344,7 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
         points.append(point)
         used.update((p.hit.source, p.start) for p in point)
     points = _merge_touching(points, index.texts)
-    first_rank = {}
+    first_rank: dict[str, int] = {}
     for point in points:
         first_rank.setdefault(point[0].hit.source, point[0].hit.rank)
     points.sort(key=lambda p: (first_rank[p[0].hit.source], p[0].start))
@@ -404,8 +415,11 @@ def _merge_touching(points: list[list[_Sentence]], texts: dict[str, str]) -> lis
     out: list[list[_Sentence]] = []
     for point in points:
         last = out[-1] if out else None
-        if last and last[0].hit.source == point[0].hit.source and last[-1].end <= point[0].start and not re.search(
-            r"\w", texts[point[0].hit.source][last[-1].end : point[0].start]
+        if (
+            last
+            and last[0].hit.source == point[0].hit.source
+            and last[-1].end <= point[0].start
+            and not re.search(r"\w", texts[point[0].hit.source][last[-1].end : point[0].start])
         ):
             last.extend(point)
         else:
@@ -413,7 +427,7 @@ def _merge_touching(points: list[list[_Sentence]], texts: dict[str, str]) -> lis
     return sorted(out, key=lambda p: -max(s.score for s in p))
 
 
-def _candidates(question: Question, hits: list[Hit], index: Index, query_vector: np.ndarray) -> list[_Sentence]:
+def _candidates(question: Question, hits: list[Hit], index: Index, query_vector: np.ndarray | None) -> list[_Sentence]:
     """The sentences of the hits' passages, each once (neighbouring passages overlap), scored."""
     # A person who speaks rarely says their own name: what is asked of them is the rest of the question.
     own = {w for name in question.voices for w in (name, *name.split())}
@@ -449,12 +463,13 @@ def _candidates(question: Question, hits: list[Hit], index: Index, query_vector:
                     score += KIND_BONUS
                     gives = (term if share is topic else topic(lower, english=not is_chinese(text))) > 0
             said_by = index.timing(hit.source, start, end)[2] if question.voices else None
-            voiced = bool(said_by) and fold(said_by.lower()) in question.voices
+            voiced = said_by is not None and fold(said_by.lower()) in question.voices
             summary = any(s <= start < e for s, e in index.documents[hit.source].get("summary", ()))
             if summary:
                 score -= SUMMARY_PENALTY
-            sentence = _Sentence(hit, text, start, end, score, planted, voiced, summary, gives,
-                                 before=passage[-1] if passage else None)
+            sentence = _Sentence(
+                hit, text, start, end, score, planted, voiced, summary, gives, before=passage[-1] if passage else None
+            )
             for earlier in passage:
                 earlier.after.append(sentence)
             passage.append(sentence)
@@ -518,8 +533,17 @@ def llm_prompt(question: Question, shown: list[Excerpt], prompts_dir=None) -> tu
     lang = {"zh": "Chinese", "en": "English"}[question.lang]
     system = prompts.render("system", prompts_dir, language=lang, not_covered=NOT_COVERED, tag=tag)
     passages = "\n".join(
-        prompts.render("passage", prompts_dir, n=x.n, title=x.title, source=x.source, start=x.start, end=x.end,
-                       text=x.text, tag=tag)
+        prompts.render(
+            "passage",
+            prompts_dir,
+            n=x.n,
+            title=x.title,
+            source=x.source,
+            start=x.start,
+            end=x.end,
+            text=x.text,
+            tag=tag,
+        )
         for x in shown
     )
     return system, prompts.render("answer", prompts_dir, passages=passages, question=question.text)
@@ -587,6 +611,8 @@ def cite(question: Question, text: str, shown: list[Excerpt], hits: list[Hit], i
     if not citations:
         warnings.append("the model cited no passage")
     if echoed:
-        warnings.append("the model's reply reads like instructions planted in a transcript (or holds a script or "
-                        "a passage fence, which was removed): check it against the citations")
+        warnings.append(
+            "the model's reply reads like instructions planted in a transcript (or holds a script or "
+            "a passage fence, which was removed): check it against the citations"
+        )
     return Answer(question.text, text, "llm", False, citations, hits, warnings)

@@ -132,8 +132,14 @@ def ends_clause(text: str, pos: int) -> bool:
     """Whether text[:pos] ends a sentence or clause: at the end, or with a boundary mark (an
     English one followed by a space)."""
     head = text[:pos].rstrip(_CLOSERS)
-    return pos >= len(text.rstrip()) or _paused(text, pos) or text[pos:].lstrip(" \t")[:1] == "\n" or bool(head) and head[-1] in _MARKS and (
-        not head[-1].isascii() or pos >= len(text) or text[pos].isspace() or text[pos] in _CLOSERS)
+    return (
+        pos >= len(text.rstrip())
+        or _paused(text, pos)
+        or text[pos:].lstrip(" \t")[:1] == "\n"
+        or bool(head)
+        and head[-1] in _MARKS
+        and (not head[-1].isascii() or pos >= len(text) or text[pos].isspace() or text[pos] in _CLOSERS)
+    )
 
 
 def _paused(text: str, pos: int) -> bool:
@@ -143,7 +149,13 @@ def _paused(text: str, pos: int) -> bool:
         lo -= 1
     while hi < len(text) and text[hi].isspace():
         hi += 1
-    return lo < hi and lo > 0 and hi < len(text) and _CJK_CHAR.match(text[lo - 1]) is not None and _CJK_CHAR.match(text[hi]) is not None
+    return (
+        lo < hi
+        and lo > 0
+        and hi < len(text)
+        and _CJK_CHAR.match(text[lo - 1]) is not None
+        and _CJK_CHAR.match(text[hi]) is not None
+    )
 
 
 def whole_clauses(text: str, start: int, end: int, reach: int = CLAUSE_REACH) -> tuple[int, int]:
@@ -165,4 +177,3 @@ def whole_clauses(text: str, start: int, end: int, reach: int = CLAUSE_REACH) ->
     while start < end < len(text) and _LATIN_WORD_CHAR.match(text[end - 1]) and _LATIN_WORD_CHAR.match(text[end]):
         end += 1
     return start, end
-

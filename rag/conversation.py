@@ -67,6 +67,7 @@ def condense(question: str, history: list[str], llm: LLMClient | None, prompts_d
             if text:
                 return text[:2000], []
         except LLMError as e:
-            return standalone(question, history), [f"condensing the conversation by the LLM failed ({e}); "
-                                                   "used the previous question instead"]
+            return standalone(question, history), [
+                f"condensing the conversation by the LLM failed ({e}); used the previous question instead"
+            ]
     return standalone(question, history), []

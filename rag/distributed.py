@@ -38,8 +38,16 @@ class RayEmbedding:
     `resumed` counts the texts whose vectors came from checkpoints of an earlier, unfinished build.
     """
 
-    def __init__(self, address: str | None, embedder: str, embed_model: str | None, checkpoints: Path,
-                 shard_texts: int = SHARD_TEXTS, workers: int | None = None, options: dict | None = None):
+    def __init__(
+        self,
+        address: str | None,
+        embedder: str,
+        embed_model: str | None,
+        checkpoints: Path,
+        shard_texts: int = SHARD_TEXTS,
+        workers: int | None = None,
+        options: dict | None = None,
+    ):
         if shard_texts < 1:
             raise UsageError("a shard needs at least one text")
         if importlib.util.find_spec("ray") is None:  # say so before the build reads anything
@@ -86,8 +94,13 @@ class RayEmbedding:
         started = not ray.is_initialized()
         if started:
             address = None if self.address in (None, "", "local") else self.address
-            ray.init(address=address, include_dashboard=False, log_to_driver=False, logging_level=logging.WARNING,
-                     configure_logging=False)
+            ray.init(
+                address=address,
+                include_dashboard=False,
+                log_to_driver=False,
+                logging_level=logging.WARNING,
+                configure_logging=False,
+            )
         try:
             import ray.data
 
@@ -99,10 +112,18 @@ class RayEmbedding:
             items = [{"offset": i, "texts": part} for i, part in pending]
             ds = ray.data.from_items(items, override_num_blocks=len(items))
             out = ds.map_batches(
-                _EmbedShards, fn_constructor_kwargs={"embedder": self.embedder, "model": self.embed_model, "name": name,
-                                                     "options": self.options},
-                batch_size=1, concurrency=min(workers, len(items)), num_cpus=1,
-                max_restarts=-1, max_task_retries=-1,  # a worker that dies is restarted and its shard retried
+                _EmbedShards,
+                fn_constructor_kwargs={
+                    "embedder": self.embedder,
+                    "model": self.embed_model,
+                    "name": name,
+                    "options": self.options,
+                },
+                batch_size=1,
+                concurrency=min(workers, len(items)),
+                num_cpus=1,
+                max_restarts=-1,
+                max_task_retries=-1,  # a worker that dies is restarted and its shard retried
             )
             for row in out.iter_rows():
                 offset = int(row["offset"])
@@ -129,8 +150,10 @@ class _EmbedShards:
             raise UsageError(f"a Ray worker made the embedder {self.embedder.name}, the build uses {name}")
 
     def __call__(self, batch: dict) -> dict:
-        vectors = [np.ascontiguousarray(self.embedder.embed_passages(list(texts)), np.float32).tobytes()
-                   for texts in batch["texts"]]
+        vectors = [
+            np.ascontiguousarray(self.embedder.embed_passages(list(texts)), np.float32).tobytes()
+            for texts in batch["texts"]
+        ]
         return {"offset": batch["offset"], "vectors": vectors}
 
 

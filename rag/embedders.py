@@ -121,8 +121,10 @@ class SentenceTransformerEmbedder:
             self._model = SentenceTransformer(model, device=_device())
         except (OSError, ValueError) as e:
             raise RagError(f"cannot load sentence-transformers model {model!r}: {e}") from None
-        dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
-        self.dim = int(dim())
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        if (dim := get_dim()) is None:
+            raise RagError(f"sentence-transformers model {model!r} does not say its vectors' dimension")
+        self.dim = int(dim)
         self.name = f"sentence-transformers:{model}"
         e5 = "e5" in os.path.basename(model.rstrip("/")).lower()
         self._prefixes = ("query: ", "passage: ") if e5 else ("", "")

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from . import prompts
 from .embedders import DEFAULT_EMBEDDER, Embedder, make_embedder
@@ -55,13 +55,13 @@ class Engine:
         """
         return self.retriever.search(question, k, Filter(**where))
 
-    def ask(self, question: str, k: int = 6, history: list[str] = (), **where) -> Answer:
+    def ask(self, question: str, k: int = 6, history: Sequence[str] = (), **where) -> Answer:
         """A cited answer, or an abstention when the transcripts don't cover the question. `history`:
         the conversation's earlier questions (see `chat`); keyword arguments narrow the transcripts
         it draws on, as for `search`."""
         for event in self.ask_stream(question, k, stream=False, where=Filter(**where), history=history):
             if event.kind == "answer":
-                return event.data
+                return cast("Answer", event.data)
         raise AssertionError("ask_stream ended without an answer")
 
     def chat(self, messages: list, k: int = 6, **where) -> Answer:
@@ -76,14 +76,22 @@ class Engine:
             >>> engine.chat(["why did Amazon Q fail?", "and Meta?"]).citations[0].source
             '000_2d6f43025af66c3e.txt'
         """
-        turns = [m if isinstance(m, str) else m.get("content") or "" for m in messages
-                 if isinstance(m, str) or m.get("role") == "user"]
+        turns = [
+            m if isinstance(m, str) else m.get("content") or ""
+            for m in messages
+            if isinstance(m, str) or m.get("role") == "user"
+        ]
         if not turns:
             raise UsageError("no user message to answer")
         return self.ask(turns[-1], k, history=turns[:-1], **where)
 
     def ask_stream(
-        self, question: str, k: int = 6, stream: bool = True, where: Filter | None = None, history: list[str] = (),
+        self,
+        question: str,
+        k: int = 6,
+        stream: bool = True,
+        where: Filter | None = None,
+        history: Sequence[str] = (),
     ) -> Iterator[Event]:
         """Events of an answer as it is produced; with an LLM and `stream`, text arrives in `delta` pieces.
         `history`: the conversation's earlier questions, oldest first (see rag.conversation)."""
@@ -106,14 +114,15 @@ class Engine:
         answer.searched = q.searched
         yield Event("answer", answer)
 
-    def _read(self, question: str, history: list[str]) -> tuple[Question, list[str]]:
+    def _read(self, question: str, history: Sequence[str]) -> tuple[Question, list[str]]:
         """The question analysed as it is meant: a follow-up with what it leans on from the
         conversation, an English question with an LLM's Chinese rendering when one is configured."""
         from .answerability import subject_terms
         from .conversation import condense
 
-        meant, warnings = condense(question, [h for h in history if isinstance(h, str) and h.strip()], self.llm,
-                                   self.prompts_dir)
+        meant, warnings = condense(
+            question, [h for h in history if isinstance(h, str) and h.strip()], self.llm, self.prompts_dir
+        )
         q = self.retriever.analyse(meant)
         if meant != question:  # searched as meant; answered and labelled in the language of what was asked
             asked = self.retriever.analyse(question)
@@ -150,6 +159,7 @@ class Engine:
         shown = answering.excerpts(hits, self.index.texts)
         markers = answering.Markers({x.n for x in shown})  # a piece never shows a marker the answer drops
         checked = ""
+        assert self.llm is not None, "only an engine with a language model writes"
         try:
             for piece in answering.generate(question, shown, self.llm, stream, self.prompts_dir):
                 parts.append(piece)

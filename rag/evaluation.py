@@ -122,12 +122,14 @@ def answer_scores(rows: Sequence[dict], answers: dict[str, dict]) -> dict:
     out = {}
     for lang in ("all", "zh", "en"):
         done = [
-            answers[r["id"]] for r in rows
+            answers[r["id"]]
+            for r in rows
             if r["type"] != "unanswerable" and lang in ("all", r.get("lang")) and not answers[r["id"]]["abstained"]
         ]
         evidence = [
             any(hit(q, c["quote"]) for c in a["citations"] for q in r["evidence"])
-            for r in rows for a in [answers.get(r["id"])]
+            for r in rows
+            for a in [answers.get(r["id"])]
             if a and r["type"] != "unanswerable" and lang in ("all", r.get("lang")) and not a["abstained"]
         ]
         quoted = [s for a in done for c in a["citations"] for s in _SENTENCE.findall(c["text"]) if s.strip()]
@@ -163,12 +165,16 @@ _PUNCTUATED = re.compile(r"[。！？，]|[.?!,]\s")
 
 
 def format_answer_table(result: dict) -> str:
-    lines = ["| answers | answered | gold evidence quoted | quoted sentences that are questions | median chars |",
-             "|---|---|---|---|---|"]
+    lines = [
+        "| answers | answered | gold evidence quoted | quoted sentences that are questions | median chars |",
+        "|---|---|---|---|---|",
+    ]
     for lang in ("all", "zh", "en"):
         m = result[lang]
         if m["answered"]:
-            lines.append(f"| {lang} | {m['answered']} | {m['evidence']:.3f} | {m['questions']:.3f} | {m['median_chars']} |")
+            lines.append(
+                f"| {lang} | {m['answered']} | {m['evidence']:.3f} | {m['questions']:.3f} | {m['median_chars']} |"
+            )
     return "\n".join(lines)
 
 
@@ -190,7 +196,9 @@ def format_table(result: dict) -> str:
     for lang in ("all", "zh", "en"):
         m = result[lang]
         if m["n"]:
-            lines.append(f"| {lang} | {m['n']} | {m['in3000']:.3f} | {m['r@1']:.3f} | {m['r@5']:.3f} | {m['mrr']:.3f} |")
+            lines.append(
+                f"| {lang} | {m['n']} | {m['in3000']:.3f} | {m['r@1']:.3f} | {m['r@5']:.3f} | {m['mrr']:.3f} |"
+            )
     a = result["abstention"]
     if a["n_unanswerable"]:
         lines.append("")

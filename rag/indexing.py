@@ -20,22 +20,42 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
+from functools import partial
+from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
 
+from . import stores
 from .atomic import fsync_tree, recover, remove_leftovers, swap
 from .chunking import ChunkSettings, sentences, split
 from .documents import Document, corpus_files, load, normalise, parse, sha256_text
 from .embedders import Embedder
 from .errors import CorpusError, DiskFullError, IndexBusyError, NotFoundError, RagError, UsageError
-from .index import FORMAT, MANIFEST, MIN_PLANNED, file_digests, Index, Manifest, Passage, _read_jsonl, open_index, passage_speakers
+from .index import (
+    FORMAT,
+    MANIFEST,
+    MIN_PLANNED,
+    Index,
+    Manifest,
+    Passage,
+    _read_jsonl,
+    file_digests,
+    open_index,
+    passage_speakers,
+)
 from .lexical import BM25, STOPWORDS, english_tokens, fold, is_chinese, tokenize, words
 from .timed import Segment
-from . import stores
 from .translate import (
-    build_forward, build_glosses, build_inflections, build_lexicon, build_names, chinese_names, names_in_text,
-    pinyin_readings, stem,
+    build_forward,
+    build_glosses,
+    build_inflections,
+    build_lexicon,
+    build_names,
+    chinese_names,
+    names_in_text,
+    pinyin_readings,
+    stem,
 )
 
 BATCH = 32
@@ -98,8 +118,8 @@ def build(
         if current is not None:
             return BuildReport(current, skipped, unchanged=True)
         report = _write_documents(docs, dest, embedder, chunk, progress, spec, embed=embed)
-        if hasattr(embed, "clear"):
-            embed.clear()  # the index is in place: its checkpoints are no longer needed
+        if clear := getattr(embed, "clear", None):
+            clear()  # the index is in place: its checkpoints are no longer needed
     report.skipped = skipped
     return report
 
@@ -167,7 +187,10 @@ def writing(dest: Path, wait: float = WRITE_WAIT):
 
 
 def add(
-    paths: Iterable[Path], dest: Path, embedder: Embedder, strict: bool = False,
+    paths: Iterable[Path],
+    dest: Path,
+    embedder: Embedder,
+    strict: bool = False,
     progress: Callable[[int, int], None] | None = None,
 ) -> BuildReport:
     """Add transcripts (files, or folders of them) to the index at `dest`; a file with an indexed
@@ -180,7 +203,8 @@ def _add(paths, dest, embedder, strict, progress) -> BuildReport:
     index = open_index(dest)
     index.check_embedder(embedder)
     docs = {d.source: d for d in _indexed_documents(index)}
-    skipped, added = [], set()
+    skipped: list[str] = []
+    added: set[str] = set()
     for path in paths:
         path = Path(path)
         if not path.exists():
@@ -198,8 +222,15 @@ def _add(paths, dest, embedder, strict, progress) -> BuildReport:
                 found = []
         docs.update((d.source, d) for d in found)
         added.update(d.source for d in found)
-    report = _write_documents(list(docs.values()), dest, embedder, ChunkSettings(**index.manifest.chunk), progress,
-                              stores.parse(index.manifest.store), changed=added)
+    report = _write_documents(
+        list(docs.values()),
+        dest,
+        embedder,
+        ChunkSettings(**index.manifest.chunk),
+        progress,
+        stores.parse(index.manifest.store),
+        changed=added,
+    )
     report.skipped = skipped
     return report
 
@@ -220,8 +251,15 @@ def _remove(sources: Iterable[str], dest: Path, embedder: Embedder) -> BuildRepo
     docs = [d for d in _indexed_documents(index) if d.source not in sources]
     if not docs:
         raise UsageError("that would leave the index empty; delete the index directory instead")
-    return _write_documents(docs, dest, embedder, ChunkSettings(**index.manifest.chunk), None,
-                            stores.parse(index.manifest.store), changed=set())
+    return _write_documents(
+        docs,
+        dest,
+        embedder,
+        ChunkSettings(**index.manifest.chunk),
+        None,
+        stores.parse(index.manifest.store),
+        changed=set(),
+    )
 
 
 def _indexed_documents(index: Index) -> list[Document]:
@@ -232,14 +270,25 @@ def _indexed_documents(index: Index) -> list[Document]:
         segments = tuple(Segment(*s) for s in d.get("segments", []))
         doc = Document(source, d["title"], d["text"], ((0, len(d["text"])),)) if segments else parse(source, d["text"])
         titled = d.get("titled", doc.titled)
-        out.append(replace(doc, title=d["title"] if titled else doc.title, meta=d["meta"], titled=titled,
-                           segments=segments))
+        out.append(
+            replace(doc, title=d["title"] if titled else doc.title, meta=d["meta"], titled=titled, segments=segments)
+        )
     return out
 
 
+def _stored_vector(faiss_index, i: int) -> np.ndarray:
+    """The vector a FAISS index holds at position i."""
+    return faiss_index.reconstruct(i)
+
+
 def _write_documents(
-    docs: list[Document], dest: Path, embedder: Embedder, chunk: ChunkSettings,
-    progress: Callable[[int, int], None] | None, spec: stores.StoreSpec, changed: set[str] | None = None,
+    docs: list[Document],
+    dest: Path,
+    embedder: Embedder,
+    chunk: ChunkSettings,
+    progress: Callable[[int, int], None] | None,
+    spec: stores.StoreSpec,
+    changed: set[str] | None = None,
     embed: Embedding | None = None,
 ) -> BuildReport:
     """Write the index of `docs`. `changed`: the sources whose rows a Milvus store must rewrite
@@ -284,8 +333,8 @@ def _write_documents(
                 progress(done, len(fresh))
 
     engines = set(_engines_before(dest)) if len(fresh) < len(set(wanted)) else set()
-    if fresh and getattr(embedder, "engine", ""):
-        engines.add(embedder.engine)
+    if fresh and (engine := getattr(embedder, "engine", "")):
+        engines.add(engine)
     manifest = Manifest(
         engines=sorted(engines),
         embedder=embedder.name,
@@ -299,8 +348,9 @@ def _write_documents(
     )
     write(dest, manifest, docs, passages, sents, fill, changed, milvus)
     resumed = getattr(embed, "resumed", 0)
-    return BuildReport(open_index(dest), [], embedded=len(fresh) - resumed, reused=len(set(wanted)) - len(fresh),
-                       resumed=resumed)
+    return BuildReport(
+        open_index(dest), [], embedded=len(fresh) - resumed, reused=len(set(wanted)) - len(fresh), resumed=resumed
+    )
 
 
 # (texts, dim, embedder name) -> (offset into texts, their vectors) per finished batch, in any order
@@ -335,13 +385,13 @@ def derive_titles(docs: list[Document], terms: int = 3) -> list[Document]:
         text = " ".join(normalise(d.text, s, e).text for s, e in d.regions)
         chinese = words(text)
         # Names that segmentation splits (朱 + 啸虎) come back as word pairs that recur together.
-        pairs = Counter(a + b for a, b in zip(chinese, chinese[1:]) if min(len(a), len(b)) == 1 and a + b not in STOPWORDS)
+        pairs = Counter(a + b for a, b in pairwise(chinese) if min(len(a), len(b)) == 1 and a + b not in STOPWORDS)
         tokens = chinese + [p for p, n in pairs.items() for _ in range(n) if n >= 3 and len(p) <= 4]
         tokens += re.findall(r"[A-Za-z][A-Za-z0-9\-]+", text)
         counts.append(Counter(t for t in tokens if len(t) >= 2 and t.lower() not in STOPWORDS))
     df = Counter(t for c in counts for t in c)
     out = []
-    for d, c in zip(docs, counts):
+    for d, c in zip(docs, counts, strict=True):
         if d.titled:
             out.append(d)
             continue
@@ -388,25 +438,27 @@ def _previous_vectors(dest: Path, embedder: Embedder, passage_texts: set[str]) -
         sents = [record[3] for record in _read_jsonl(dest / "sentences.jsonl")]
         sentence_vectors = np.load(dest / "sentences.npy", allow_pickle=False, mmap_mode="r")
         if spec.kind == "faiss":
-            vectors = faiss.read_index(str(dest / "vectors.faiss"))
+            faiss_index = faiss.read_index(str(dest / "vectors.faiss"))
         else:
-            stored = stores.MilvusStore(spec, embedder.dim).vectors_of(passage_texts & {passage_text(p) for p in passages})
+            stored = stores.MilvusStore(spec, embedder.dim).vectors_of(
+                passage_texts & {passage_text(p) for p in passages}
+            )
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, RagError):
         return {}  # no usable previous index: everything is embedded
     if len(sentence_vectors) != len(sents):
         return {}
     out: dict[str, Callable[[], np.ndarray]] = {}
     if spec.kind == "faiss":
-        if vectors.ntotal != len(passages):
+        if faiss_index.ntotal != len(passages):
             return {}
-        if isinstance(vectors, faiss.IndexIVF):
-            vectors.make_direct_map()
+        if isinstance(faiss_index, faiss.IndexIVF):
+            faiss_index.make_direct_map()
         for i, p in enumerate(passages):
-            out.setdefault(passage_text(p), lambda i=i: vectors.reconstruct(i))
+            out.setdefault(passage_text(p), partial(_stored_vector, faiss_index, i))
     else:
-        out.update((text, lambda v=vector: v) for text, vector in stored.items())
+        out.update((text, partial(np.asarray, vector)) for text, vector in stored.items())
     for j, text in enumerate(sents):
-        out.setdefault(text, lambda j=j: sentence_vectors[j])
+        out.setdefault(text, partial(sentence_vectors.__getitem__, j))
     return out
 
 
@@ -459,8 +511,8 @@ def write(
                     record["summary"] = [list(span) for span in d.summary]
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
         with open(tmp / "sentences.jsonl", "w", encoding="utf-8") as f:
-            for record in sents:
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+            for sentence in sents:
+                f.write(json.dumps(sentence, ensure_ascii=False) + "\n")
         sentence_vectors = np.lib.format.open_memmap(
             tmp / "sentences.npy", mode="w+", dtype=np.float32, shape=(len(sents), manifest.dim)
         )
@@ -468,7 +520,8 @@ def write(
         raw = tmp / "passages.f32"  # scratch: the passage vectors until the store has them
         passage_vectors = (
             np.memmap(raw, dtype=np.float32, mode="w+", shape=(len(passages), manifest.dim))
-            if passages else np.zeros((0, manifest.dim), np.float32)
+            if passages
+            else np.zeros((0, manifest.dim), np.float32)
         )
         if passages:
             _reserve(raw)
@@ -514,13 +567,16 @@ def write(
     except BaseException as e:
         shutil.rmtree(tmp, ignore_errors=True)
         if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise DiskFullError(f"no space left on the disk of {dest.parent} while writing the index "
-                                f"({e.strerror}); nothing was changed") from None
+            raise DiskFullError(
+                f"no space left on the disk of {dest.parent} while writing the index "
+                f"({e.strerror}); nothing was changed"
+            ) from None
         raise
     if keys is not None:
         by_source: dict[str, set[int]] = {}
-        for p, key in zip(passages, keys):
+        for p, key in zip(passages, keys, strict=True):
             by_source.setdefault(p.source, set()).add(key)
+        assert milvus is not None, "row keys are only made for a Milvus store"
         milvus.keep_only(by_source, changed)
         milvus.flush()
 
@@ -548,12 +604,21 @@ def _write_milvus(store, manifest, docs, passages, vectors, bm25s, changed) -> l
     keys = [stores.passage_key(p.source, p.start, p.end, p.text) for p in passages]
     rows = [i for i, p in enumerate(passages) if changed is None or p.source in changed]
     if rows:
-        lexical = {field: stores.sparse_rows(b, rows) for field, b in zip(stores.FIELDS, bm25s)}
+        lexical = {field: stores.sparse_rows(b, rows) for field, b in zip(stores.FIELDS, bm25s, strict=True)}
         by_source = {d.source: d for d in docs}
-        speakers = passage_speakers(passages, {d.source: {"meta": d.meta, "segments": [seg.to_list() for seg in d.segments]}
-                                               for d in docs})
-        store.upsert(stores.rows_for([passages[i] for i in rows], by_source, [keys[i] for i in rows],
-                                     (vectors[i] for i in rows), lexical, [speakers[i] for i in rows]))
+        speakers = passage_speakers(
+            passages, {d.source: {"meta": d.meta, "segments": [seg.to_list() for seg in d.segments]} for d in docs}
+        )
+        store.upsert(
+            stores.rows_for(
+                [passages[i] for i in rows],
+                by_source,
+                [keys[i] for i in rows],
+                (vectors[i] for i in rows),
+                lexical,
+                [speakers[i] for i in rows],
+            )
+        )
     store.flush()
     return keys
 

@@ -11,11 +11,10 @@ import json
 import math
 import re
 from collections.abc import Iterable
+from functools import cache
 from pathlib import Path
 
 import numpy as np
-
-from functools import cache
 
 from . import segmenter
 from .translate import stem
@@ -59,7 +58,7 @@ def is_chinese(text: str) -> bool:
 def tokenize(text: str) -> list[str]:
     """Search tokens of a text: jieba words for Chinese runs (folded to Simplified characters),
     whole lower-case words otherwise (a compound such as self-play or GPT-4 also gives its words)."""
-    tokens = []
+    tokens: list[str] = []
     for m in _TOKEN.finditer(text.lower()):
         tok = m.group()
         if _CJK.match(tok):
@@ -118,10 +117,9 @@ class BM25:
         self._model = model
 
     @classmethod
-    def build(cls, tokens: Iterable[list[str]]) -> "BM25":
+    def build(cls, tokens: Iterable[list[str]]) -> BM25:
         """An index of one token list per passage (`tokenize` or `english_tokens` of its text)."""
         import bm25s
-
         from bm25s.tokenization import Tokenized
 
         tokens = list(tokens)
@@ -139,13 +137,15 @@ class BM25:
         self._model.save(str(folder), show_progress=False)
 
     @classmethod
-    def load(cls, folder: Path) -> "BM25":
+    def load(cls, folder: Path) -> BM25:
         params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
         if params.get("method") != _METHOD:
             raise ValueError(f"{folder}: BM25 method {params.get('method')!r}, expected {_METHOD!r}; rebuild the index")
         vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
-        arrays = (np.load(folder / f"{name}.csc.index.npy", mmap_mode="r") for name in ("data", "indices", "indptr"))
-        return cls(vocab, *arrays, int(params["num_docs"]))
+        data, indices, indptr = (
+            np.load(folder / f"{name}.csc.index.npy", mmap_mode="r") for name in ("data", "indices", "indptr")
+        )
+        return cls(vocab, data, indices, indptr, int(params["num_docs"]))
 
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(passages, BM25 scores) of the passages that have a term."""

@@ -14,9 +14,12 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from .errors import LLMError, UsageError
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 
 class LLMClient(Protocol):
@@ -73,7 +76,9 @@ class OpenAIClient:
     def _complete_once(self, system: str, user: str, stop: threading.Event, end: float) -> str:
         def request():
             with self._client.chat.completions.with_streaming_response.create(
-                model=self._model, messages=_messages(system, user), temperature=self._temperature,
+                model=self._model,
+                messages=_messages(system, user),
+                temperature=self._temperature,
                 timeout=self._request_timeout(end),
             ) as response:
                 body = bytearray()
@@ -86,10 +91,17 @@ class OpenAIClient:
         return self._retrying(request, stop, end)
 
     def _stream_once(self, system: str, user: str, emit, stop: threading.Event, end: float) -> None:
-        chunks = self._retrying(lambda: self._client.chat.completions.create(
-            model=self._model, messages=_messages(system, user), temperature=self._temperature, stream=True,
-            timeout=self._request_timeout(end),
-        ), stop, end)
+        chunks = self._retrying(
+            lambda: self._client.chat.completions.create(
+                model=self._model,
+                messages=_messages(system, user),
+                temperature=self._temperature,
+                stream=True,
+                timeout=self._request_timeout(end),
+            ),
+            stop,
+            end,
+        )
         try:
             for chunk in chunks:
                 if stop.is_set():
@@ -108,8 +120,12 @@ class OpenAIClient:
         for attempt in range(self.retries + 1):
             try:
                 return request()
-            except (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
-                    openai.InternalServerError):
+            except (
+                openai.APITimeoutError,
+                openai.APIConnectionError,
+                openai.RateLimitError,
+                openai.InternalServerError,
+            ):
                 pause = min(0.5 * 2**attempt, 8.0)
                 if attempt == self.retries or stop.is_set() or time.monotonic() + pause >= end:
                     raise
@@ -178,7 +194,7 @@ def _delta(chunk) -> str:
     return content or ""
 
 
-def _messages(system: str, user: str) -> list[dict]:
+def _messages(system: str, user: str) -> list[ChatCompletionMessageParam]:
     return [{"role": "system", "content": system}, {"role": "user", "content": user}]
 
 
@@ -206,6 +222,7 @@ def _errors():
 
 
 _TRANSPORT_MODULES = {"httpx", "httpx2", "httpcore", "httpcore2", "h11"}
+
 
 def _brief(text: str, limit: int = 200) -> str:
     text = " ".join(str(text).split())

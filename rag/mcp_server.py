@@ -49,19 +49,37 @@ def create_server(engine: Engine):
 
     server = MCPServer(name="transcripts", instructions=INSTRUCTIONS)
 
-    @server.tool(description="The passages of the transcripts most relevant to a question, best first. "
-                 "Optional filters: source (a file name), show, speaker, since and until (dates like 2024-02-17).")
-    def search(question: str, k: int = 6, source: str | None = None, show: str | None = None,
-               speaker: str | None = None, since: str | None = None, until: str | None = None) -> SearchResult:
+    @server.tool(
+        description="The passages of the transcripts most relevant to a question, best first. "
+        "Optional filters: source (a file name), show, speaker, since and until (dates like 2024-02-17)."
+    )
+    def search(
+        question: str,
+        k: int = 6,
+        source: str | None = None,
+        show: str | None = None,
+        speaker: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> SearchResult:
         with _tool_errors():
             hits = engine.retriever.search(question, k, Filter(source, show, speaker, since, until))
         return SearchResult(query=question, hits=[h.to_dict() for h in hits])
 
-    @server.tool(description="Answer a question from the transcripts only, with citations quoting the exact "
-                 "passages (source, character offsets, time and speaker for timed transcripts); abstained is "
-                 "true, with reasons, when the transcripts do not cover it. Same filters as search.")
-    def ask(question: str, k: int = 6, source: str | None = None, show: str | None = None,
-            speaker: str | None = None, since: str | None = None, until: str | None = None) -> AskResult:
+    @server.tool(
+        description="Answer a question from the transcripts only, with citations quoting the exact "
+        "passages (source, character offsets, time and speaker for timed transcripts); abstained is "
+        "true, with reasons, when the transcripts do not cover it. Same filters as search."
+    )
+    def ask(
+        question: str,
+        k: int = 6,
+        source: str | None = None,
+        show: str | None = None,
+        speaker: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+    ) -> AskResult:
         with _tool_errors():
             answer = engine.ask(question, k, source=source, show=show, speaker=speaker, since=since, until=until)
         d = answer.to_dict()
@@ -78,9 +96,13 @@ def create_server(engine: Engine):
         return JSONResponse({"status": "ok", "passages": engine.index.manifest.passages})
 
     for record in engine.index.sources():
-        server.resource(f"transcript://{record['source']}", name=record["source"], title=record["title"],
-                        mime_type="text/plain", description="The transcript's text; citations' offsets index it.")(
-            _reader(engine, record["source"]))
+        server.resource(
+            f"transcript://{record['source']}",
+            name=record["source"],
+            title=record["title"],
+            mime_type="text/plain",
+            description="The transcript's text; citations' offsets index it.",
+        )(_reader(engine, record["source"]))
     return server
 
 
@@ -115,10 +137,12 @@ async def run_stdio(server) -> None:
 
     lowlevel = server._lowlevel_server  # what MCPServer.run_stdio_async runs, given the filtered stream
     parse_error = types.JSONRPCError(
-        jsonrpc="2.0", id=None, error=types.ErrorData(code=types.PARSE_ERROR, message="Parse error: not a JSON-RPC message")
+        jsonrpc="2.0",
+        id=None,
+        error=types.ErrorData(code=types.PARSE_ERROR, message="Parse error: not a JSON-RPC message"),
     )
     async with stdio_server() as (read_stream, write_stream):
-        send, receive = anyio.create_memory_object_stream(0)
+        send, receive = anyio.create_memory_object_stream[Any](0)
 
         async def messages_only() -> None:
             async with send:

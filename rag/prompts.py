@@ -7,6 +7,7 @@ from pathlib import Path
 
 from .errors import PromptError
 
+
 def _default_dir() -> Path:
     """prompts/ of the checkout, or the copy installed inside the package (`rag._prompts`)."""
     checkout = Path(__file__).resolve().parent.parent / "prompts"

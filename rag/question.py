@@ -46,8 +46,10 @@ _FUNCTION_WORDS = frozenset(
 )
 # The same in Chinese questions ("嘉宾认为……", "作者为什么……"): whether the transcripts have these
 # words says nothing of whether they cover the question.
-DISCOURSE_ZH = frozenset("嘉宾 主持人 作者 文中 文章 本文 说话人 讲者 节目 播客 访谈 采访 转录稿 材料 本期 这期 那期 听众 读者 "
-                         "这位 那位 此人 该人 他们 她们 大家".split())
+DISCOURSE_ZH = frozenset(
+    "嘉宾 主持人 作者 文中 文章 本文 说话人 讲者 节目 播客 访谈 采访 转录稿 材料 本期 这期 那期 听众 读者 "
+    "这位 那位 此人 该人 他们 她们 大家".split()
+)
 # A number and its measure word (三位, 两个, 几次) counts, it names no topic.
 _COUNT_WORD = re.compile(r"^[\d一二两三四五六七八九十百千万几多]+[个位名家种次条件项年天月周岁倍点只本部篇层重]?$")
 _UNTRANSLATED = STOPWORDS | DISCOURSE
@@ -56,8 +58,10 @@ _NOT_CONTENT = _UNTRANSLATED | _FUNCTION_WORDS
 _NAME = re.compile(r"[A-Za-z0-9]*[A-Za-z][A-Za-z0-9]*(?:[-.+][A-Za-z0-9]+)*(?:'s)?")
 _VERSION = re.compile(r" \d+(?:\.\d+)*\b")  # Llama 3, Gemini 1.5: a name's version after a space
 # Month names (and their abbreviations) begin dates, not names: "July 10", "Sept 2023".
-_MONTHS = frozenset("january february march april may june july august september october november december "
-                    "jan feb mar apr jun jul aug sep sept oct nov dec".split())
+_MONTHS = frozenset(
+    "january february march april may june july august september october november december "
+    "jan feb mar apr jun jul aug sep sept oct nov dec".split()
+)
 _PINYIN_RUN = re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)+\b")  # Yang Zhilin, Li Zhifei
 
 # What kind of answer a question asks for, by its wording. "amount" and "date" questions are
@@ -75,7 +79,9 @@ KINDS = {
         r"\bwhen (?:did|does|do|was|were|is|are|will|has|have)\b|\bwhat (?:year|date|month|day)\b",
         re.I,
     ),
-    "reason": re.compile(r"为什么|为何|为啥|原因|根源|缘故|怎么会|凭什么|\bwhy\b|\breasons?\b|\bhow come\b|\broot cause", re.I),
+    "reason": re.compile(
+        r"为什么|为何|为啥|原因|根源|缘故|怎么会|凭什么|\bwhy\b|\breasons?\b|\bhow come\b|\broot cause", re.I
+    ),
     "person": re.compile(r"是谁|哪位|\bwho\b", re.I),
 }
 
@@ -86,8 +92,12 @@ _MONEY_ASKED = re.compile(
     r"\b(?:costs?|prices?|pay|paid|valuations?|revenues?|raised?|invest(?:ed|ment)?|funding|spend|spent|money)\b",
     re.I,
 )
-_CHANGE_ASKED = re.compile(r"降|涨|增长|下降|提高|减少|增加|\b(?:fall|fell|drop|rise|rose|grow|grew|cut|increase|decrease)", re.I)
-_DURATION_ASKED = re.compile(r"多长时间|多久|多少(?:天|年|个月|周|小时|分钟)|\bhow long\b|\bhow many (?:days|weeks|months|years|hours)", re.I)
+_CHANGE_ASKED = re.compile(
+    r"降|涨|增长|下降|提高|减少|增加|\b(?:fall|fell|drop|rise|rose|grow|grew|cut|increase|decrease)", re.I
+)
+_DURATION_ASKED = re.compile(
+    r"多长时间|多久|多少(?:天|年|个月|周|小时|分钟)|\bhow long\b|\bhow many (?:days|weeks|months|years|hours)", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -125,12 +135,16 @@ class Question:
     dense_text_en: str = ""
     english_terms: tuple[tuple[str, float], ...] = ()
     holder: str = ""  # whose view or words the question asks for ("李志飞怎么看…", "What does Seth Godin think…")
-    counted: frozenset[str] = frozenset()  # what an amount question counts (员工 for 有多少员工), as a sentence writes it
+    counted: frozenset[str] = (
+        frozenset()
+    )  # what an amount question counts (员工 for 有多少员工), as a sentence writes it
     asks_money: bool = False  # an amount question about money: only a sum of money answers it
     glossary: tuple[tuple[str, tuple[str, ...]], ...] = ()  # its English words and phrases, and their Chinese terms
     voices: tuple[str, ...] = ()  # speakers the transcripts' speaker lines name whom it names (lower-cased)
     points_back: str = ""  # the word by which it leans on a conversation it may lack ("who led it?": it)
-    name_runs: tuple[str, ...] = ()  # names of two or more capitalised words ("Vision Pro"), whose words may each be written apart
+    name_runs: tuple[
+        str, ...
+    ] = ()  # names of two or more capitalised words ("Vision Pro"), whose words may each be written apart
 
     @property
     def unknown_names(self) -> tuple[str, ...]:
@@ -139,9 +153,11 @@ class Question:
     def lexical_terms(self, translation_weight: float = 1.0) -> list[tuple[str, float]]:
         """BM25 terms with weights: its own tokens, then translations it does not already have."""
         seen = set(self.tokens)
-        return [(t, 1.0) for t in self.tokens] + [(t, w * translation_weight) for t, w in self.translations if t not in seen]
+        return [(t, 1.0) for t in self.tokens] + [
+            (t, w * translation_weight) for t, w in self.translations if t not in seen
+        ]
 
-    def with_expansion(self, expansion: str) -> "Question":
+    def with_expansion(self, expansion: str) -> Question:
         """The question searched also by `expansion` (an LLM's Chinese rendering of it)."""
         expansion = " ".join(expansion.split())
         if not expansion:
@@ -181,7 +197,7 @@ def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
         ranked = sorted(translations.items(), key=lambda tw: -tw[1])  # stable: ties keep question order
         dense_text = " ".join([text, *[t for t, w in ranked if w >= 0.5][:DENSE_TERMS]])
     english_terms: dict[str, float] = dict.fromkeys(english_query(text, DISCOURSE), 1.0)
-    for word, parts in glosses.items():  # a Chinese word's glosses share one weight
+    for parts in glosses.values():  # a Chinese word's glosses share one weight
         stems = {stem(w) for part in parts for w in re.findall(r"[a-z]+", part)} - {stem(w) for w in STOPWORDS}
         stems &= index.english_stems
         for s in stems:
@@ -207,8 +223,12 @@ def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
         points_back=dangling_reference(text) or "",
         voices=_voices(text, holder, index),
         glossary=tuple((words_, tuple(cands)) for words_, cands in glossed),
-        asks_money=(kind == "amount" and bool(_MONEY_ASKED.search(text))
-                    and not _CHANGE_ASKED.search(text) and not _DURATION_ASKED.search(text)),
+        asks_money=(
+            kind == "amount"
+            and bool(_MONEY_ASKED.search(text))
+            and not _CHANGE_ASKED.search(text)
+            and not _DURATION_ASKED.search(text)
+        ),
     )
 
 
@@ -227,19 +247,26 @@ def _name_runs(text: str, names: tuple[Name, ...]) -> list[str]:
     """Multi-word names all of whose words the question's names found written: the run as a whole
     may still be unwritten (the corpus writes Vision and Pro, never Vision Pro)."""
     written = {n.text for n in names if n.forms}
-    return [m.group() for m in _RUN.finditer(text)
-            if all(w in written for w in m.group().split())]
+    return [m.group() for m in _RUN.finditer(text) if all(w in written for w in m.group().split())]
 
 
 # Questions that ask for someone's view or words: the person is the holder.
 _PERSON = r"[A-Z][\w.\-']*(?: [A-Z][\w.\-']*){0,3}"
 _HOLDER = [
-    re.compile(r"^\s*(?:那么|那|请问)?(?:为什么|为何|凭什么)?(?P<x>" + _PERSON + r"|[^\s，,。？?、“”\"A-Za-z]{2,12}?)\s*(?:是)?"
-               r"(?:怎么看|如何看待?|怎么评价|如何评价|怎么说|认为|觉得|"
-               r"对[^，。？?]{1,20}?(?:怎么看|的看法|的态度|怎么评价|有什么看法|持什么态度))"),
+    re.compile(
+        r"^\s*(?:那么|那|请问)?(?:为什么|为何|凭什么)?(?P<x>"
+        + _PERSON
+        + r"|[^\s，,。？?、“”\"A-Za-z]{2,12}?)\s*(?:是)?"
+        r"(?:怎么看|如何看待?|怎么评价|如何评价|怎么说|认为|觉得|"
+        r"对[^，。？?]{1,20}?(?:怎么看|的看法|的态度|怎么评价|有什么看法|持什么态度))"
+    ),
     re.compile(r"在(?P<x>" + _PERSON + r"|[^\s，,。？?、“”\"A-Za-z]{2,12}?)\s*看来"),
-    re.compile(r"\b(?i:what) (?i:does|did|do) (?P<x>" + _PERSON + r") (?i:think|say|believe|feel|make of|suggest|recommend)\b"),
-    re.compile(r"\b(?i:how) (?i:does|did) (?P<x>" + _PERSON + r") (?i:see|view|describe|explain|feel about|think about)\b"),
+    re.compile(
+        r"\b(?i:what) (?i:does|did|do) (?P<x>" + _PERSON + r") (?i:think|say|believe|feel|make of|suggest|recommend)\b"
+    ),
+    re.compile(
+        r"\b(?i:how) (?i:does|did) (?P<x>" + _PERSON + r") (?i:see|view|describe|explain|feel about|think about)\b"
+    ),
     re.compile(r"\b(?i:according to|in the view of) (?P<x>" + _PERSON + r")\b"),
 ]
 _NOT_HOLDERS = frozenset("大家 我们 你们 他们 作者 嘉宾 主持人 节目 这期 本期 the guest the host the author".split())
@@ -338,10 +365,10 @@ def _judge(name: str, index: Index, cross: bool) -> Name:
         return Name(name, forms)  # a Chinese name in pinyin, in the characters the transcripts use (Yuxin -> 雨昕)
     lower = name.lower()
     keys = {lower, stem(lower), lower.removesuffix("s")}  # GPUs -> gpu, which Snowball leaves
-    if forms := [w for k in keys for w in index.names.get(k, [])]:
-        return Name(name, tuple(dict.fromkeys(forms)))
-    if forms := [t for t, _ in expand(name, index.lexicon, STOPWORDS)]:
-        return Name(name, tuple(forms))
+    if written := [w for k in keys for w in index.names.get(k, [])]:
+        return Name(name, tuple(dict.fromkeys(written)))
+    if translated := [t for t, _ in expand(name, index.lexicon, STOPWORDS)]:
+        return Name(name, tuple(translated))
     if cross and is_pinyin(name, index.pinyin):
         return Name(name, (), judged=False)  # a Chinese name in pinyin that no run of characters matched
     # A foreign name written as a word (Ilya, Altman, Moonshot): Chinese text transliterates or
@@ -386,11 +413,22 @@ def _coverage(
         if len(word) < 3 or word.lower() in _NOT_CONTENT or any(word in n for n in named):
             continue
         forms = {word.lower(), index.inflections.get(word.lower(), word.lower())}  # led: lead
-        checked.append((word, any(k in vocab or stem(k) in vocab or stem(k) in glossed for k in forms)
-                        or any(expand(k, index.lexicon, STOPWORDS) for k in forms)))
+        checked.append(
+            (
+                word,
+                any(k in vocab or stem(k) in vocab or stem(k) in glossed for k in forms)
+                or any(expand(k, index.lexicon, STOPWORDS) for k in forms),
+            )
+        )
     for word in words(text):
-        if (len(word) < 2 or word in STOPWORDS or word in DISCOURSE_ZH or word in named or KINDS_WORDS.search(word)
-                or _COUNT_WORD.match(word)):
+        if (
+            len(word) < 2
+            or word in STOPWORDS
+            or word in DISCOURSE_ZH
+            or word in named
+            or KINDS_WORDS.search(word)
+            or _COUNT_WORD.match(word)
+        ):
             continue
         if word in index.corpus_text or word in glosses:
             checked.append((word, True))
@@ -406,8 +444,10 @@ def _coverage(
 
 
 # Chinese words that ask rather than name (什么时候, 多少, 为什么): not content.
-KINDS_WORDS = re.compile(r"^(?:什么|怎么|怎样|为什么|为何|多少|哪些|哪个|哪里|哪儿|哪位|哪几|几位|几个|是不是|有没有|如何|是否|认为|看待|"
-                         r"觉得|说明|提到|时候|最能|分别|各是)")
+KINDS_WORDS = re.compile(
+    r"^(?:什么|怎么|怎样|为什么|为何|多少|哪些|哪个|哪里|哪儿|哪位|哪几|几位|几个|是不是|有没有|如何|是否|认为|看待|"
+    r"觉得|说明|提到|时候|最能|分别|各是)"
+)
 
 
 # What an amount question counts: "有多少员工" and "how many employees" count employees, "市值是多少"
@@ -417,8 +457,10 @@ _COUNTED_AFTER = re.compile(r"(?:多少|几)(?:个|张|家|位|名|种|款|次|�
 _COUNTED_BEFORE = re.compile(r"([\u3400-\u9fff]+)多少\s*[？?。！!]?\s*$")
 _COUNTED_EN = re.compile(r"\bhow (?:many|much) ([a-z][a-z-]*)", re.I)
 _GENERIC_MEASURES = frozenset("规模 数量 长度 大小 数字 数目 程度 时间 量 人 people time times".split())
-_NOT_COUNTED = frozenset("是 有 会 会有 达到 了 为 能 的 要 一共 总共 大概 到底 究竟 各 各自 各是 分别 "
-                         "does did do is are was were of the a".split())
+_NOT_COUNTED = frozenset(
+    "是 有 会 会有 达到 了 为 能 的 要 一共 总共 大概 到底 究竟 各 各自 各是 分别 "
+    "does did do is are was were of the a".split()
+)
 
 
 def _counted(text: str, index: Index) -> frozenset[str]:
@@ -430,8 +472,8 @@ def _counted(text: str, index: Index) -> frozenset[str]:
         after = [w for w in words(m.group(1)) if w not in _NOT_COUNTED]
         if after and after[0] not in _GENERIC_MEASURES:
             found.append(after[0])
-    if not found and (m := _COUNTED_BEFORE.search(text)):
-        before = [w for w in words(m.group(1)) if w not in _NOT_COUNTED]
+    if not found and (m_before := _COUNTED_BEFORE.search(text)):
+        before = [w for w in words(m_before.group(1)) if w not in _NOT_COUNTED]
         while before and before[-1] in _GENERIC_MEASURES:
             before.pop()
         found += before[-1:]

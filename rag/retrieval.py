@@ -8,9 +8,9 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from .embedders import Embedder
 from .errors import UsageError
 from .index import MIN_PLANNED, Index, Passage
-from .embedders import Embedder
 from .question import Question, analyse
 
 MAX_QUERY_CHARS = 2000
@@ -74,8 +74,9 @@ class Filter:
         return any(getattr(self, f) for f in ("source", "show", "speaker", "since", "until"))
 
     def describe(self) -> str:
-        return ", ".join(f"{f}={getattr(self, f)}" for f in ("source", "show", "speaker", "since", "until")
-                         if getattr(self, f))
+        return ", ".join(
+            f"{f}={getattr(self, f)}" for f in ("source", "show", "speaker", "since", "until") if getattr(self, f)
+        )
 
     def mask(self, index: Index) -> np.ndarray:
         """True for each passage the filter lets through."""
@@ -83,8 +84,11 @@ class Filter:
         keep = np.fromiter((documents[p.source] for p in index.passages), dtype=bool, count=len(index.passages))
         if self.speaker:  # who speaks is known per passage
             speaker = self.speaker.casefold()
-            keep &= np.fromiter((any(s.casefold() == speaker for s in spoken) for spoken in index.passage_speakers),
-                                dtype=bool, count=len(index.passages))
+            keep &= np.fromiter(
+                (any(s.casefold() == speaker for s in spoken) for spoken in index.passage_speakers),
+                dtype=bool,
+                count=len(index.passages),
+            )
         return keep
 
     def _document_matches(self, source: str, meta: dict) -> bool:
@@ -190,11 +194,20 @@ class Retriever:
         searched = []
         for dense_text, lexical_plan in plans:
             qvec = qvecs[texts.index(dense_text[: 2 * MAX_QUERY_CHARS])]
-            dense = store.search_dense(qvec, depth, where)
-            lexical = [(store.search_lexical(field, terms, depth, where), weight) for field, terms, weight in lexical_plan]
-            searched.append((qvec, dense, lexical))
-        rows = _distinct(np.concatenate([r for _, (_, dense_rows), lexical in searched
-                                         for r in (dense_rows, *(ranking[0] for ranking, _ in lexical))]))
+            ranked = store.search_dense(qvec, depth, where)
+            lexical = [
+                (store.search_lexical(field, terms, depth, where), weight) for field, terms, weight in lexical_plan
+            ]
+            searched.append((qvec, ranked, lexical))
+        rows = _distinct(
+            np.concatenate(
+                [
+                    r
+                    for _, (_, dense_rows), lexical in searched
+                    for r in (dense_rows, *(ranking[0] for ranking, _ in lexical))
+                ]
+            )
+        )
         if not len(rows):
             return [], Evidence(0.0)
         # Fused over the candidates: a passage outside the dense ranking counts as the least similar
@@ -208,7 +221,7 @@ class Retriever:
         lex = np.zeros(len(rows), dtype=np.float32)
         best = (-1.0, None)
         for (qvec, (dense_scores, dense_rows), lexical), mine in zip(
-            searched, (in_chinese, ~in_chinese) if len(plans) == 2 else (np.ones(len(rows), bool),)
+            searched, (in_chinese, ~in_chinese) if len(plans) == 2 else (np.ones(len(rows), bool),), strict=True
         ):
             own = np.isin(dense_rows, rows[mine])  # this plan's ranked passages of its language
             plan_dense = _spread(dense_scores, np.searchsorted(rows, dense_rows), len(rows))
@@ -257,8 +270,10 @@ class Retriever:
         with BM25 of its words over the passages' English glosses."""
         lexical = [("zh", q.lexical_terms(self.translation_weight), 1.0)]
         if self.gloss_weight and q.gloss_terms:
-            lexical = [("zh", lexical[0][1], 1 - self.gloss_weight),
-                       ("en", [(t, 1.0) for t in q.gloss_terms], self.gloss_weight)]
+            lexical = [
+                ("zh", lexical[0][1], 1 - self.gloss_weight),
+                ("en", [(t, 1.0) for t in q.gloss_terms], self.gloss_weight),
+            ]
         return q.dense_text, lexical
 
     def _plan_en(self, q: Question) -> tuple[str, list[tuple[str, list[tuple[str, float]], float]]]:
@@ -312,4 +327,6 @@ def _minmax(x: np.ndarray) -> np.ndarray:
 
 
 def _hit(rank: int, p: Passage, score: float, index: Index) -> Hit:
-    return Hit(rank, p.source, p.title, p.text, p.start, p.end, round(float(score), 6), *index.timing(p.source, p.start, p.end))
+    return Hit(
+        rank, p.source, p.title, p.text, p.start, p.end, round(float(score), 6), *index.timing(p.source, p.start, p.end)
+    )

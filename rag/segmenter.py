@@ -45,8 +45,12 @@ def prefetch(text: str) -> None:
     if not runs or _pending is not None or "rjieba" in sys.modules:
         return
     try:
-        _pending = subprocess.Popen([sys.executable, "-c", _CHILD, json.dumps(runs)], stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        _pending = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, json.dumps(runs)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
     except OSError:
         pass  # segmented in process
 

@@ -1,24 +1,24 @@
 """The HTTP app (FastAPI): a thin shell over the engine. Bodies match the CLI's --json output.
 
-    GET  /                       the web page (assets under /static, no CDN)
-    POST /ask                    a cited answer; Server-Sent Events with `Accept: text/event-stream`
-    GET  /search                 passages
-    GET  /context                a window of a source around a citation's offsets
-    GET  /sources                the transcripts in the index
-    GET  /healthz                liveness (never needs the token)
-    POST /v1/chat/completions    OpenAI-compatible, plain and streaming, answers with citations
+GET  /                       the web page (assets under /static, no CDN)
+POST /ask                    a cited answer; Server-Sent Events with `Accept: text/event-stream`
+GET  /search                 passages
+GET  /context                a window of a source around a citation's offsets
+GET  /sources                the transcripts in the index
+GET  /healthz                liveness (never needs the token)
+POST /v1/chat/completions    OpenAI-compatible, plain and streaming, answers with citations
 """
 
 from __future__ import annotations
 
 import hmac
-from dataclasses import asdict
 import json
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator
 from contextlib import asynccontextmanager
+from dataclasses import asdict
 from pathlib import Path
 
 from anyio import CancelScope, CapacityLimiter, to_thread
@@ -49,8 +49,12 @@ class AskRequest(BaseModel):
     speaker: str | None = Field(None, max_length=200, description="Only passages this person speaks in.")
     since: str | None = Field(None, max_length=10, description="Only transcripts dated on or after (2024-02-17).")
     until: str | None = Field(None, max_length=10, description="Only transcripts dated on or before.")
-    history: list[str] = Field([], max_length=20, description="The conversation's earlier questions, oldest first: "
-                               "a follow-up such as 'and Meta?' is searched with what it refers to.")
+    history: list[str] = Field(
+        [],
+        max_length=20,
+        description="The conversation's earlier questions, oldest first: "
+        "a follow-up such as 'and Meta?' is searched with what it refers to.",
+    )
 
     def where(self) -> Filter:
         return Filter(self.source, self.show, self.speaker, self.since, self.until)
@@ -128,15 +132,22 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
     async def invalid(request: Request, exc: RequestValidationError):
         """422 with what is wrong, without echoing the input (which may not even be encodable:
         a lone surrogate such as "\\ud800" in a JSON string)."""
-        detail = [{"loc": list(map(str, e.get("loc", ()))), "msg": e.get("msg", ""), "type": e.get("type", "")}
-                  for e in exc.errors()]
-        return Response(json.dumps({"detail": detail}, ensure_ascii=True), status_code=422,
-                        media_type="application/json")
+        detail = [
+            {"loc": list(map(str, e.get("loc", ()))), "msg": e.get("msg", ""), "type": e.get("type", "")}
+            for e in exc.errors()
+        ]
+        return Response(
+            json.dumps({"detail": detail}, ensure_ascii=True), status_code=422, media_type="application/json"
+        )
 
     if settings.cors_origins:
         origins = [o.strip() for o in settings.cors_origins.split(",") if o.strip()]
-        app.add_middleware(CORSMiddleware, allow_origins=origins, allow_methods=["GET", "POST"],
-                           allow_headers=["Authorization", "Content-Type"])
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
 
     @app.exception_handler(RagError)
     async def rag_error(request: Request, exc: RagError):
@@ -164,8 +175,9 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
     ):
         _utf8_query(request)
         where = Filter(source, show, speaker, since, until)
-        hits = await to_thread.run_sync(request.app.state.engine.retriever.search, q, k, where,
-                                        limiter=request.app.state.search_threads)
+        hits = await to_thread.run_sync(
+            request.app.state.engine.retriever.search, q, k, where, limiter=request.app.state.search_threads
+        )
         return {"query": q, "hits": [h.to_dict() for h in hits]}
 
     @app.post(
@@ -180,8 +192,11 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
         events = engine.ask_stream(question, body.k, stream=streaming, where=where, history=body.history)
         threads = request.app.state.answer_threads
         if streaming:
-            return StreamingResponse(_sse(_in_threads(events, threads)), media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+            return StreamingResponse(
+                _sse(_in_threads(events, threads)),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            )
         answer = [event async for event in _in_threads(events, threads)][-1]  # hits, delta, then the answer
         return answer.data.to_dict()
 
@@ -208,8 +223,9 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
         *history, question = _user_messages(body.messages)  # earlier user turns: the conversation
         question = check_query(question)
         engine = request.app.state.engine
-        events = _in_threads(engine.ask_stream(question, stream=body.stream, history=history),
-                             request.app.state.answer_threads)
+        events = _in_threads(
+            engine.ask_stream(question, stream=body.stream, history=history), request.app.state.answer_threads
+        )
         if body.stream:
             return StreamingResponse(_chat_stream(events, body.model), media_type="text/event-stream")
         answer = [event async for event in events][-1].data
@@ -235,11 +251,11 @@ class TokenGuard:
             header = dict(scope["headers"]).get(b"authorization", b"")
             given = header[7:] if header[:7].lower() == b"bearer " else b""
             if not hmac.compare_digest(given, self.token):
-                response = JSONResponse({"detail": "missing or wrong bearer token"}, status_code=401,
-                                        headers={"WWW-Authenticate": "Bearer"})
+                response = JSONResponse(
+                    {"detail": "missing or wrong bearer token"}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
+                )
                 return await response(scope, receive, send)
         await self.app(scope, receive, send)
-
 
 
 def app_from_environment() -> FastAPI:
@@ -267,7 +283,7 @@ def _event(kind: str, data) -> str:
     return f"event: {kind}\ndata: {json.dumps(data, ensure_ascii=False)}\n\n"
 
 
-async def _in_threads(events: Iterator, threads: CapacityLimiter) -> AsyncIterator:
+async def _in_threads(events: Generator, threads: CapacityLimiter) -> AsyncIterator:
     """Engine events, each produced in a worker thread of `threads` (answers may wait on an LLM), so
     that the event loop and the other endpoints' threads stay free. When the client goes away the
     events are closed, which closes the LLM's stream and ends the upstream request."""
@@ -298,8 +314,10 @@ def _user_messages(messages: list[ChatMessage]) -> list[str]:
     """The text of each user message, oldest first (the last is the question)."""
     out = [
         " ".join(str(p.get("text", "")) for p in m.content if p.get("type") == "text")
-        if isinstance(m.content, list) else m.content or ""
-        for m in messages if m.role == "user"
+        if isinstance(m.content, list)
+        else m.content or ""
+        for m in messages
+        if m.role == "user"
     ]
     if not out:
         raise UsageError("no user message to answer")
@@ -329,8 +347,14 @@ async def _chat_stream(events: AsyncIterator, model: str) -> AsyncIterator[str]:
     cid, created = f"chatcmpl-{uuid.uuid4().hex[:24]}", int(time.time())
 
     def chunk(delta: dict, finish=None, **extra) -> str:
-        obj = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-               "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
+        obj = {
+            "id": cid,
+            "object": "chat.completion.chunk",
+            "created": created,
+            "model": model,
+            "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            **extra,
+        }
         return f"data: {json.dumps(obj, ensure_ascii=False)}\n\n"
 
     yield chunk({"role": "assistant", "content": ""})
@@ -342,8 +366,7 @@ async def _chat_stream(events: AsyncIterator, model: str) -> AsyncIterator[str]:
                 answer = e.data
                 if block := _sources_block(answer):
                     yield chunk({"content": block})
-                yield chunk({}, "stop", citations=[asdict(c) for c in answer.citations],
-                            abstained=answer.abstained)
+                yield chunk({}, "stop", citations=[asdict(c) for c in answer.citations], abstained=answer.abstained)
     except RagError as exc:
         yield chunk({"content": f"\n\n[error: {exc}]"}, "stop")
     yield "data: [DONE]\n\n"

@@ -67,7 +67,7 @@ class Settings:
 
 def read_dotenv(path: Path) -> dict[str, str]:
     """KEY=VALUE lines of a .env file; comments, blanks and `export ` prefixes allowed."""
-    values = {}
+    values: dict[str, str] = {}
     if not path.is_file():
         return values
     for line in path.read_text("utf-8").splitlines():
@@ -89,7 +89,7 @@ def load_settings(env: dict[str, str] | None = None, dotenv: Path | None = None,
         if raw in (None, ""):
             continue
         try:
-            values[f.name] = type(f.default)(raw)
+            values[f.name] = type(f.default)(raw)  # type: ignore[misc]  # every field has a plain default
         except ValueError:
             raise UsageError(f"RAG_{f.name.upper()}={raw!r} is not a valid {type(f.default).__name__}") from None
     values.update({k: v for k, v in overrides.items() if v is not None})

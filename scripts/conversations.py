@@ -39,8 +39,10 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     for name, flag in (("alone", False), ("with its history", True)):
         r = run(flag)
-        print(f"| {name} | {r['zh']['in3000']:.3f} | {r['en']['in3000']:.3f} | {r['zh']['mrr']:.3f} | "
-              f"{r['en']['mrr']:.3f} | {r['all']['mrr']:.3f} | {r['all']['r@1']:.3f} |")
+        print(
+            f"| {name} | {r['zh']['in3000']:.3f} | {r['en']['in3000']:.3f} | {r['zh']['mrr']:.3f} | "
+            f"{r['en']['mrr']:.3f} | {r['all']['mrr']:.3f} | {r['all']['r@1']:.3f} |"
+        )
 
 
 if __name__ == "__main__":

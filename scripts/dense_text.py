@@ -29,7 +29,7 @@ _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'\-.]*[A-Za-z0-9]|[A-Za-z0-9]")
 
 def terms(q: Question) -> list[str]:
     """The translated terms the kept form appends to the question."""
-    return q.dense_text[len(q.text):].split()
+    return q.dense_text[len(q.text) :].split()
 
 
 def content(q: Question) -> str:

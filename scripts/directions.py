@@ -26,8 +26,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-import rag  # noqa: E402
 from compare import PlainRecipe  # noqa: E402
+
+import rag  # noqa: E402
 from rag.documents import corpus_files, read_text  # noqa: E402
 from rag.evaluation import cut_quotes, hit, load_dataset, score  # noqa: E402
 
@@ -51,8 +52,15 @@ def direction(row: dict, zh_files: dict[str, bool]) -> str | None:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", type=Path, default=ROOT / "seeds")
-    ap.add_argument("--questions", type=Path, nargs="+", default=[ROOT / "tests" / "data" / n for n in (
-        "dev.jsonl", "calibration.jsonl", "holdout.jsonl", "names.jsonl", "offtopic.jsonl")])
+    ap.add_argument(
+        "--questions",
+        type=Path,
+        nargs="+",
+        default=[
+            ROOT / "tests" / "data" / n
+            for n in ("dev.jsonl", "calibration.jsonl", "holdout.jsonl", "names.jsonl", "offtopic.jsonl")
+        ],
+    )
     ap.add_argument("--index", type=Path, default=None)
     ap.add_argument("--no-plain", action="store_true", help="skip the plain recipe")
     args = ap.parse_args()
@@ -79,8 +87,10 @@ def main() -> None:
     answerable = [r for r in rows if r["type"] != "unanswerable"]
     ranked = {name: {r["id"]: run(r["question"]) for r in answerable} for name, run in systems.items()}
 
-    print(f"corpus: {corpus.name} ({len(zh_files)} files, {sum(zh_files.values())} Chinese); "
-          f"questions: {', '.join(p.name for p in args.questions)} ({len(rows)})\n")
+    print(
+        f"corpus: {corpus.name} ({len(zh_files)} files, {sum(zh_files.values())} Chinese); "
+        f"questions: {', '.join(p.name for p in args.questions)} ({len(rows)})\n"
+    )
     print("| direction | n | " + " | ".join(f"{s} in3000 | {s} MRR" for s in systems) + " |")
     print("|---|---|" + "---|---|" * len(systems))
     for d in ("all", *DIRECTIONS):
@@ -98,16 +108,26 @@ def main() -> None:
     refused_u = [r["id"] for r in unanswerable if answers[r["id"]]["abstained"]]
     refused_a = [r["id"] for r in answerable if answers[r["id"]]["abstained"]]
     answered = [r for r in answerable if not answers[r["id"]]["abstained"]]
-    quoted = [r["id"] for r in answered
-              if any(hit(q, c["quote"]) for c in answers[r["id"]]["citations"] for q in r["evidence"])]
-    print(f"\nunanswerable refused: {len(refused_u)}/{len(unanswerable)}; "
-          f"answerable refused: {len(refused_a)}/{len(answerable)} {' '.join(refused_a)}")
-    print(f"answered questions quoting gold evidence: {len(quoted)}/{len(answered)} "
-          f"({len(quoted) / max(1, len(answered)):.3f})")
+    quoted = [
+        r["id"]
+        for r in answered
+        if any(hit(q, c["quote"]) for c in answers[r["id"]]["citations"] for q in r["evidence"])
+    ]
+    print(
+        f"\nunanswerable refused: {len(refused_u)}/{len(unanswerable)}; "
+        f"answerable refused: {len(refused_a)}/{len(answerable)} {' '.join(refused_a)}"
+    )
+    print(
+        f"answered questions quoting gold evidence: {len(quoted)}/{len(answered)} "
+        f"({len(quoted) / max(1, len(answered)):.3f})"
+    )
     cut, total = cut_quotes(list(answers.values()), engine.index.texts)
     print(f"quotes beginning or ending inside a sentence or clause: {cut}/{total}")
-    described = sum(any(s <= c["start"] < e for s, e in engine.index.documents[c["source"]].get("summary", ()))
-                    for a in answers.values() for c in a["citations"])
+    described = sum(
+        any(s <= c["start"] < e for s, e in engine.index.documents[c["source"]].get("summary", ()))
+        for a in answers.values()
+        for c in a["citations"]
+    )
     print(f"quotes of an app's episode description (labelled as such): {described}")
     missed = [r["id"] for r in answerable if not score([r], ranked["this product"], {})["all"]["in3000"]]
     print(f"not in3000: {' '.join(missed)}")

@@ -22,7 +22,12 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-FALLBACK = ["why did Amazon Q fail?", "亚马逊的大模型为什么失败？", "强化学习的新范式是什么", "What does Sora show about OpenAI?"]
+FALLBACK = [
+    "why did Amazon Q fail?",
+    "亚马逊的大模型为什么失败？",
+    "强化学习的新范式是什么",
+    "What does Sora show about OpenAI?",
+]
 
 
 def questions() -> list[str]:
@@ -61,19 +66,35 @@ async def run(url: str, endpoint: str, clients: int, seconds: float, qs: list[st
     await asyncio.gather(*(client(i) for i in range(clients)))
     elapsed = time.monotonic() - started
     pct = statistics.quantiles(latencies, n=100) if len(latencies) > 1 else [float("nan")] * 99
-    return {"endpoint": endpoint, "requests": len(latencies) + len(errors), "errors": len(errors),
-            "rps": len(latencies) / elapsed, "p50": pct[49], "p99": pct[98], "first_error": errors[:1]}
+    return {
+        "endpoint": endpoint,
+        "requests": len(latencies) + len(errors),
+        "errors": len(errors),
+        "rps": len(latencies) / elapsed,
+        "p50": pct[49],
+        "p99": pct[98],
+        "first_error": errors[:1],
+    }
 
 
-def serve_and_load(workers: int, clients: int | list[int], seconds: float, qs: list[str],
-                   endpoints: tuple[str, ...] = ("/search", "/ask")) -> list[dict]:
+def serve_and_load(
+    workers: int,
+    clients: int | list[int],
+    seconds: float,
+    qs: list[str],
+    endpoints: tuple[str, ...] = ("/search", "/ask"),
+) -> list[dict]:
     """Start `rag serve` and load each endpoint with each number of clients in turn."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    server = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port), "--workers", str(workers)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=ROOT)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "rag", "serve", "--port", str(port), "--workers", str(workers)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        cwd=ROOT,
+    )
     try:
         for _ in range(600):
             try:
@@ -97,14 +118,19 @@ def main() -> None:
     args = ap.parse_args()
 
     qs = questions()
-    rows = [{"workers": w, **r} for w in map(int, args.workers.split(",")) for r in
-            serve_and_load(w, args.clients, args.seconds, qs)]
+    rows = [
+        {"workers": w, **r}
+        for w in map(int, args.workers.split(","))
+        for r in serve_and_load(w, args.clients, args.seconds, qs)
+    ]
     print(f"{args.clients} concurrent clients, {args.seconds:.0f} s per endpoint, `rag serve --workers N`, 127.0.0.1\n")
     print("| workers | endpoint | requests | errors | req/s | p50 ms | p99 ms |")
     print("|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['workers']} | {r['endpoint']} | {r['requests']} | {r['errors']} | {r['rps']:.1f} | {r['p50']:.0f} | "
-              f"{r['p99']:.0f} |")
+        print(
+            f"| {r['workers']} | {r['endpoint']} | {r['requests']} | {r['errors']} | {r['rps']:.1f} | {r['p50']:.0f} | "
+            f"{r['p99']:.0f} |"
+        )
     for r in rows:
         if r["first_error"]:
             print(f"\nfirst error on {r['endpoint']} with {r['workers']} workers: {r['first_error'][0]}")

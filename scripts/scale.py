@@ -28,7 +28,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rag import indexing as ix, stores  # noqa: E402
+from rag import indexing as ix  # noqa: E402
+from rag import stores
 from rag.index import open_index  # noqa: E402
 
 
@@ -95,7 +96,9 @@ def main() -> None:
     ivf, ann, nprobe = ix.make_vector_index(x, dim, flat_max=0)
     build = time.perf_counter() - t
     got, p50 = timed_searches(lambda q: ivf.search(q[None, :], 10)[1][0], qs)
-    rows.append(("FAISS IVF (in-process)", f"{build:.1f} s", p50, recall(got, want), f"nlist {ivf.nlist}, nprobe {nprobe}"))
+    rows.append(
+        ("FAISS IVF (in-process)", f"{build:.1f} s", p50, recall(got, want), f"nlist {ivf.nlist}, nprobe {nprobe}")
+    )
 
     with tempfile.TemporaryDirectory() as tmp:
         spec = stores.StoreSpec("milvus", str(Path(tmp) / "scale.db"), "scale")
@@ -103,9 +106,22 @@ def main() -> None:
         _, nlist, nprobe = ix.ann_settings(n, flat_max=0)  # the IVF settings a build of n passages gets
         t = time.perf_counter()
         store.ensure_collection("ivf", nlist)
-        store.upsert({"id": i, "source": f"s{i // 200}", "start": 0, "end": 0, "text_key": "", "show": "", "date": "",
-                      "speakers": [], "dense": x[i].tolist(), "zh": {stores.NO_TERMS: 1.0}, "en": {stores.NO_TERMS: 1.0}}
-                     for i in range(n))
+        store.upsert(
+            {
+                "id": i,
+                "source": f"s{i // 200}",
+                "start": 0,
+                "end": 0,
+                "text_key": "",
+                "show": "",
+                "date": "",
+                "speakers": [],
+                "dense": x[i].tolist(),
+                "zh": {stores.NO_TERMS: 1.0},
+                "en": {stores.NO_TERMS: 1.0},
+            }
+            for i in range(n)
+        )
         store.flush()
         store.client.release_collection("scale")
         store.client.load_collection("scale")  # builds the IVF index over what was written
@@ -117,12 +133,21 @@ def main() -> None:
             return np.array([h["id"] for h in res[0]])
 
         got, p50 = timed_searches(search, qs)
-        rows.append(("Milvus lite (rag.stores)", f"{build:.1f} s", p50, recall(got, want),
-                     f"IVF_FLAT nlist {nlist}, nprobe {nprobe}"))
+        rows.append(
+            (
+                "Milvus lite (rag.stores)",
+                f"{build:.1f} s",
+                p50,
+                recall(got, want),
+                f"IVF_FLAT nlist {nlist}, nprobe {nprobe}",
+            )
+        )
 
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-    print(f"{n:,} passages: mixtures of {len(real):,} real e5 vectors; {len(qs)} real e5 queries (dev + calibration); "
-          f"peak memory of the run {peak:.1f} GB\n")
+    print(
+        f"{n:,} passages: mixtures of {len(real):,} real e5 vectors; {len(qs)} real e5 queries (dev + calibration); "
+        f"peak memory of the run {peak:.1f} GB\n"
+    )
     print("| store | build (write + index) | search p50 ms | recall@10 vs exact | index |")
     print("|---|---|---|---|---|")
     for name, build, p50, r, how in rows:

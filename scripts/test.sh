@@ -23,4 +23,9 @@ if .venv/bin/python -c 'import urllib.request as u; u.urlopen("https://download.
 fi
 .venv/bin/pip install -q "${torch_index[@]}" torch==2.13.0
 .venv/bin/pip install -q -e '.[test]'
+# Lint, format, types and the documentation site first: they take seconds.
+.venv/bin/ruff check rag scripts tests
+.venv/bin/ruff format --check rag scripts tests
+.venv/bin/mypy
+NO_MKDOCS_2_WARNING=1 .venv/bin/mkdocs build --strict --quiet --site-dir "$(mktemp -d)"
 HF_HUB_OFFLINE=1 .venv/bin/python -m pytest "$@"

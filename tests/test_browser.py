@@ -6,22 +6,31 @@ import subprocess
 import sys
 
 import pytest
+from conftest import ROOT, free_port, wait_until_up
 
 from rag.evaluation import norm
 
-from conftest import ROOT, free_port, wait_until_up
-
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(not CHROMIUM, reason="Debian's chromium is not installed (scripts/test.sh installs it)")
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 @pytest.fixture(scope="module")
 def served():
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url + "/healthz")
@@ -82,8 +91,9 @@ def test_page_with_a_token_works_and_keeps_it_out_of_urls_and_logs(page, tmp_pat
     port, log = free_port(), tmp_path / "serve.log"
     env = {**os.environ, "RAG_API_TOKEN": "tok-7f3a9c"}
     with open(log, "w") as err:
-        proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port)], env=env,
-                                stdout=err, stderr=err)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rag", "serve", "--port", str(port)], env=env, stdout=err, stderr=err
+        )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url + "/healthz")
@@ -118,11 +128,15 @@ def test_a_timed_citation_links_to_its_moment_in_the_audio(page, tmp_path):
     for name in ("ep1.srt", "ep1.meta.json"):
         shutil.copy(ROOT / "tests" / "data" / "timed" / name, folder / name)
     index = tmp_path / "idx"
-    subprocess.run([sys.executable, "-m", "rag", "--index", str(index), "build", str(folder)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "rag", "--index", str(index), "build", str(folder)], check=True, capture_output=True
+    )
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "rag", "--index", str(index), "serve", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag", "--index", str(index), "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url + "/healthz", tries=600)

@@ -1,8 +1,10 @@
+from itertools import pairwise
+
 import pytest
+from conftest import ROOT
 
 from rag.chunking import ChunkSettings, split
 from rag.documents import load, normalise, parse
-from conftest import ROOT
 
 
 def test_unpunctuated_text_is_cut_into_bounded_passages():
@@ -11,7 +13,7 @@ def test_unpunctuated_text_is_cut_into_bounded_passages():
     assert len(passages) > 20
     assert all(len(p.text) <= 300 for p in passages)
     # Consecutive passages overlap or touch: nothing but whitespace is lost between them.
-    for a, b in zip(passages, passages[1:]):
+    for a, b in pairwise(passages):
         assert b.start <= a.end or not doc.text[a.end : b.start].strip()
 
 
@@ -26,7 +28,10 @@ def test_passages_know_their_offsets():
 def test_no_junk_passages():
     text = "---\n\n正文第一段讲的是大模型的训练成本和数据问题。\n\n---\n\n第二段讲强化学习和自我对弈的新范式。\n\n---\n"
     passages = split(parse("x.txt", text), ChunkSettings(40, 0))
-    assert [p.text for p in passages] == ["正文第一段讲的是大模型的训练成本和数据问题。", "第二段讲强化学习和自我对弈的新范式。"]
+    assert [p.text for p in passages] == [
+        "正文第一段讲的是大模型的训练成本和数据问题。",
+        "第二段讲强化学习和自我对弈的新范式。",
+    ]
 
 
 def test_the_segmenter_cuts_chinese_as_python_jieba_does():
@@ -37,7 +42,9 @@ def test_the_segmenter_cuts_chinese_as_python_jieba_does():
 
     from rag.lexical import words
 
-    runs = [r for f in sorted((ROOT / "seeds").glob("*.txt")) for r in re.findall(r"[\u3400-\u9fff]+", f.read_text("utf-8"))]
+    runs = [
+        r for f in sorted((ROOT / "seeds").glob("*.txt")) for r in re.findall(r"[\u3400-\u9fff]+", f.read_text("utf-8"))
+    ]
     runs += ["亚马逊的大模型为什么失败", "朱啸虎怎么看大模型创业", "强化学习的新范式是什么"]
     assert len(runs) > 1000
     assert [words(r) for r in runs] == [jieba.lcut(r) for r in runs]
@@ -57,13 +64,20 @@ def test_prefetched_words_are_rjiebas_own_and_a_failed_helper_falls_back(helper)
     text = (ROOT / "seeds" / "001_69e7be7a36498b79.txt").read_text("utf-8")[:3000]
     runs = list(dict.fromkeys(re.findall(r"[\u3400-\u9fff]+", text)))
     assert len(runs) > 20
-    breakage = {"works": "", "cannot start": "sys.executable = '/nonexistent/python'; ",
-                "fails": "s._CHILD = 'raise SystemExit(3)'; ",
-                "hangs": "s._CHILD = 'import time; time.sleep(60)'; s._WAIT_S = 0.5; "}[helper]
-    code = (f"import json, sys; from rag import segmenter as s; {breakage}s.prefetch(sys.argv[1]); "
-            "words = [[s.cut(r), s.cut_for_search(r)] for r in json.loads(sys.argv[2])]; "
-            "print(json.dumps(['rjieba' in sys.modules, words]))")
-    out = subprocess.run([sys.executable, "-c", code, text, json.dumps(runs)], capture_output=True, text=True, check=True)
+    breakage = {
+        "works": "",
+        "cannot start": "sys.executable = '/nonexistent/python'; ",
+        "fails": "s._CHILD = 'raise SystemExit(3)'; ",
+        "hangs": "s._CHILD = 'import time; time.sleep(60)'; s._WAIT_S = 0.5; ",
+    }[helper]
+    code = (
+        f"import json, sys; from rag import segmenter as s; {breakage}s.prefetch(sys.argv[1]); "
+        "words = [[s.cut(r), s.cut_for_search(r)] for r in json.loads(sys.argv[2])]; "
+        "print(json.dumps(['rjieba' in sys.modules, words]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, text, json.dumps(runs)], capture_output=True, text=True, check=True
+    )
     loaded_in_process, words = json.loads(out.stdout)
     assert loaded_in_process is (helper != "works")
     assert words == [[cut(r), cut_for_search(r)] for r in runs]

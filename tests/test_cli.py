@@ -3,9 +3,9 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 
 from rag.cli import main
-from conftest import ROOT
 
 AMAZON = "000_2d6f43025af66c3e.txt"
 
@@ -27,11 +27,32 @@ def test_ask_json_contract(run):
     assert set(out) >= {"question", "answer", "mode", "abstained", "citations", "hits"}
     assert out["mode"] == "extractive" and out["abstained"] is False
     assert out["citations"][0]["source"] == AMAZON
-    assert set(out["citations"][0]) == {"n", "source", "title", "start", "end", "quote", "text", "time_start", "time_end",
-                                        "speaker", "audio"}
+    assert set(out["citations"][0]) == {
+        "n",
+        "source",
+        "title",
+        "start",
+        "end",
+        "quote",
+        "text",
+        "time_start",
+        "time_end",
+        "speaker",
+        "audio",
+    }
     assert "reasons" in out
-    assert set(out["hits"][0]) == {"rank", "source", "title", "text", "start", "end", "score", "time_start", "time_end",
-                                   "speaker"}
+    assert set(out["hits"][0]) == {
+        "rank",
+        "source",
+        "title",
+        "text",
+        "start",
+        "end",
+        "score",
+        "time_start",
+        "time_end",
+        "speaker",
+    }
 
 
 def test_ask_plain_prints_answer_and_quotes(run):
@@ -97,8 +118,20 @@ def test_build_progress_and_skips(run, tmp_path, tiny_corpus):
 def test_eval_scores_a_dataset(run, tmp_path):
     f = tmp_path / "d.jsonl"
     rows = [
-        {"id": "1", "question": "亚马逊内部大模型的代号是什么？", "lang": "zh", "type": "fact", "evidence": ["亚马逊内部的大模型 代号是Q"]},
-        {"id": "2", "question": "What was Amazon's internal model called?", "lang": "en", "type": "fact", "evidence": ["亚马逊内部的大模型 代号是Q"]},
+        {
+            "id": "1",
+            "question": "亚马逊内部大模型的代号是什么？",
+            "lang": "zh",
+            "type": "fact",
+            "evidence": ["亚马逊内部的大模型 代号是Q"],
+        },
+        {
+            "id": "2",
+            "question": "What was Amazon's internal model called?",
+            "lang": "en",
+            "type": "fact",
+            "evidence": ["亚马逊内部的大模型 代号是Q"],
+        },
     ]
     f.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows))
     r = run("eval", "--dataset", str(f), "--json")
@@ -145,8 +178,23 @@ def test_serve_with_workers_shares_the_port(tmp_path):
 
     port, log = free_port(), tmp_path / "serve.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "rag", "--index", str(ROOT / "index"), "serve", "--port",
-                                 str(port), "--workers", "2"], stdout=out, stderr=out, cwd=tmp_path)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "rag",
+                "--index",
+                str(ROOT / "index"),
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+            ],
+            stdout=out,
+            stderr=out,
+            cwd=tmp_path,
+        )
     try:
         wait_until_up(f"http://127.0.0.1:{port}/healthz", tries=600)
         r = httpx.get(f"http://127.0.0.1:{port}/search", params={"q": "self-play", "k": 2})
@@ -181,11 +229,22 @@ def test_a_question_loads_no_build_only_dependency():
     import subprocess
     import sys
 
-    unwanted = ("langchain_text_splitters", "bm25s", "scipy", "jieba", "torch", "rag.answering", "rag.answerability",
-                "rag.documents", "rag.chunking")
-    code = (f"import sys, rag; e = rag.load({str(ROOT / 'index')!r}); e.search('亚马逊的大模型为什么失败？'); "
-            "e.search('why did Amazon Q fail?'); "
-            f"print(' '.join(m for m in {unwanted!r} if m in sys.modules))")
+    unwanted = (
+        "langchain_text_splitters",
+        "bm25s",
+        "scipy",
+        "jieba",
+        "torch",
+        "rag.answering",
+        "rag.answerability",
+        "rag.documents",
+        "rag.chunking",
+    )
+    code = (
+        f"import sys, rag; e = rag.load({str(ROOT / 'index')!r}); e.search('亚马逊的大模型为什么失败？'); "
+        "e.search('why did Amazon Q fail?'); "
+        f"print(' '.join(m for m in {unwanted!r} if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert out == []
 
@@ -201,16 +260,24 @@ def test_sigterm_ends_a_server_with_an_open_stream_within_seconds(tmp_path):
     from conftest import free_port, wait_until_up
 
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until_up(url + "/healthz", tries=600)
 
         def hold_open():  # a client that reads the first bytes of a stream, then just sits there
             try:
-                with httpx.stream("POST", url + "/ask", json={"question": "why did Amazon Q fail?"},
-                                  headers={"Accept": "text/event-stream"}, timeout=60) as r:
+                with httpx.stream(
+                    "POST",
+                    url + "/ask",
+                    json={"question": "why did Amazon Q fail?"},
+                    headers={"Accept": "text/event-stream"},
+                    timeout=60,
+                ) as r:
                     next(r.iter_bytes())
                     time.sleep(60)
             except httpx.HTTPError:
@@ -236,8 +303,10 @@ def test_a_cli_question_gets_the_librarys_hits_without_loading_jieba_in_process(
     import rag
 
     question = "亚马逊的大模型为什么失败？"
-    code = ("import sys; from rag.cli import main; sys.argv = ['rag', 'search', '--json', '-k', '6', sys.argv[1]]\n"
-            "try:\n    main()\nexcept SystemExit:\n    pass\nprint('rjieba' in sys.modules, file=sys.stderr)")
+    code = (
+        "import sys; from rag.cli import main; sys.argv = ['rag', 'search', '--json', '-k', '6', sys.argv[1]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\nprint('rjieba' in sys.modules, file=sys.stderr)"
+    )
     out = subprocess.run([sys.executable, "-c", code, question], capture_output=True, text=True, check=True)
     assert out.stderr.split() == ["False"]
     expected = [h.to_dict() for h in rag.load(ROOT / "index").search(question, 6)]

@@ -25,40 +25,63 @@ def _cue_texts(doc) -> list[tuple[str, float | None, str | None]]:
 
 
 def test_chinese_asr_tags_at_the_head_of_srt_cues_name_the_speaker_and_leave_the_text(tmp_path):
-    path = _write(tmp_path, "ep.srt", "1\n00:00:01,000 --> 00:00:04,000\n【说话人0】大家好，欢迎收听本期节目\n\n"
-                  "2\n00:00:04,000 --> 00:00:09,000\n说话人1：谢谢邀请，很高兴来聊聊长期投资\n")
-    assert _cue_texts(load(path)) == [("大家好，欢迎收听本期节目", 1.0, "说话人0"), ("谢谢邀请，很高兴来聊聊长期投资", 4.0, "说话人1")]
+    path = _write(
+        tmp_path,
+        "ep.srt",
+        "1\n00:00:01,000 --> 00:00:04,000\n【说话人0】大家好，欢迎收听本期节目\n\n"
+        "2\n00:00:04,000 --> 00:00:09,000\n说话人1：谢谢邀请，很高兴来聊聊长期投资\n",
+    )
+    assert _cue_texts(load(path)) == [
+        ("大家好，欢迎收听本期节目", 1.0, "说话人0"),
+        ("谢谢邀请，很高兴来聊聊长期投资", 4.0, "说话人1"),
+    ]
 
 
 def test_bracketed_names_and_caption_speaker_changes_in_webvtt(tmp_path):
-    path = _write(tmp_path, "ep.vtt", "WEBVTT\n\n00:00:00.000 --> 00:00:03.000\n[Amit Varma]: Welcome to the show.\n\n"
-                  "00:00:03.000 --> 00:00:06.000\n>> Thanks for having me here.\n\n"
-                  "00:00:06.000 --> 00:00:09.000\n>> ANNA: Let us begin with cities.\n")
-    assert _cue_texts(load(path)) == [("Welcome to the show.", 0.0, "Amit Varma"),
-                                      ("Thanks for having me here.", 3.0, None),
-                                      ("Let us begin with cities.", 6.0, "ANNA")]
+    path = _write(
+        tmp_path,
+        "ep.vtt",
+        "WEBVTT\n\n00:00:00.000 --> 00:00:03.000\n[Amit Varma]: Welcome to the show.\n\n"
+        "00:00:03.000 --> 00:00:06.000\n>> Thanks for having me here.\n\n"
+        "00:00:06.000 --> 00:00:09.000\n>> ANNA: Let us begin with cities.\n",
+    )
+    assert _cue_texts(load(path)) == [
+        ("Welcome to the show.", 0.0, "Amit Varma"),
+        ("Thanks for having me here.", 3.0, None),
+        ("Let us begin with cities.", 6.0, "ANNA"),
+    ]
 
 
 def test_youtube_auto_captions_give_each_word_once(tmp_path):
-    path = _write(tmp_path, "yt.vtt", (
-        "WEBVTT\nKind: captions\nLanguage: en\n\n"
-        "00:00:00.030 --> 00:00:02.110 align:start position:0%\n\n"
-        "so<00:00:00.480><c> today</c><00:00:00.840><c> we</c><00:00:01.020><c> talk</c>\n\n"
-        "00:00:02.110 --> 00:00:02.120 align:start position:0%\nso today we talk\n \n\n"
-        "00:00:02.120 --> 00:00:04.600 align:start position:0%\nso today we talk\n"
-        "about<00:00:02.600><c> floor</c><00:00:03.000><c> space</c>\n\n"
-        "00:00:04.600 --> 00:00:04.610 align:start position:0%\nabout floor space\n \n"))
+    path = _write(
+        tmp_path,
+        "yt.vtt",
+        (
+            "WEBVTT\nKind: captions\nLanguage: en\n\n"
+            "00:00:00.030 --> 00:00:02.110 align:start position:0%\n\n"
+            "so<00:00:00.480><c> today</c><00:00:00.840><c> we</c><00:00:01.020><c> talk</c>\n\n"
+            "00:00:02.110 --> 00:00:02.120 align:start position:0%\nso today we talk\n \n\n"
+            "00:00:02.120 --> 00:00:04.600 align:start position:0%\nso today we talk\n"
+            "about<00:00:02.600><c> floor</c><00:00:03.000><c> space</c>\n\n"
+            "00:00:04.600 --> 00:00:04.610 align:start position:0%\nabout floor space\n \n"
+        ),
+    )
     doc = load(path)
     assert doc.text.split() == "so today we talk about floor space".split()
 
 
 def test_whisper_json_as_segments_or_a_bare_list_with_numbered_speakers(tmp_path):
-    segments = [{"start": 0.0, "end": 2.5, "text": " Hello and welcome.", "speaker": 0},
-                {"start": 2.5, "end": 6.0, "text": " Thanks, great to be here.", "speaker": 1}]
+    segments = [
+        {"start": 0.0, "end": 2.5, "text": " Hello and welcome.", "speaker": 0},
+        {"start": 2.5, "end": 6.0, "text": " Thanks, great to be here.", "speaker": 1},
+    ]
     bare = load(_write(tmp_path, "bare.json", json.dumps(segments)))
     wrapped = load(_write(tmp_path, "wrapped.json", json.dumps({"text": "...", "segments": segments})))
-    assert _cue_texts(bare) == _cue_texts(wrapped) == [("Hello and welcome.", 0.0, "Speaker 0"),
-                                                        ("Thanks, great to be here.", 2.5, "Speaker 1")]
+    assert (
+        _cue_texts(bare)
+        == _cue_texts(wrapped)
+        == [("Hello and welcome.", 0.0, "Speaker 0"), ("Thanks, great to be here.", 2.5, "Speaker 1")]
+    )
 
 
 MARKDOWN = """---
@@ -97,44 +120,82 @@ def test_markdown_turns_give_speaker_and_time_and_the_header_is_never_text(tmp_p
 
 
 def test_otter_headers_and_whisper_console_lines(tmp_path):
-    otter = load(_write(tmp_path, "otter.txt", "Speaker 1  00:03\nSo what got you started?\n\nJane Doe  1:02\n"
-                        "I was building tools for myself.\n\nSpeaker 1  2:15\nAnd then?\n"))
-    assert _cue_texts(otter) == [("So what got you started?", 3.0, "Speaker 1"),
-                                 ("I was building tools for myself.", 62.0, "Jane Doe"), ("And then?", 135.0, "Speaker 1")]
-    console = load(_write(tmp_path, "console.txt", "[00:00.000 --> 00:04.000]  Welcome back to the show.\n"
-                          "[00:04.000 --> 00:08.500]  Today we talk about cities.\n"
-                          "[00:08.500 --> 00:12.000]  And about floor space.\n"))
+    otter = load(
+        _write(
+            tmp_path,
+            "otter.txt",
+            "Speaker 1  00:03\nSo what got you started?\n\nJane Doe  1:02\n"
+            "I was building tools for myself.\n\nSpeaker 1  2:15\nAnd then?\n",
+        )
+    )
+    assert _cue_texts(otter) == [
+        ("So what got you started?", 3.0, "Speaker 1"),
+        ("I was building tools for myself.", 62.0, "Jane Doe"),
+        ("And then?", 135.0, "Speaker 1"),
+    ]
+    console = load(
+        _write(
+            tmp_path,
+            "console.txt",
+            "[00:00.000 --> 00:04.000]  Welcome back to the show.\n"
+            "[00:04.000 --> 00:08.500]  Today we talk about cities.\n"
+            "[00:08.500 --> 00:12.000]  And about floor space.\n",
+        )
+    )
     assert [(t, t0) for t, t0, _ in _cue_texts(console)] == [
-        ("Welcome back to the show.", 0.0), ("Today we talk about cities.", 4.0), ("And about floor space.", 8.5)]
+        ("Welcome back to the show.", 0.0),
+        ("Today we talk about cities.", 4.0),
+        ("And about floor space.", 8.5),
+    ]
 
 
 def test_tagged_lines_of_a_plain_text_transcript(tmp_path):
-    doc = load(_write(tmp_path, "asr.txt", "【说话人0】今天我们聊聊长期投资。\n【说话人1】好的，先说说指数基金。\n"
-                      "说话人0：为什么是指数基金？\n说话人1：因为成本低，而且分散。\n"))
+    doc = load(
+        _write(
+            tmp_path,
+            "asr.txt",
+            "【说话人0】今天我们聊聊长期投资。\n【说话人1】好的，先说说指数基金。\n"
+            "说话人0：为什么是指数基金？\n说话人1：因为成本低，而且分散。\n",
+        )
+    )
     assert [(t, s) for t, _, s in _cue_texts(doc)] == [
-        ("今天我们聊聊长期投资。", "说话人0"), ("好的，先说说指数基金。", "说话人1"),
-        ("为什么是指数基金？", "说话人0"), ("因为成本低，而且分散。", "说话人1")]
+        ("今天我们聊聊长期投资。", "说话人0"),
+        ("好的，先说说指数基金。", "说话人1"),
+        ("为什么是指数基金？", "说话人0"),
+        ("因为成本低，而且分散。", "说话人1"),
+    ]
 
 
 def test_a_line_with_a_colon_is_text_unless_its_name_recurs(tmp_path):
-    doc = load(_write(tmp_path, "notes.txt", "Note: this episode was recorded live.\nWe talk about cities and "
-                      "what they cost.\nThe rest is a long monologue.\n"))
+    doc = load(
+        _write(
+            tmp_path,
+            "notes.txt",
+            "Note: this episode was recorded live.\nWe talk about cities and "
+            "what they cost.\nThe rest is a long monologue.\n",
+        )
+    )
     assert not doc.segments and doc.text.startswith("Note: this episode")
 
 
-@pytest.mark.parametrize("name,title", [
-    ("某播客-Vol12-聊聊长期投资-逐字稿.txt", "某播客 Vol12 聊聊长期投资 逐字稿"),
-    ("seth-godin-interview.md", "seth godin interview"),
-    ("000_2d6f43025af66c3e.txt", ""),
-    ("uEBAKXcegqVTBkUv.mp3.srt", ""),
-    ("E11.mp3.vtt", ""),
-])
+@pytest.mark.parametrize(
+    "name,title",
+    [
+        ("某播客-Vol12-聊聊长期投资-逐字稿.txt", "某播客 Vol12 聊聊长期投资 逐字稿"),
+        ("seth-godin-interview.md", "seth godin interview"),
+        ("000_2d6f43025af66c3e.txt", ""),
+        ("uEBAKXcegqVTBkUv.mp3.srt", ""),
+        ("E11.mp3.vtt", ""),
+    ],
+)
 def test_a_file_without_a_title_is_titled_by_a_name_with_words(name, title):
     assert name_title(name) == title
 
 
 def test_untitled_file_takes_its_worded_name_as_title(tmp_path):
-    doc = load(_write(tmp_path, "某播客-Vol12-聊聊长期投资-逐字稿.txt", "说话人很多。我觉得大家都在聊长期投资这件事情。\n"))
+    doc = load(
+        _write(tmp_path, "某播客-Vol12-聊聊长期投资-逐字稿.txt", "说话人很多。我觉得大家都在聊长期投资这件事情。\n")
+    )
     assert doc.titled and doc.title == "某播客 Vol12 聊聊长期投资 逐字稿"
 
 
@@ -155,8 +216,12 @@ def test_traditional_and_simplified_fold_to_one_script_for_matching():
 def mixed_index(tmp_path_factory, embedder):
     folder = tmp_path_factory.mktemp("conventions")
     _write(folder, "interview.md", MARKDOWN)
-    _write(folder, "asr.srt", "1\n00:00:01,000 --> 00:00:05,000\n【说话人0】劉強東說京東的物流成本在二零二一年降了三成\n\n"
-           "2\n00:00:05,000 --> 00:00:09,000\n【说话人1】那這個成本是怎麼降下來的呢\n")
+    _write(
+        folder,
+        "asr.srt",
+        "1\n00:00:01,000 --> 00:00:05,000\n【说话人0】劉強東說京東的物流成本在二零二一年降了三成\n\n"
+        "2\n00:00:05,000 --> 00:00:09,000\n【说话人1】那這個成本是怎麼降下來的呢\n",
+    )
     return build(folder, tmp_path_factory.mktemp("idx") / "idx", embedder).index
 
 
@@ -166,8 +231,11 @@ def test_a_citation_from_a_tagged_turn_carries_speaker_and_time_and_no_tag(mixed
     text = mixed_index.documents[hit.source]["text"]
     start = text.index("Tension")
     c = citation(1, hit.source, hit.title, start, text.index("\n", start), mixed_index)
-    assert (c.quote, c.speaker, c.time_start) == ("Tension sits at the center of every strategy worth having.",
-                                                  "Dr. Jane Doe", 4212.0)
+    assert (c.quote, c.speaker, c.time_start) == (
+        "Tension sits at the center of every strategy worth having.",
+        "Dr. Jane Doe",
+        4212.0,
+    )
     assert "[1:10:12–" in c.location() and "Dr. Jane Doe" in c.location()
 
 

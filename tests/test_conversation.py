@@ -14,10 +14,18 @@ from rag.settings import Settings
 AMAZON = "000_2d6f43025af66c3e.txt"
 
 
-@pytest.mark.parametrize("turn, leans", [
-    ("and Meta?", True), ("who led it?", True), ("那 Meta 呢？", True), ("他在谷歌待了多久？", True),
-    ("为什么这么难？", True), ("有哪些公司在用通义千问？", False), ("What does Li think about Chinese startups?", False),
-])
+@pytest.mark.parametrize(
+    "turn, leans",
+    [
+        ("and Meta?", True),
+        ("who led it?", True),
+        ("那 Meta 呢？", True),
+        ("他在谷歌待了多久？", True),
+        ("为什么这么难？", True),
+        ("有哪些公司在用通义千问？", False),
+        ("What does Li think about Chinese startups?", False),
+    ],
+)
 def test_which_turns_lean_on_the_conversation(turn, leans):
     assert needs_context(turn) is leans
 
@@ -41,8 +49,13 @@ def test_a_follow_up_is_answered_about_the_right_topic_with_its_own_citations(en
     first = engine.ask("why did Amazon Q fail?")
     assert "Andy Jassy" in answer.answer and answer.answer != first.answer
     assert [c.quote for c in answer.citations] != [c.quote for c in first.citations]
-    chat = engine.chat([{"role": "user", "content": "亚马逊的大模型项目为什么失败？"},
-                        {"role": "assistant", "content": "…"}, {"role": "user", "content": "那 Meta 呢？"}])
+    chat = engine.chat(
+        [
+            {"role": "user", "content": "亚马逊的大模型项目为什么失败？"},
+            {"role": "assistant", "content": "…"},
+            {"role": "user", "content": "那 Meta 呢？"},
+        ]
+    )
     assert chat.answer.startswith("摘录式回答") and any("Meta" in h.text for h in chat.hits[:3])
 
 
@@ -59,9 +72,16 @@ def test_http_ask_and_chat_completions_take_the_history(engine):
         body = c.post("/ask", json={"question": "who led it?", "history": ["why did Amazon Q fail?"]}).json()
         assert "Amazon Q" in body["searched"] and body["citations"][0]["source"] == AMAZON
         assert c.post("/ask", json={"question": "x", "history": ["q"] * 21}).status_code == 422
-        resp = c.post("/v1/chat/completions", json={"messages": [
-            {"role": "user", "content": "why did Amazon Q fail?"}, {"role": "assistant", "content": "It failed."},
-            {"role": "user", "content": "who led it?"}]}).json()
+        resp = c.post(
+            "/v1/chat/completions",
+            json={
+                "messages": [
+                    {"role": "user", "content": "why did Amazon Q fail?"},
+                    {"role": "assistant", "content": "It failed."},
+                    {"role": "user", "content": "who led it?"},
+                ]
+            },
+        ).json()
         assert resp["citations"] and resp["citations"][0]["source"] == AMAZON
 
 

@@ -22,8 +22,14 @@ SAME = ("passages.jsonl", "sentences.jsonl", "documents.jsonl", "lexicon.json", 
 
 
 def _rag(*args, **kw):
-    return subprocess.Popen([sys.executable, "-m", "rag", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "rag", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+        **kw,
+    )
 
 
 def _first_shard(shards: Path, proc, timeout: float = 120) -> None:
@@ -36,8 +42,11 @@ def _first_shard(shards: Path, proc, timeout: float = 120) -> None:
 @pytest.fixture(scope="module")
 def local_build(tmp_path_factory):
     dest = tmp_path_factory.mktemp("local") / "idx"
-    subprocess.run([sys.executable, "-m", "rag", "--index", str(dest), "build", *ENGINE, str(CORPUS)], check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "rag", "--index", str(dest), "build", *ENGINE, str(CORPUS)],
+        check=True,
+        capture_output=True,
+    )
     return dest
 
 

@@ -1,8 +1,8 @@
 import pytest
+from conftest import ROOT
 
 from rag.documents import load, normalise, parse, read_text
 from rag.errors import CorpusError
-from conftest import ROOT
 
 SEEDS = ROOT / "seeds"
 
@@ -64,7 +64,8 @@ def test_sidecar_metadata_wins_over_the_header(tmp_path):
     path = tmp_path / "ep1.txt"
     path.write_text("会员朋友们大家好，今天讲为什么大厂做不好大模型。", "utf-8")
     (tmp_path / "ep1.meta.json").write_text(
-        '{"title": "大厂为什么做不好大模型", "show": "硅谷101", "date": "2025-03-01", "url": "https://example.com/1"}', "utf-8"
+        '{"title": "大厂为什么做不好大模型", "show": "硅谷101", "date": "2025-03-01", "url": "https://example.com/1"}',
+        "utf-8",
     )
     doc = load(path)
     assert doc.title == "大厂为什么做不好大模型" and doc.titled

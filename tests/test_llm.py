@@ -6,9 +6,8 @@ import time
 import pytest
 
 from rag.engine import Engine
-from rag.errors import LLMError
+from rag.errors import LLMError, UsageError
 from rag.llm import OpenAIClient, make_llm
-from rag.errors import UsageError
 
 QUESTION = "why did Amazon Q fail?"
 
@@ -75,7 +74,9 @@ def test_slow_server_times_out_instead_of_hanging(engine, llm_server):
 def test_a_server_that_drips_bytes_is_cut_off_at_the_deadline(engine, llm_server, stream):
     """Each piece arrives well within the read timeout; the whole call is bounded by the deadline."""
     started = time.monotonic()
-    events = list(_engine(engine, llm_server, "drip", timeout=5, retries=0, deadline=1.5).ask_stream(QUESTION, stream=stream))
+    events = list(
+        _engine(engine, llm_server, "drip", timeout=5, retries=0, deadline=1.5).ask_stream(QUESTION, stream=stream)
+    )
     answer = events[-1].data
     assert time.monotonic() - started < 6  # translation and answer, each cut at 1.5 s (a piece every 0.4 s)
     assert answer.mode == "extractive" and any("did not finish within 1.5 s" in w for w in answer.warnings)
@@ -129,7 +130,9 @@ def test_retries_stay_within_the_deadline(engine, llm_server):
 @pytest.mark.parametrize("stream", [False, True])
 def test_a_server_that_trickles_bytes_or_headers_is_cut_off_at_the_deadline(engine, llm_server, model, stream):
     started = time.monotonic()
-    events = list(_engine(engine, llm_server, model, timeout=30, retries=0, deadline=1.5).ask_stream(QUESTION, stream=stream))
+    events = list(
+        _engine(engine, llm_server, model, timeout=30, retries=0, deadline=1.5).ask_stream(QUESTION, stream=stream)
+    )
     assert time.monotonic() - started < 5
     answer = events[-1].data
     assert answer.mode == "extractive" and any("did not finish within 1.5 s" in w for w in answer.warnings)

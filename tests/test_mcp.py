@@ -6,7 +6,6 @@ import sys
 
 import anyio
 import pytest
-
 from conftest import ROOT, free_port, wait_until_up
 
 pytest.importorskip("mcp")
@@ -35,8 +34,11 @@ def test_over_stdio():
     from mcp import Client
     from mcp.client.stdio import StdioServerParameters
 
-    params = StdioServerParameters(command=sys.executable, args=["-m", "rag", "--index", str(ROOT / "index"), "mcp"],
-                                   env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    params = StdioServerParameters(
+        command=sys.executable,
+        args=["-m", "rag", "--index", str(ROOT / "index"), "mcp"],
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
 
     async def main():
         async with Client(params) as client:
@@ -52,8 +54,12 @@ def test_over_streamable_http_with_a_token(tmp_path):
 
     port = free_port()
     env = {**os.environ, "RAG_API_TOKEN": "mcp-s3cret"}
-    proc = subprocess.Popen([sys.executable, "-m", "rag", "--index", str(ROOT / "index"), "mcp", "--http",
-                             "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag", "--index", str(ROOT / "index"), "mcp", "--http", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}/mcp"
     try:
         wait_until_up(f"http://127.0.0.1:{port}/healthz", tries=600)  # open, like rag serve's
@@ -76,12 +82,30 @@ def test_a_line_that_is_no_json_rpc_message_gets_a_parse_error_over_raw_stdio():
     """A client that sends garbage is told so, instead of waiting forever, and the session goes on."""
     import json
 
-    lines = ["garbage", '{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"x": "\\ud800"}}',
-             "[" * 50_000 + "]" * 50_000,
-             json.dumps({"jsonrpc": "2.0", "id": 7, "method": "initialize", "params": {
-                 "protocolVersion": "2025-06-18", "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}})]
-    proc = subprocess.run([sys.executable, "-m", "rag", "--index", str(ROOT / "index"), "mcp"],
-                          input="\n".join(lines) + "\n", capture_output=True, text=True, timeout=120)
+    lines = [
+        "garbage",
+        '{"jsonrpc": "2.0", "id": 1, "method": "ping", "params": {"x": "\\ud800"}}',
+        "[" * 50_000 + "]" * 50_000,
+        json.dumps(
+            {
+                "jsonrpc": "2.0",
+                "id": 7,
+                "method": "initialize",
+                "params": {
+                    "protocolVersion": "2025-06-18",
+                    "capabilities": {},
+                    "clientInfo": {"name": "t", "version": "1"},
+                },
+            }
+        ),
+    ]
+    proc = subprocess.run(
+        [sys.executable, "-m", "rag", "--index", str(ROOT / "index"), "mcp"],
+        input="\n".join(lines) + "\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     replies = [json.loads(line) for line in proc.stdout.splitlines()]
     assert [r.get("error", {}).get("code") for r in replies[:3]] == [-32700] * 3
     assert all(r["id"] is None for r in replies[:3])

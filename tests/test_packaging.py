@@ -28,13 +28,24 @@ print("answer:", engine.ask("why did Amazon Q fail?").citations[0].source)
 def test_the_wheel_works_from_any_directory(tmp_path):
     dist, target, elsewhere = tmp_path / "dist", tmp_path / "site", tmp_path / "work"
     elsewhere.mkdir()
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(dist),
-                    str(ROOT)], check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", str(dist), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
     wheel = next(dist.glob("*.whl"))
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--target", str(target), str(wheel)],
+        check=True,
+        capture_output=True,
+    )
     assert (target / "rag" / "_prompts" / "system.txt").exists()
-    out = subprocess.run([sys.executable, "-c", SCRIPT, str(target), str(ROOT / "index")], cwd=elsewhere,
-                         capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(target), str(ROOT / "index")],
+        cwd=elsewhere,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     assert "missing: no index at index: run `rag --index index build CORPUS_DIR`" in out
     assert "prompt ok" in out and "answer: 000_2d6f43025af66c3e.txt" in out

@@ -28,8 +28,13 @@ def test_hits_point_into_the_source_text(engine):
 
 @pytest.mark.parametrize(
     "question, k, message",
-    [("", 5, "empty"), ("   \n", 5, "empty"), ("x" * (MAX_QUERY_CHARS + 1), 5, "limit"),
-     ("hi", 0, "k must be"), ("hi", MAX_K + 1, "k must be")],
+    [
+        ("", 5, "empty"),
+        ("   \n", 5, "empty"),
+        ("x" * (MAX_QUERY_CHARS + 1), 5, "limit"),
+        ("hi", 0, "k must be"),
+        ("hi", MAX_K + 1, "k must be"),
+    ],
 )
 def test_bad_queries_are_usage_errors(engine, question, k, message):
     with pytest.raises(UsageError, match=message):
@@ -90,7 +95,10 @@ def test_the_kind_of_answer_asked_for():
     assert kind_of("Who funded the research when Li was a PhD student?") == "person"  # "when" is a conjunction
     assert kind_of("How quickly did the speaker say GPT's inference cost would fall?") == "other"
     assert kind_of("Why did Amazon Q fail?") == "reason"
-    assert kind_of("谷歌在AI上落后的根源是什么？") == "reason" and kind_of("What is the root cause of the slump?") == "reason"
+    assert (
+        kind_of("谷歌在AI上落后的根源是什么？") == "reason"
+        and kind_of("What is the root cause of the slump?") == "reason"
+    )
     assert kind_of("What lesson did Yuxin share with the speaker?") == "other"  # share, the verb
     assert kind_of("Roughly what share of total human work could it replace?") == "amount"
     assert kind_of("What is the monthly price of a ChatGPT Plus subscription?") == "amount"
@@ -136,13 +144,19 @@ def test_a_question_naming_someone_prefers_the_episodes_that_name_them(tmp_path,
     corpus.mkdir()
     (corpus / "interview-with-ryan-bell.txt").write_text(
         "My advice to new artists is simple: publish early and keep a steady rhythm, because people remember "
-        "who was there first. I also think new artists should find friends who code.", "utf-8")
+        "who was there first. I also think new artists should find friends who code.",
+        "utf-8",
+    )
     (corpus / "generative-art-roundtable.txt").write_text(
         "What advice would you give new generative artists who are starting today? Advice for new artists is "
-        "hard, new artists should learn to code and study the artists they admire.", "utf-8")
+        "hard, new artists should learn to code and study the artists they admire.",
+        "utf-8",
+    )
     (corpus / "bread-baking.txt").write_text(
         "Bread needs flour, water, salt and time. Knead the dough, let it rise overnight, and bake it in a very "
-        "hot oven until the crust is dark.", "utf-8")
+        "hot oven until the crust is dark.",
+        "utf-8",
+    )
     index = build(corpus, tmp_path / "idx", embedder).index
     question = "What advice does Ryan Bell give new artists?"
     assert Retriever(index, embedder, name_weight=0).search(question, 1)[0].source == "generative-art-roundtable.txt"

@@ -3,11 +3,11 @@ import sys
 
 import httpx
 import pytest
+from conftest import free_port, wait_until_up
 from fastapi.testclient import TestClient
 
 from rag.server import create_app
 from rag.settings import Settings
-from conftest import free_port, wait_until_up
 
 AMAZON = "000_2d6f43025af66c3e.txt"
 
@@ -36,8 +36,15 @@ def test_search_sources_health(client):
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"question": ""}, {"question": "   "}, {"question": "x" * 2001}, {"question": "hi", "k": 0},
-     {"question": "hi", "k": 51}, {"question": 5}],
+    [
+        {},
+        {"question": ""},
+        {"question": "   "},
+        {"question": "x" * 2001},
+        {"question": "hi", "k": 0},
+        {"question": "hi", "k": 51},
+        {"question": 5},
+    ],
 )
 def test_bad_ask_bodies_are_422_with_reason(client, body):
     r = client.post("/ask", json=body)
@@ -60,8 +67,11 @@ def test_missing_index_is_503(tmp_path, embedder):
 
 def test_rag_serve_answers_over_a_real_socket():
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "rag", "serve", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "rag", "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         wait_until_up(url + "/healthz")

@@ -11,12 +11,14 @@ import pytest
 
 pytest.importorskip("milvus_lite")
 
-from rag import evaluation, indexing as ix  # noqa: E402
+from conftest import ROOT, CountingEmbedder, free_port  # noqa: E402
+
+from rag import evaluation  # noqa: E402
+from rag import indexing as ix
 from rag.engine import Engine  # noqa: E402
 from rag.errors import IndexMismatchError, UsageError  # noqa: E402
 from rag.index import open_index  # noqa: E402
 from rag.stores import MilvusStore, parse, passage_key  # noqa: E402
-from conftest import ROOT, CountingEmbedder, free_port  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -39,6 +41,7 @@ def test_dev_set_retrieval_through_milvus_equals_the_faiss_directory(milvus_seed
         def run(question):
             hits, verdict = e.judged_search(question, 20)
             return [h.text for h in hits], not verdict.answerable
+
         return run
 
     ours, faiss = evaluation.evaluate(rows, runner(through)), evaluation.evaluate(rows, runner(engine))
@@ -56,8 +59,16 @@ def test_filters_select_the_same_passages_in_milvus(tmp_path, embedder):
     faiss_idx = ix.build(corpus, tmp_path / "faiss", embedder).index
     milvus_idx = ix.build(corpus, tmp_path / "milvus", embedder, store=str(tmp_path / "m.db")).index
     a, b = Engine(faiss_idx, embedder), Engine(milvus_idx, embedder)
-    filters = [{}, {"source": "ep1.srt"}, {"speaker": "host"}, {"speaker": "HOST"}, {"since": "2024-03"},
-               {"until": "2024-02"}, {"show": "ai"}, {"source": "ep2.vtt", "since": "2020"}]
+    filters = [
+        {},
+        {"source": "ep1.srt"},
+        {"speaker": "host"},
+        {"speaker": "HOST"},
+        {"since": "2024-03"},
+        {"until": "2024-02"},
+        {"show": "ai"},
+        {"source": "ep2.vtt", "since": "2020"},
+    ]
     for where in filters:
         want = [(h.source, h.start) for h in a.search("模型", 8, **where)]
         assert [(h.source, h.start) for h in b.search("模型", 8, **where)] == want, where
@@ -158,8 +169,11 @@ def milvus_server(tmp_path_factory):
     port = free_port()
     data = tmp_path_factory.mktemp("milvus-server") / "data"
     cli = Path(sys.executable).with_name("milvus-lite")
-    proc = subprocess.Popen([str(cli), "server", "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(cli), "server", "--data-dir", str(data), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     for _ in range(300):
         try:
             socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
@@ -208,7 +222,11 @@ def test_a_milvus_lite_file_another_process_holds_is_one_line(tmp_path, tiny_cor
     dest = tmp_path / "idx"
     ix.build(tiny_corpus, dest, embedder, store=str(tmp_path / "m.db"))
     held = open_index(dest)  # this process has the file open
-    other = subprocess.run([sys.executable, "-m", "rag", "--index", str(dest), "search", "亚马逊"],
-                           capture_output=True, text=True, timeout=120)
+    other = subprocess.run(
+        [sys.executable, "-m", "rag", "--index", str(dest), "search", "亚马逊"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert held.manifest.passages and other.returncode == 1 and other.stderr.strip().count("\n") == 0
     assert "another process has the file open" in other.stderr

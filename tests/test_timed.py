@@ -5,9 +5,9 @@ import shutil
 
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT, TINY
 from fastapi.testclient import TestClient
 
-from conftest import ROOT, TINY
 from rag.cli import main
 from rag.engine import Engine
 from rag.indexing import build
@@ -68,15 +68,18 @@ def test_whisperx_speakers_and_plain_files_without_times(timed):
     assert plain.time_start is None and plain.speaker is None and "[" not in plain.location().split("chars")[1]
 
 
-@pytest.mark.parametrize("where, sources", [
-    ({"speaker": "李志飞"}, {"ep2.vtt"}),
-    ({"speaker": "SPEAKER_00"}, {"ep3.json"}),
-    ({"since": "2024"}, {"ep1.srt", "b_sora.md"}),  # b_sora.md was saved on 2024-02-17
-    ({"since": "2024-03"}, {"ep1.srt"}),
-    ({"until": "2023-12-31"}, {"ep2.vtt"}),
-    ({"show": "商业访谈"}, {"ep1.srt", "ep2.vtt"}),
-    ({"source": "b_sora.md"}, {"b_sora.md"}),
-])
+@pytest.mark.parametrize(
+    "where, sources",
+    [
+        ({"speaker": "李志飞"}, {"ep2.vtt"}),
+        ({"speaker": "SPEAKER_00"}, {"ep3.json"}),
+        ({"since": "2024"}, {"ep1.srt", "b_sora.md"}),  # b_sora.md was saved on 2024-02-17
+        ({"since": "2024-03"}, {"ep1.srt"}),
+        ({"until": "2023-12-31"}, {"ep2.vtt"}),
+        ({"show": "商业访谈"}, {"ep1.srt", "ep2.vtt"}),
+        ({"source": "b_sora.md"}, {"b_sora.md"}),
+    ],
+)
 def test_filters_narrow_results_and_still_return_k(timed, where, sources):
     hits = timed.search("大模型", 3, **where)
     assert hits and {h.source for h in hits} <= sources
@@ -100,7 +103,9 @@ def test_filters_in_the_cli_and_over_http(timed_index, timed):
     r = runner.invoke(main, ["--index", str(dest), "search", "--json", "--speaker", "李志飞", "大模型公司"])
     assert r.exit_code == 0, r.output
     assert {h["source"] for h in json.loads(r.stdout)["hits"]} == {"ep2.vtt"}
-    r = runner.invoke(main, ["--index", str(dest), "ask", "--source", "ep1.srt", "--no-stream", "亚马逊的Q项目是谁带队的？"])
+    r = runner.invoke(
+        main, ["--index", str(dest), "ask", "--source", "ep1.srt", "--no-stream", "亚马逊的Q项目是谁带队的？"]
+    )
     assert r.exit_code == 0 and "ep1.srt, chars" in r.stdout and "[0:0" in r.stdout
     r = runner.invoke(main, ["--index", str(dest), "search", "--since", "yesterday", "x"])
     assert r.exit_code == 2 and "since must be a date" in r.stderr

@@ -1,5 +1,17 @@
 from rag.lexical import STOPWORDS
-from rag.translate import build_glosses, build_inflections, build_lexicon, build_names, chinese_names, expand, is_pinyin, names_in_text, pinyin_readings, pinyin_splits, stem
+from rag.translate import (
+    build_glosses,
+    build_inflections,
+    build_lexicon,
+    build_names,
+    chinese_names,
+    expand,
+    is_pinyin,
+    names_in_text,
+    pinyin_readings,
+    pinyin_splits,
+    stem,
+)
 
 
 def test_lexicon_maps_english_glosses_to_corpus_words_only():
@@ -25,8 +37,12 @@ def test_names_and_pinyin():
     readings = pinyin_readings(["杨植麟和朱啸虎"])
     assert is_pinyin("Yuxin", readings) and is_pinyin("Zhipu", readings)
     assert not is_pinyin("Tencent", readings) and not is_pinyin("CoWoS", readings)
-    assert "杨" in readings["yang"] and "啸" in readings["xiao"] and "亚" not in readings["ya"]  # only the texts' characters
-    assert ["xiao", "hu"] in pinyin_splits("xiaohu", readings) and ["xi", "ao", "hu"] in pinyin_splits("xiaohu", readings)
+    assert (
+        "杨" in readings["yang"] and "啸" in readings["xiao"] and "亚" not in readings["ya"]
+    )  # only the texts' characters
+    assert ["xiao", "hu"] in pinyin_splits("xiaohu", readings) and ["xi", "ao", "hu"] in pinyin_splits(
+        "xiaohu", readings
+    )
 
 
 def test_names_are_found_in_text_that_segmentation_splits():
@@ -49,7 +65,9 @@ def test_passages_carry_the_english_glosses_of_their_words():
 
 
 def test_chinese_names_are_split_by_whether_the_texts_mention_them():
-    present, absent = chinese_names(["百度和英伟达都做大模型，谷歌也是", "google 的模型", "小米做手机很成功"], ["google"])
+    present, absent = chinese_names(
+        ["百度和英伟达都做大模型，谷歌也是", "google 的模型", "小米做手机很成功"], ["google"]
+    )
     assert {"华为", "北京"} <= set(absent)  # proper nouns (capitalised pinyin in CEDICT) not in the texts
     assert not {"百度", "英伟达", "谷歌"} & set(absent)  # in the texts, or named in English (谷歌 = Google)
     assert "模型" not in absent and "模型" not in present  # not a proper noun

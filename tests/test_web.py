@@ -7,11 +7,11 @@ from contextlib import contextmanager
 
 import pytest
 import uvicorn
+from conftest import free_port
 from fastapi.testclient import TestClient
 
 from rag.server import create_app
 from rag.settings import Settings
-from conftest import free_port
 
 AMAZON = "000_2d6f43025af66c3e.txt"
 
@@ -59,9 +59,13 @@ def test_context_returns_the_quote_in_its_surroundings(client, engine):
 
 @pytest.mark.parametrize(
     "params, status",
-    [({"source": "nope.txt", "start": 0, "end": 5}, 404), ({"source": AMAZON, "start": 10, "end": 5}, 404),
-     ({"source": AMAZON, "start": 0, "end": 10**9}, 404), ({"source": AMAZON, "start": -1, "end": 5}, 422),
-     ({"source": AMAZON, "start": 0, "end": 5, "window": 10**6}, 422)],
+    [
+        ({"source": "nope.txt", "start": 0, "end": 5}, 404),
+        ({"source": AMAZON, "start": 10, "end": 5}, 404),
+        ({"source": AMAZON, "start": 0, "end": 10**9}, 404),
+        ({"source": AMAZON, "start": -1, "end": 5}, 422),
+        ({"source": AMAZON, "start": 0, "end": 5, "window": 10**6}, 422),
+    ],
 )
 def test_bad_context_requests(client, params, status):
     r = client.get("/context", params=params)
@@ -80,9 +84,13 @@ def test_bearer_token_guards_every_data_endpoint(engine):
     with TestClient(create_app(Settings(api_token="s3cret"), engine=engine)) as c:
         for path in ("/healthz", "/", "/static/app.js", "/static/style.css"):  # no data in these
             assert c.get(path).status_code == 200, path
-        for method, path, kwargs in [("post", "/ask", {"json": {"question": "hi"}}), ("get", "/search?q=hi", {}),
-                                     ("get", "/sources", {}), ("get", "/openapi.json", {}),
-                                     ("post", "/v1/chat/completions", {"json": {"messages": [{"role": "user", "content": "hi"}]}})]:
+        for method, path, kwargs in [
+            ("post", "/ask", {"json": {"question": "hi"}}),
+            ("get", "/search?q=hi", {}),
+            ("get", "/sources", {}),
+            ("get", "/openapi.json", {}),
+            ("post", "/v1/chat/completions", {"json": {"messages": [{"role": "user", "content": "hi"}]}}),
+        ]:
             r = getattr(c, method)(path, **kwargs)
             assert r.status_code == 401, path
         assert c.get("/sources", headers={"Authorization": "Bearer wrong"}).status_code == 401
@@ -92,7 +100,9 @@ def test_bearer_token_guards_every_data_endpoint(engine):
 
 
 def test_body_size_limit(client):
-    r = client.post("/ask", content=b'{"question": "' + b"x" * 70000 + b'"}', headers={"Content-Type": "application/json"})
+    r = client.post(
+        "/ask", content=b'{"question": "' + b"x" * 70000 + b'"}', headers={"Content-Type": "application/json"}
+    )
     assert r.status_code == 413
 
 
@@ -107,11 +117,14 @@ def test_body_size_limit_holds_without_or_against_content_length(client):
     assert r.status_code in (400, 413)  # never read in full and answered
 
 
-@pytest.mark.parametrize("path, body", [
-    ("/ask", b'{"question": "\\ud800"}'),
-    ("/ask", b'{"question": "\\ud800", "k": "\\udfff"}'),
-    ("/v1/chat/completions", b'{"messages": [{"role": "user", "content": "\\ud800"}]}'),
-])
+@pytest.mark.parametrize(
+    "path, body",
+    [
+        ("/ask", b'{"question": "\\ud800"}'),
+        ("/ask", b'{"question": "\\ud800", "k": "\\udfff"}'),
+        ("/v1/chat/completions", b'{"messages": [{"role": "user", "content": "\\ud800"}]}'),
+    ],
+)
 def test_lone_surrogates_are_a_422_not_a_500(client, path, body):
     r = client.post(path, content=body, headers={"Content-Type": "application/json"})
     assert r.status_code == 422 and r.json()["detail"]
@@ -152,14 +165,17 @@ def test_chat_completions_with_the_openai_client(live_server):
     from openai import OpenAI
 
     client = OpenAI(base_url=live_server + "/v1", api_key="unused")
-    resp = client.chat.completions.create(model="transcripts", messages=[
-        {"role": "system", "content": "be brief"}, {"role": "user", "content": "why did Amazon Q fail?"}])
+    resp = client.chat.completions.create(
+        model="transcripts",
+        messages=[{"role": "system", "content": "be brief"}, {"role": "user", "content": "why did Amazon Q fail?"}],
+    )
     text = resp.choices[0].message.content
     assert "[1]" in text and "Sources:" in text and AMAZON in text
     assert resp.model_extra["citations"][0]["source"] == AMAZON
 
     stream = client.chat.completions.create(
-        model="transcripts", stream=True, messages=[{"role": "user", "content": "why did Amazon Q fail?"}])
+        model="transcripts", stream=True, messages=[{"role": "user", "content": "why did Amazon Q fail?"}]
+    )
     chunks = list(stream)
     streamed = "".join(c.choices[0].delta.content or "" for c in chunks)
     assert "[1]" in streamed and "Sources:" in streamed
@@ -192,8 +208,13 @@ def test_a_client_that_goes_away_ends_its_upstream_llm_request(dripping_server, 
     import httpx
 
     before = _dropped(llm_server)
-    with httpx.stream("POST", dripping_server + "/ask", json={"question": "亚马逊的大模型为什么失败？"},
-                      headers={"Accept": "text/event-stream"}, timeout=30) as r:
+    with httpx.stream(
+        "POST",
+        dripping_server + "/ask",
+        json={"question": "亚马逊的大模型为什么失败？"},
+        headers={"Accept": "text/event-stream"},
+        timeout=30,
+    ) as r:
         for line in r.iter_lines():
             if line.startswith("event: delta"):
                 break  # the answer has started streaming: hang up
@@ -207,9 +228,15 @@ def test_a_client_that_goes_away_ends_its_upstream_llm_request(dripping_server, 
 def test_hanging_llm_calls_hold_up_neither_health_nor_search(dripping_server):
     import httpx
 
-    hanging = [threading.Thread(target=lambda: httpx.post(dripping_server + "/ask", timeout=40,
-                                                          json={"question": "why did Amazon Q fail?"}), daemon=True)
-               for _ in range(6)]
+    hanging = [
+        threading.Thread(
+            target=lambda: httpx.post(
+                dripping_server + "/ask", timeout=40, json={"question": "why did Amazon Q fail?"}
+            ),
+            daemon=True,
+        )
+        for _ in range(6)
+    ]
     for t in hanging:
         t.start()
     time.sleep(1.0)  # two are waiting on the LLM, four wait their turn

@@ -120,10 +120,14 @@ class Citation:
     time_end: float | None = None
     speaker: str | None = None  # who says all of the quote, when the transcript says
     audio: str | None = None  # the episode's audio or page URL, from its metadata
+    show: str | None = None  # the episode's show and date, from its metadata
+    date: str | None = None
 
     def location(self) -> str:
-        """[n] title — source, chars a-b, and for a timed transcript [12:34–12:58] speaker:"""
-        where = f"[{self.n}] {one_line(self.title)} — {one_line(self.source)}, chars {self.start}-{self.end}"
+        """[n] title (show, date) — source, chars a-b, and for a timed transcript [12:34–12:58] speaker:"""
+        episode = ", ".join(one_line(x) for x in (self.show, self.date) if x)
+        title = one_line(self.title) + (f" ({episode})" if episode else "")
+        where = f"[{self.n}] {title} — {one_line(self.source)}, chars {self.start}-{self.end}"
         if self.time_start is not None:
             where += f" [{clock(self.time_start)}–{clock(self.time_end)}]"
         return where + (f" {self.speaker}:" if self.speaker else "")
@@ -142,6 +146,9 @@ class Answer:
     warnings: list[str] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)  # why it abstained, in the question's language
     searched: str = ""  # a follow-up as it was searched, with what it leans on from the conversation
+    # What kind of answer this is, for a reader, shown once above it ("Extractive answer (no language
+    # model): …"); never part of `answer`, so a client that shows `answer` shows the answer.
+    notice: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -154,7 +161,8 @@ class Answer:
     def render(self) -> str:
         """The answer as plain text, then where each citation is (CLI, chat completions)."""
         sources = self.render_sources()
-        return f"{self.answer}\n\n{sources}" if sources else self.answer
+        text = f"{self.notice}\n{self.answer}" if self.notice else self.answer
+        return f"{text}\n\n{sources}" if sources else text
 
     def render_sources(self) -> str:
         """One line per citation saying where it is, and its quote unless the answer already shows it."""
@@ -166,7 +174,7 @@ class Answer:
         return "\n".join(lines)
 
     def _repr_markdown_(self) -> str:
-        lines = [f"**Q:** {self.question}", "", self.answer, ""]
+        lines = [f"**Q:** {self.question}", "", *([f"*{self.notice}*"] if self.notice else []), self.answer, ""]
         for c in self.citations:
             lines.append(c.location().replace(c.title, f"*{c.title}*", 1))
             if not self.quotes_in_answer:
@@ -187,7 +195,8 @@ class Answer:
             for c in self.citations
         )
         warn = "".join(f"<p>⚠ {e(w)}</p>" for w in self.warnings)
-        return f"<div><p><b>Q:</b> {e(self.question)}</p><p>{body}</p><ol>{items}</ol>{warn}</div>"
+        notice = f"<p><i>{e(self.notice)}</i></p>" if self.notice else ""
+        return f"<div><p><b>Q:</b> {e(self.question)}</p>{notice}<p>{body}</p><ol>{items}</ol>{warn}</div>"
 
     def __str__(self) -> str:
         return self.render()
@@ -210,7 +219,22 @@ def citation(n: int, source: str, title: str, start: int, end: int, index: Index
     t0, t1, speaker = index.timing(source, start, end)
     meta = index.documents[source]["meta"]
     audio = meta.get("audio") or meta.get("url") if t0 is not None else None
-    return Citation(n, source, title, start, end, text[start:end], readable(text, start, end), t0, t1, speaker, audio)
+    show, date = meta.get("show"), meta.get("date")
+    return Citation(
+        n,
+        source,
+        title,
+        start,
+        end,
+        text[start:end],
+        readable(text, start, end),
+        t0,
+        t1,
+        speaker,
+        audio,
+        str(show) if show else None,
+        str(date) if date else None,
+    )
 
 
 def readable(text: str, start: int, end: int) -> str:
@@ -349,7 +373,7 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
         first_rank.setdefault(point[0].hit.source, point[0].hit.rank)
     points.sort(key=lambda p: (first_rank[p[0].hit.source], p[0].start))
     say = _LABELS[question.lang]
-    lines = [say["cross"] if question.cross_lingual else say["extractive"]]
+    lines: list[str] = []
     # Each quote begins and ends at a sentence or clause boundary: a passage (and so its first
     # sentence) may start mid-sentence, and a long sentence is cut where a clause ends.
     spans: list[tuple[Hit, int, int, bool]] = []
@@ -367,7 +391,8 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
         lines.append(f"- 「{c.text}」[{n}]" + (say["summary"] if summary else ""))
         if question.cross_lingual and is_chinese(c.text) and (found := matched(question, c.quote)):
             lines.append(f"  matched: {', '.join(found)}")  # what an English reader can check without translating
-    return Answer(question.text, "\n".join(lines), "extractive", False, citations, hits)
+    notice = say["cross"] if question.cross_lingual else say["extractive"]
+    return Answer(question.text, "\n".join(lines), "extractive", False, citations, hits, notice=notice)
 
 
 def _giving(question: Question):

@@ -330,9 +330,11 @@ def search(ctx, question: str | None, k: int | None, as_json: bool, queries: Pat
             for h in hits:
                 when = f" [{clock(h.time_start)}–{clock(h.time_end)}]" if h.time_start is not None else ""
                 who = f" {one_line(h.speaker)}:" if h.speaker else ""
+                episode = ", ".join(one_line(x) for x in (h.show, h.date) if x)
                 click.echo(
-                    f"[{h.rank}] {one_line(h.source)} {h.start}-{h.end}{when}{who}  {one_line(h.title)}  "
-                    f"(score {h.score:.4f})"
+                    f"[{h.rank}] {one_line(h.source)} {h.start}-{h.end}{when}{who}  {one_line(h.title)}"
+                    + (f" ({episode})" if episode else "")
+                    + f"  (score {h.score:.4f})"
                 )
                 click.echo(f"    {h.text}\n")
 
@@ -374,7 +376,9 @@ def _answer(engine, question: str, k: int, where):
 def _stream_to_terminal(engine, question: str, k: int, where):
     answer = None
     for event in engine.ask_stream(question, k, where=where):
-        if event.kind == "delta":
+        if event.kind == "notice":
+            click.echo(event.data)
+        elif event.kind == "delta":
             click.echo(event.data, nl=False)
             sys.stdout.flush()
         elif event.kind == "answer":
@@ -403,6 +407,8 @@ def chat(ctx, k, llm):
         except EOFError:
             break
         question = line.strip()
+        if question and not tty:
+            click.echo(f"> {question}")  # piped in: the transcript of the session reads as one
         if question in ("/quit", "/exit"):
             break
         if question == "/new":
@@ -414,7 +420,9 @@ def chat(ctx, k, llm):
             events = engine.ask_stream(question, k, stream=tty, history=history)
             answer = None
             for event in events:
-                if event.kind == "delta" and tty:
+                if event.kind == "notice" and tty:
+                    click.echo(event.data)
+                elif event.kind == "delta" and tty:
                     click.echo(event.data, nl=False)
                 elif event.kind == "answer":
                     answer = event.data

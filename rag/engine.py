@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 class Event:
     """One step of a streamed answer: `hits` first, then `delta` pieces of text, then the final `answer`."""
 
-    kind: str  # "hits" | "delta" | "answer"
+    kind: str  # "hits" | "notice" | "delta" | "answer"
     data: object
 
 
@@ -109,6 +109,8 @@ class Engine:
         else:
             answer = yield from self._llm_answer(q, hits, evidence, stream)
         if self.llm is None or answer.mode == "extractive" or answer.abstained:
+            if answer.notice:
+                yield Event("notice", answer.notice)
             yield Event("delta", answer.answer)
         answer.warnings[:0] = warnings + answering.injection_warnings(hits, q.lang)
         answer.searched = q.searched

@@ -32,6 +32,8 @@ class Hit:
     time_start: float | None = None  # seconds into the episode, for a timed transcript or one of turns
     time_end: float | None = None
     speaker: str | None = None  # who says all of the passage, when the transcript says
+    show: str | None = None  # the episode's show and date, from its metadata
+    date: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -327,6 +329,20 @@ def _minmax(x: np.ndarray) -> np.ndarray:
 
 
 def _hit(rank: int, p: Passage, score: float, index: Index) -> Hit:
+    meta = index.documents[p.source]["meta"]
     return Hit(
-        rank, p.source, p.title, p.text, p.start, p.end, round(float(score), 6), *index.timing(p.source, p.start, p.end)
+        rank,
+        p.source,
+        p.title,
+        p.text,
+        p.start,
+        p.end,
+        round(float(score), 6),
+        *index.timing(p.source, p.start, p.end),
+        show=_text_or_none(meta.get("show")),
+        date=_text_or_none(meta.get("date")),
     )
+
+
+def _text_or_none(value: object) -> str | None:
+    return str(value) if value not in (None, "") else None

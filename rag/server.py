@@ -229,7 +229,8 @@ def create_app(settings: Settings | None = None, engine=None) -> FastAPI:
         if body.stream:
             return StreamingResponse(_chat_stream(events, body.model), media_type="text/event-stream")
         answer = [event async for event in events][-1].data
-        return _completion(body.model, answer.answer + _sources_block(answer), answer)
+        head = f"{answer.notice}\n" if answer.notice else ""
+        return _completion(body.model, head + answer.answer + _sources_block(answer), answer)
 
     return app
 
@@ -297,13 +298,14 @@ async def _in_threads(events: Generator, threads: CapacityLimiter) -> AsyncItera
 
 
 async def _sse(events: AsyncIterator) -> AsyncIterator[str]:
-    """Engine events as Server-Sent Events: `hits`, `delta` {text}, then `answer` (with its citations)."""
+    """Engine events as Server-Sent Events: `hits`, `notice` {text} (what kind of answer follows, when
+    it says), `delta` {text}, then `answer` (with its citations)."""
     try:
         async for e in events:
             if e.kind == "hits":
                 yield _event("hits", [h.to_dict() for h in e.data])
-            elif e.kind == "delta":
-                yield _event("delta", {"text": e.data})
+            elif e.kind in ("notice", "delta"):
+                yield _event(e.kind, {"text": e.data})
             else:
                 yield _event("answer", e.data.to_dict())
     except RagError as exc:
@@ -362,6 +364,8 @@ async def _chat_stream(events: AsyncIterator, model: str) -> AsyncIterator[str]:
         async for e in events:
             if e.kind == "delta":
                 yield chunk({"content": e.data})
+            elif e.kind == "notice":  # a chat front-end shows the content: the notice heads it, once
+                yield chunk({"content": e.data + "\n"})
             elif e.kind == "answer":
                 answer = e.data
                 if block := _sources_block(answer):

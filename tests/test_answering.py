@@ -12,7 +12,8 @@ from rag.question import language
 def test_extractive_answer_quotes_its_sources_exactly(engine):
     answer = engine.ask("why did Amazon Q fail?")
     assert answer.mode == "extractive" and not answer.abstained
-    assert answer.answer.startswith("Extractive answer")
+    assert answer.notice.startswith("Extractive answer") and answer.answer.startswith("- 「")
+    assert answer.notice not in answer.answer and str(answer).startswith(answer.notice)  # shown once, above it
     assert answer.citations and answer.citations[0].source == "000_2d6f43025af66c3e.txt"
     for c in answer.citations:
         assert c.quote == engine.index.texts[c.source][c.start : c.end]
@@ -23,8 +24,8 @@ def test_extractive_answer_quotes_its_sources_exactly(engine):
 
 def test_english_question_is_told_the_quotes_are_in_the_transcripts_language(engine):
     answer = engine.ask("why did Amazon Q fail?")
-    assert "in their language" in answer.answer and "RAG_LLM=openai" in answer.answer
-    assert "摘录" not in answer.answer.splitlines()[0]
+    assert "in their language" in answer.notice and "RAG_LLM=openai" in answer.notice
+    assert "摘录" not in answer.notice
 
 
 def test_questions_are_never_quoted(engine):
@@ -79,7 +80,7 @@ def test_touching_points_read_as_one_excerpt(engine):
 
 def test_chinese_question_gets_chinese_labels(engine):
     answer = engine.ask("亚马逊内部的大模型项目Q为什么失败了？")
-    assert answer.answer.startswith("摘录式回答")
+    assert answer.notice.startswith("摘录式回答")
 
 
 def test_answer_renders_for_notebooks(engine):

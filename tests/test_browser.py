@@ -59,7 +59,8 @@ def test_ask_stream_and_open_a_citation(served, page, tmp_path):
     page.goto(served + "/")
     _ask(page, "why did Amazon Q fail?")
     page.wait_for_selector("#citations li", timeout=30000)
-    assert "Extractive answer" in page.inner_text("#answer")
+    assert "Extractive answer" in page.inner_text("#notice")  # once, above the answer, not in it
+    assert "Extractive answer" not in page.inner_text("#answer")
     assert "000_2d6f43025af66c3e.txt" in page.inner_text("#citations")
     page.click("#answer .cite >> nth=0")
     page.wait_for_selector("#context:not([hidden]) mark", timeout=10000)
@@ -79,6 +80,12 @@ def test_abstention_and_errors_are_shown(served, page):
     _ask(page, "智谱AI的GLM-4模型是什么时候发布的？")
     page.wait_for_selector("#answer.abstained", timeout=30000)
     assert "转录稿中没有涉及这个问题" in page.inner_text("#answer")
+    # the nearest passages open in context, like citations, and say which episode and when
+    assert page.locator("#nearest li").count() == 2 and "20" in page.inner_text("#nearest li >> nth=0 >> .where")
+    page.click("#nearest li >> nth=0 >> a.title")
+    page.wait_for_selector("#context:not([hidden]) mark", timeout=10000)
+    assert norm(page.inner_text("#context mark"))[:20] in norm(page.inner_text("#nearest li >> nth=0 >> blockquote"))
+    page.click("#context-close")
     page.fill("#question", "x" * 1999 + "  ")
     page.evaluate("document.getElementById('question').value = ' '.repeat(5) + 'x'.repeat(2001)")
     page.evaluate("document.getElementById('question').removeAttribute('maxlength')")
@@ -149,3 +156,11 @@ def test_a_timed_citation_links_to_its_moment_in_the_audio(page, tmp_path):
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_the_sources_panel_lists_the_episodes_with_their_shows_and_dates(served, page):
+    page.goto(served + "/")
+    page.click("#sources summary")
+    page.wait_for_function("document.querySelectorAll('#sources-list li').length === 5", timeout=10000)
+    listed = page.inner_text("#sources-list")
+    assert "22. 要做中国OpenAI?李志飞劝各位同仁冷静点" in listed and "2023-04-16" in listed and "passages" in listed

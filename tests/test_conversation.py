@@ -56,7 +56,7 @@ def test_a_follow_up_is_answered_about_the_right_topic_with_its_own_citations(en
             {"role": "user", "content": "那 Meta 呢？"},
         ]
     )
-    assert chat.answer.startswith("摘录式回答") and any("Meta" in h.text for h in chat.hits[:3])
+    assert chat.notice.startswith("摘录式回答") and any("Meta" in h.text for h in chat.hits[:3])
 
 
 def test_rag_chat_keeps_the_conversation(tmp_path):
@@ -64,6 +64,7 @@ def test_rag_chat_keeps_the_conversation(tmp_path):
     assert r.exit_code == 0, r.output
     first, rest = r.stdout.split("(searched as: who led it? who led it? why did Amazon Q fail?)")
     assert first.count("Extractive answer") == 2  # the question, then the follow-up read with it
+    assert first.startswith("> why did Amazon Q fail?\n") and "\n> who led it?\n" in first  # piped questions echoed
     assert "searched as" not in rest and "The transcripts don't cover this question" in rest  # /new forgot it
 
 

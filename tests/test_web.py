@@ -37,6 +37,10 @@ def test_ask_streams_server_sent_events_with_citations(client, engine):
     assert [e for e, _ in events][0] == "hits" and events[-1][0] == "answer"
     assert any(e == "delta" for e, _ in events)
     answer = events[-1][1]
+    # what kind of answer it is comes once, before the text, and is not part of it
+    kinds = [e for e, _ in events]
+    assert kinds.count("notice") == 1 and kinds.index("notice") < kinds.index("delta")
+    assert answer["notice"].startswith("Extractive answer") and answer["notice"] not in answer["answer"]
     assert answer["citations"] and answer["citations"][0]["source"] == AMAZON
     c = answer["citations"][0]
     assert c["quote"] == engine.index.texts[c["source"]][c["start"] : c["end"]]

@@ -54,6 +54,12 @@ async function readEvents(resp, onEvent) {
 }
 
 // Answer text with [n] markers turned into buttons that open citation n.
+// What kind of answer this is (extractive, offline), shown once above it.
+function showNotice(text) {
+  $("notice").textContent = text || "";
+  $("notice").hidden = !text;
+}
+
 function renderAnswer(text, citations) {
   const box = $("answer");
   box.textContent = "";
@@ -92,7 +98,7 @@ function renderCitations(citations, quotesInAnswer) {
     title.addEventListener("click", (e) => { e.preventDefault(); openContext(c); });
     const where = document.createElement("div");
     where.className = "where";
-    where.textContent = c.source + ", chars " + c.start + "–" + c.end;
+    where.textContent = episode(c) + c.source + ", chars " + c.start + "–" + c.end;
     if (c.time_start !== null && c.time_start !== undefined) {
       // A timed transcript: when it was said, and by whom; the time opens the audio at that moment.
       const when = document.createElement(c.audio ? "a" : "span");
@@ -112,6 +118,52 @@ function renderCitations(citations, quotesInAnswer) {
   }
 }
 
+// "show, date — " of a passage's episode, when its metadata says.
+function episode(p) {
+  const parts = [p.show, p.date].filter(Boolean);
+  return parts.length ? parts.join(", ") + " — " : "";
+}
+
+// A refusal shows the nearest passages the transcripts have; each opens in context like a citation.
+function renderNearest(hits) {
+  const list = $("nearest");
+  list.textContent = "";
+  for (const h of hits.slice(0, 2)) {
+    const li = document.createElement("li");
+    const title = document.createElement("a");
+    title.href = "#";
+    title.className = "title";
+    title.textContent = h.title;
+    title.addEventListener("click", (e) => { e.preventDefault(); openContext(h); });
+    const where = document.createElement("div");
+    where.className = "where";
+    where.textContent = episode(h) + h.source + ", chars " + h.start + "–" + h.end;
+    const text = document.createElement("blockquote");
+    text.textContent = h.text.length > 160 ? h.text.slice(0, 160) + "…" : h.text;
+    li.append(title, where, text);
+    list.append(li);
+  }
+  $("nearest-box").hidden = hits.length === 0;
+}
+
+// The episodes of the index, listed when the panel is first opened.
+async function loadSources() {
+  const resp = await fetch("sources", { headers: auth });
+  if (!resp.ok) { $("sources-list").textContent = await errorDetail(resp); return; }
+  const rows = (await resp.json()).sources;
+  $("sources-list").replaceChildren(...rows.map((s) => {
+    const li = document.createElement("li");
+    const title = document.createElement("span");
+    title.className = "title";
+    title.textContent = s.title;
+    const where = document.createElement("div");
+    where.className = "where";
+    where.textContent = episode(s) + s.source + " — " + s.passages + " passages";
+    li.append(title, where);
+    return li;
+  }));
+}
+
 function clock(seconds) {
   const s = Math.floor(seconds), two = (n) => String(n).padStart(2, "0");
   return s >= 3600 ? Math.floor(s / 3600) + ":" + two(Math.floor(s / 60) % 60) + ":" + two(s % 60)
@@ -124,7 +176,7 @@ async function openContext(c) {
   if (!resp.ok) { setStatus("Could not open the passage: " + (await errorDetail(resp)), true); return; }
   const ctx = await resp.json();
   $("context-title").textContent = ctx.title;
-  $("context-where").textContent = ctx.source + ", chars " + c.start + "–" + c.end;
+  $("context-where").textContent = episode(c) + ctx.source + ", chars " + c.start + "–" + c.end;
   const text = $("context-text");
   const mark = document.createElement("mark");
   mark.textContent = ctx.quote;
@@ -146,8 +198,10 @@ async function ask(question) {
   $("submit").disabled = true;
   $("result").hidden = false;
   $("answer").textContent = "";
+  showNotice("");
   $("answer").className = "answer";
   $("citations").textContent = "";
+  renderNearest([]);
   $("context").hidden = true;
   setStatus("Searching the transcripts…");
   try {
@@ -160,9 +214,15 @@ async function ask(question) {
     let streamed = "";
     await readEvents(resp, (name, data) => {
       if (name === "hits") setStatus("Found " + data.length + " passages; answering…");
+      else if (name === "notice") showNotice(data.text);
       else if (name === "delta") { streamed += data.text; $("answer").textContent = streamed; }
       else if (name === "answer") {
-        renderAnswer(data.answer, data.citations);
+        showNotice(data.notice);
+        if (data.abstained) {
+          // the refusal's first paragraph; the nearest passages are listed below it, each openable
+          renderAnswer(data.answer.split("\n\n")[0], []);
+          renderNearest(data.hits);
+        } else renderAnswer(data.answer, data.citations);
         renderCitations(data.citations, data.mode === "extractive");
         if (data.abstained) $("answer").classList.add("abstained");
         const notes = (data.searched ? " — searched as: " + data.searched : "") +
@@ -188,4 +248,5 @@ $("question").addEventListener("keydown", (e) => {
   if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); $("ask").requestSubmit(); }
 });
 $("context-close").addEventListener("click", () => { $("context").hidden = true; });
+$("sources").addEventListener("toggle", () => { if ($("sources").open && !$("sources-list").children.length) loadSources(); });
 $("new-conversation").addEventListener("click", () => { asked.length = 0; renderConversation(); $("question").focus(); });

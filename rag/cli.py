@@ -291,7 +291,11 @@ def _filter_options(command):
         [
             ("source", "Only this transcript (a file name from `rag sources`)."),
             ("show", "Only transcripts whose show's name contains this."),
-            ("speaker", "Only passages this person speaks in."),
+            (
+                "speaker",
+                "Only passages this person speaks in, where the transcript marks who speaks each line; "
+                "a transcript that only lists its speakers (header, sidecar) counts whole.",
+            ),
             ("since", "Only transcripts dated on or after this (2024, 2024-02 or 2024-02-17)."),
             ("until", "Only transcripts dated on or before this."),
         ]

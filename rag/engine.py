@@ -13,7 +13,7 @@ from .errors import LLMError, UsageError
 from .index import Index, open_index
 from .llm import LLMClient, make_llm
 from .question import Question, language
-from .retrieval import MAX_QUERY_CHARS, Evidence, Filter, Hit, Retriever, check_query
+from .retrieval import MAX_QUERY_CHARS, Evidence, Filter, Hit, Hits, Retriever, check_query
 from .settings import DEFAULT_INDEX
 
 if TYPE_CHECKING:
@@ -22,6 +22,16 @@ if TYPE_CHECKING:
 
 # Answering (rag.answering, rag.answerability, rag.conversation and the transcripts' normalisation
 # they quote through) is imported by the methods that answer: `rag search` starts 25 ms sooner.
+
+
+class Conversation(list):
+    """The answers of a conversation's turns, in order (`Engine.conversation`); an HTML page in a notebook."""
+
+    def _repr_html_(self) -> str:
+        return "<div>" + "<hr>".join(a._repr_html_() for a in self) + "</div>"
+
+    def __str__(self) -> str:
+        return "\n\n".join(f"> {a.question}\n{a.render()}" for a in self)
 
 
 @dataclass(frozen=True)
@@ -47,13 +57,13 @@ class Engine:
         self.llm = llm
         self.prompts_dir = prompts_dir
 
-    def search(self, question: str, k: int = 6, **where) -> list[Hit]:
+    def search(self, question: str, k: int = 6, **where) -> Hits:
         """The k passages most relevant to the question, best first.
 
         Keyword arguments narrow the search (rag.retrieval.Filter): source=, show=, speaker=,
         since=, until= (dates such as "2024" or "2024-02-17").
         """
-        return self.retriever.search(question, k, Filter(**where))
+        return Hits(self.retriever.search(question, k, Filter(**where)))
 
     def ask(self, question: str, k: int = 6, history: Sequence[str] = (), **where) -> Answer:
         """A cited answer, or an abstention when the transcripts don't cover the question. `history`:
@@ -85,6 +95,18 @@ class Engine:
             raise UsageError("no user message to answer")
         return self.ask(turns[-1], k, history=turns[:-1], **where)
 
+    def conversation(self, questions: list[str], k: int = 6, **where) -> Conversation:
+        """Every turn of a conversation answered, each read with the questions before it; shows as
+        one HTML page of questions, answers and citations in a notebook.
+
+        Example:
+            >>> [a.question for a in engine.conversation(["why did Amazon Q fail?", "who led it?"])]
+            ['why did Amazon Q fail?', 'who led it?']
+        """
+        if not questions:
+            raise UsageError("no question to answer")
+        return Conversation([self.ask(q, k, history=questions[:i], **where) for i, q in enumerate(questions)])
+
     def ask_stream(
         self,
         question: str,
@@ -112,9 +134,22 @@ class Engine:
             if answer.notice:
                 yield Event("notice", answer.notice)
             yield Event("delta", answer.answer)
-        answer.warnings[:0] = warnings + answering.injection_warnings(hits, q.lang)
+        answer.warnings[:0] = warnings + answering.injection_warnings(hits, q.lang) + self._whole_episodes(hits, where)
         answer.searched = q.searched
         yield Event("answer", answer)
+
+    def _whole_episodes(self, hits: list[Hit], where: Filter | None) -> list[str]:
+        """A warning when a speaker filter kept transcripts whose lines do not say who speaks: of
+        those it kept every passage of an episode listing the speaker, the host's questions too."""
+        if not where or not where.speaker:
+            return []
+        unmarked = sorted({h.source for h in hits if not self.index.documents[h.source].get("segments")})
+        if not unmarked:
+            return []
+        return [
+            f"{', '.join(unmarked)} only list their speakers, not who says each line: the speaker filter "
+            f"kept whole episodes that list {where.speaker}, whoever speaks in them"
+        ]
 
     def _read(self, question: str, history: Sequence[str]) -> tuple[Question, list[str]]:
         """The question analysed as it is meant: a follow-up with what it leans on from the

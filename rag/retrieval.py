@@ -3,6 +3,7 @@ one list of hits."""
 
 from __future__ import annotations
 
+import html
 import re
 from dataclasses import asdict, dataclass, field
 
@@ -10,7 +11,7 @@ import numpy as np
 
 from .embedders import Embedder
 from .errors import UsageError
-from .index import MIN_PLANNED, Index, Passage
+from .index import MIN_PLANNED, Index, Passage, clock
 from .question import Question, analyse
 
 MAX_QUERY_CHARS = 2000
@@ -37,6 +38,26 @@ class Hit:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+class Hits(list):
+    """Search results, best first: a list of `Hit` that shows as a table in a notebook."""
+
+    def _repr_html_(self) -> str:
+        e = html.escape
+        rows = []
+        for h in self:
+            episode = ", ".join(e(x) for x in (h.show, h.date) if x)
+            when = f" [{clock(h.time_start)}–{clock(h.time_end)}]" if h.time_start is not None else ""
+            who = f" {e(h.speaker)}:" if h.speaker else ""
+            text = h.text if len(h.text) <= 300 else h.text[:300] + "…"
+            rows.append(
+                f"<tr><td>{h.rank}</td><td><b>{e(h.title)}</b><br><small>{episode}</small></td>"
+                f"<td><code>{e(h.source)}</code><br><small>chars {h.start}–{h.end}{when}{who}</small></td>"
+                f"<td>{e(text)}</td><td>{h.score:.3f}</td></tr>"
+            )
+        head = "<tr><th>#</th><th>episode</th><th>where</th><th>passage</th><th>score</th></tr>"
+        return f"<table>{head}{''.join(rows)}</table>"
 
 
 @dataclass(frozen=True)

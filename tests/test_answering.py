@@ -92,6 +92,17 @@ def test_answer_renders_for_notebooks(engine):
     assert html.count(answer.citations[0].text) == 1
 
 
+def test_search_results_and_conversations_render_for_notebooks(engine):
+    hits = engine.search("强化学习", k=3)
+    table = hits._repr_html_()
+    assert table.count("<tr>") == 4 and hits[0].title in table and "2024-09-05" in table  # a header and 3 rows
+    turns = engine.conversation(["why did Amazon Q fail?", "who led it?"])
+    assert [a.question for a in turns] == ["why did Amazon Q fail?", "who led it?"]
+    assert "Amazon Q" in turns[1].searched  # each turn read with the ones before it
+    page = turns._repr_html_()
+    assert page.count("<b>Q:</b>") == 2 and "who led it?" in page and str(turns).startswith("> why did Amazon Q fail?")
+
+
 def test_sentences_map_to_original_text():
     text = "好多 人都 这么 跟 我 说话, 都很 焦虑。 因为 都 觉得 自己 有可能 会 被 颠覆 掉。"
     out = sentences(text, 0, len(text))
@@ -557,3 +568,10 @@ def test_an_english_reader_sees_which_of_their_words_each_chinese_quote_matched(
     assert shown and all(answer.citations)  # under quotes, never instead of them
     chinese = engine.ask("亚马逊的大模型项目为什么失败？")
     assert "matched:" not in chinese.answer  # a Chinese reader reads the quote
+
+
+def test_a_speaker_filter_on_transcripts_without_speaker_lines_says_it_kept_whole_episodes(engine):
+    answer = engine.ask("大模型的壁垒是什么？", speaker="李志飞")
+    assert {h.source for h in answer.hits} == {"001_69e7be7a36498b79.txt"}  # the episode that lists him
+    assert any("whole episodes that list 李志飞" in w for w in answer.warnings)
+    assert not any("whole episodes" in w for w in engine.ask("大模型的壁垒是什么？").warnings)

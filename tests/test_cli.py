@@ -39,8 +39,10 @@ def test_ask_json_contract(run):
         "time_end",
         "speaker",
         "audio",
+        "show",
+        "date",
     }
-    assert "reasons" in out
+    assert "reasons" in out and "notice" in out
     assert set(out["hits"][0]) == {
         "rank",
         "source",
@@ -52,6 +54,8 @@ def test_ask_json_contract(run):
         "time_start",
         "time_end",
         "speaker",
+        "show",
+        "date",
     }
 
 

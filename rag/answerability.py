@@ -163,13 +163,24 @@ class TermShare:
     A Chinese question's terms meet an English sentence as the stems of their CEDICT glosses."""
 
     def __init__(
-        self, question: Question, index: Index, leave_out: frozenset[str] | set[str] = frozenset(), weights=None
+        self,
+        question: Question,
+        index: Index,
+        leave_out: frozenset[str] | set[str] = frozenset(),
+        weights=None,
+        leave_out_english: frozenset[str] | set[str] = frozenset(),
     ):
+        """`leave_out`: terms left out of the question's own; `leave_out_english`: stems left out of
+        what a Chinese question's terms mean in English sentences."""
         self.weights = weights if weights is not None else term_weights(question, index, leave_out)
         self.english = (
             {}
             if question.lang == "en"
-            else {t: w * index.bm25_en.idf(t) for t, w in question.english_terms if index.bm25_en.idf(t) > 0}
+            else {
+                t: w * index.bm25_en.idf(t)
+                for t, w in question.english_terms
+                if index.bm25_en.idf(t) > 0 and t not in leave_out_english
+            }
         )
 
     def __call__(self, text: str, english: bool = False) -> float:

@@ -21,7 +21,7 @@ from . import prompts
 from .answerability import ASKED, TermShare, term_weights
 from .chunking import whole_clauses
 from .documents import normalise
-from .index import Index, clock, one_line
+from .index import Index, clock, episode_label, episode_of, one_line
 from .injection import addressed_to_model, strip_fences
 from .lexical import fold, is_chinese
 from .llm import LLMClient
@@ -125,8 +125,8 @@ class Citation:
 
     def location(self) -> str:
         """[n] title (show, date) — source, chars a-b, and for a timed transcript [12:34–12:58] speaker:"""
-        episode = ", ".join(one_line(x) for x in (self.show, self.date) if x)
-        title = one_line(self.title) + (f" ({episode})" if episode else "")
+        episode = episode_label(self.show, self.date)
+        title = one_line(self.title) + (f" ({one_line(episode)})" if episode else "")
         where = f"[{self.n}] {title} — {one_line(self.source)}, chars {self.start}-{self.end}"
         if self.time_start is not None:
             where += f" [{clock(self.time_start)}–{clock(self.time_end)}]"
@@ -204,7 +204,7 @@ class Answer:
 
 def _episode_html(c: Citation) -> str:
     """The show and date of a citation's episode, when its metadata says."""
-    episode = ", ".join(x for x in (c.show, c.date) if x)
+    episode = episode_label(c.show, c.date)
     return f" <small>({html.escape(episode)})</small>" if episode else ""
 
 
@@ -225,7 +225,6 @@ def citation(n: int, source: str, title: str, start: int, end: int, index: Index
     t0, t1, speaker = index.timing(source, start, end)
     meta = index.documents[source]["meta"]
     audio = meta.get("audio") or meta.get("url") if t0 is not None else None
-    show, date = meta.get("show"), meta.get("date")
     return Citation(
         n,
         source,
@@ -238,8 +237,7 @@ def citation(n: int, source: str, title: str, start: int, end: int, index: Index
         t1,
         speaker,
         audio,
-        str(show) if show else None,
-        str(date) if date else None,
+        *episode_of(meta),
     )
 
 
@@ -464,12 +462,9 @@ def _candidates(question: Question, hits: list[Hit], index: Index, query_vector:
     own = {w for name in question.voices for w in (name, *name.split())}
     weights = term_weights(question, index, leave_out=own)
     focus = {t: w for t, w in weights.items() if t in question.focus}
-    topic = TermShare(question, index, weights=weights)
-    topic.english = {t: w for t, w in topic.english.items() if t not in own}
-    share = topic  # a follow-up's answer speaks of what it asks about ("and Meta?": Meta)
-    if focus:
-        share = TermShare(question, index, weights=focus)
-        share.english = topic.english
+    topic = TermShare(question, index, weights=weights, leave_out_english=own)
+    # a follow-up's answer speaks of what it asks about ("and Meta?": Meta)
+    share = TermShare(question, index, weights=focus, leave_out_english=own) if focus else topic
     q = np.asarray(query_vector, dtype=np.float32).reshape(-1)
     asked = _giving(question)
     seen: set[tuple[str, int]] = set()

@@ -428,12 +428,12 @@ def search(ctx, question: str | None, k: int | None, as_json: bool, queries: Pat
             obj = {"query": q, "hits": [h.to_dict() for h in hits]}
             _emit({"id": qid, **obj} if queries else obj)
         else:
-            from .index import clock, one_line
+            from .index import clock, episode_label, one_line
 
             for h in hits:
                 when = f" [{clock(h.time_start)}–{clock(h.time_end)}]" if h.time_start is not None else ""
                 who = f" {one_line(h.speaker)}:" if h.speaker else ""
-                episode = ", ".join(one_line(x) for x in (h.show, h.date) if x)
+                episode = one_line(episode_label(h.show, h.date))
                 click.echo(
                     f"[{h.rank}] {one_line(h.source)} {h.start}-{h.end}{when}{who}  {one_line(h.title)}"
                     + (f" ({episode})" if episode else "")

@@ -350,6 +350,17 @@ def clock(seconds: float | None) -> str:
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
+def episode_of(meta: dict) -> tuple[str | None, str | None]:
+    """(show, date) of an episode, as its metadata gives them; None for what it does not."""
+    show, date = meta.get("show"), meta.get("date")
+    return (str(show) if show else None), (str(date) if date else None)
+
+
+def episode_label(show: str | None, date: str | None) -> str:
+    """An episode's show and date as one label ("show, date"), as much as is known; "" for neither."""
+    return ", ".join(x for x in (show, date) if x)
+
+
 def one_line(text: str) -> str:
     """A file name or title as it prints on one line of text output: line breaks and other control
     characters written as escapes (a\\nb), so that one record never spans two lines."""

@@ -11,7 +11,7 @@ import numpy as np
 
 from .embedders import Embedder
 from .errors import UsageError
-from .index import MIN_PLANNED, Index, Passage, clock
+from .index import MIN_PLANNED, Index, Passage, clock, episode_label, episode_of
 from .question import Question, analyse
 
 MAX_QUERY_CHARS = 2000
@@ -47,7 +47,7 @@ class Hits(list):
         e = html.escape
         rows = []
         for h in self:
-            episode = ", ".join(e(x) for x in (h.show, h.date) if x)
+            episode = e(episode_label(h.show, h.date))
             when = f" [{clock(h.time_start)}–{clock(h.time_end)}]" if h.time_start is not None else ""
             who = f" {e(h.speaker)}:" if h.speaker else ""
             text = h.text if len(h.text) <= 300 else h.text[:300] + "…"
@@ -360,10 +360,5 @@ def _hit(rank: int, p: Passage, score: float, index: Index) -> Hit:
         p.end,
         round(float(score), 6),
         *index.timing(p.source, p.start, p.end),
-        show=_text_or_none(meta.get("show")),
-        date=_text_or_none(meta.get("date")),
+        *episode_of(meta),
     )
-
-
-def _text_or_none(value: object) -> str | None:
-    return str(value) if value not in (None, "") else None

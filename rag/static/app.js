@@ -91,14 +91,7 @@ function renderCitations(citations, quotesInAnswer) {
   for (const c of citations) {
     const li = document.createElement("li");
     li.value = c.n;
-    const title = document.createElement("a");
-    title.href = "#";
-    title.className = "title";
-    title.textContent = c.title;
-    title.addEventListener("click", (e) => { e.preventDefault(); openContext(c); });
-    const where = document.createElement("div");
-    where.className = "where";
-    where.textContent = episode(c) + c.source + ", chars " + c.start + "–" + c.end;
+    const [title, where] = passageHead(c);
     if (c.time_start !== null && c.time_start !== undefined) {
       // A timed transcript: when it was said, and by whom; the time opens the audio at that moment.
       const when = document.createElement(c.audio ? "a" : "span");
@@ -124,20 +117,26 @@ function episode(p) {
   return parts.length ? parts.join(", ") + " — " : "";
 }
 
+// A passage's title, which opens it in context, and where it is: episode, file, characters.
+function passageHead(p) {
+  const title = document.createElement("a");
+  title.href = "#";
+  title.className = "title";
+  title.textContent = p.title;
+  title.addEventListener("click", (e) => { e.preventDefault(); openContext(p); });
+  const where = document.createElement("div");
+  where.className = "where";
+  where.textContent = episode(p) + p.source + ", chars " + p.start + "–" + p.end;
+  return [title, where];
+}
+
 // A refusal shows the nearest passages the transcripts have; each opens in context like a citation.
 function renderNearest(hits) {
   const list = $("nearest");
   list.textContent = "";
   for (const h of hits.slice(0, 2)) {
     const li = document.createElement("li");
-    const title = document.createElement("a");
-    title.href = "#";
-    title.className = "title";
-    title.textContent = h.title;
-    title.addEventListener("click", (e) => { e.preventDefault(); openContext(h); });
-    const where = document.createElement("div");
-    where.className = "where";
-    where.textContent = episode(h) + h.source + ", chars " + h.start + "–" + h.end;
+    const [title, where] = passageHead(h);
     const text = document.createElement("blockquote");
     text.textContent = h.text.length > 160 ? h.text.slice(0, 160) + "…" : h.text;
     li.append(title, where, text);

@@ -32,6 +32,7 @@ from .errors import DependencyError
 QK = 32  # weights per 4-bit block
 META = "\u2581"  # SentencePiece's word-start marker
 TOKENS_PER_BATCH = 8192  # padded tokens per forward pass
+ROWS = 256  # the products' row counts are rounded up to a multiple of this
 PRODUCTS = ("qkv", "ao", "fi", "fo")  # the weight matrices of a layer, multiplied in the products' precision
 
 
@@ -230,6 +231,11 @@ class TorchE5:
             positions = t.from_numpy(np.concatenate([np.arange(n) for n in lengths]))
             x = t.from_numpy(f.q4("emb.word", f.vocab, H, only=ids)) + embeddings["pos"][positions] + embeddings["type"]
             x = F_.layer_norm(x, (H,), embeddings["ln.w"], embeddings["ln.b"], f.eps)
+            # Rows padded to a multiple of ROWS: the matrix-product libraries keep a plan (and
+            # buffers) per shape they meet, which would grow with every batch of a new length.
+            tokens = len(x)
+            rows = -(-tokens // ROWS) * ROWS - tokens
+            x = F_.pad(x, (0, 0, 0, rows))
             present = t.zeros(batch, longest, dtype=t.bool)
             for i, n in enumerate(lengths):
                 present[i, :n] = True
@@ -238,7 +244,7 @@ class TorchE5:
 
             def heads_of(y):
                 padded = y.new_zeros(batch * longest, H)
-                padded[flat] = y
+                padded[flat] = y[:tokens]
                 return padded.view(batch, longest, heads, H // heads).transpose(1, 2)
 
             def product(y, w, name):  # y times the named weights, in the products' precision; float32 out
@@ -247,11 +253,11 @@ class TorchE5:
             for w in layers:
                 q, k, v = F_.linear(x.to(self._products), w["qkv"], w["qkv.b"]).split(H, dim=-1)
                 ctx = F_.scaled_dot_product_attention(heads_of(q), heads_of(k), heads_of(v), attn_mask=mask)
-                ctx = ctx.transpose(1, 2).reshape(batch * longest, H)[flat]
+                ctx = F_.pad(ctx.transpose(1, 2).reshape(batch * longest, H)[flat], (0, 0, 0, rows))
                 x = F_.layer_norm(x + product(ctx, w, "ao"), (H,), w["aln.w"], w["aln.b"], f.eps)
                 mid = F_.gelu(F_.linear(x.to(self._products), w["fi"], w["fi.b"]))
                 x = F_.layer_norm(x + product(mid, w, "fo"), (H,), w["oln.w"], w["oln.b"], f.eps)
-            pooled = t.stack([part.mean(0) for part in t.split(x, lengths)])
+            pooled = t.stack([part.mean(0) for part in t.split(x[:tokens], lengths)])
             return F_.normalize(pooled, dim=1).numpy()
 
 

@@ -27,10 +27,10 @@ _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_PUNCT = "\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\u2018-\u201f\u2026\u2014"
 _CJK_RE = re.compile(f"[{_CJK}]")
 _CJK_RUN = re.compile(f"[{_CJK}]+")
-_AFTER_CJK_PUNCT = re.compile(f"(?<=[{_CJK}])[,?!;:]")
 _CJK_SPACE_CJK = re.compile(f"(?<=[{_CJK}]) (?=[{_CJK}])")
-# Half-width punctuation right after a Chinese character reads as its full-width form.
 _SPACE_RUN = re.compile(r"\s+")
+# Half-width punctuation right after a Chinese character reads as its full-width form.
+_AFTER_CJK_PUNCT = re.compile(f"(?<=[{_CJK}])[,?!;:]")
 _FULL_WIDTH = str.maketrans({",": "，", "?": "？", "!": "！", ";": "；", ":": "："})
 
 # Header lines that are boilerplate of podcast apps and read-later exports, not passage text.
@@ -307,8 +307,8 @@ def normalise(text: str, start: int = 0, end: int | None = None) -> Normalised:
     end = len(text) if end is None else end
     piece = text[start:end]
     pause = _spaces_are_pauses(piece)
-    # Whole runs of text are copied at once and offsets kept 8 bytes a character (a list of one
-    # str and one int per character costs some 100 bytes each: 5 GB for a 50 MB transcript).
+    # Whole runs of text are copied at once and offsets kept 8 bytes a character: a list of one
+    # str and one int per character cost up to 100 bytes a character, gigabytes for a 50 MB file.
     parts: list[str] = []
     offsets = array("q")
     last = ""  # the last character written

@@ -70,7 +70,7 @@ def plain(corpus: Path) -> dict:
 
 
 def product(corpus: Path, dest: Path, precision: str | None) -> dict:
-    """`rag build` of the corpus into a new index, then warm search latency on it."""
+    """`rag build` of the corpus into a new index: its time, what it embedded, and its peak RSS."""
     from rag import indexing
     from rag.e5torch import TorchE5
     from rag.embedders import make_embedder

@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import timed
+from . import markup, timed
 from .errors import CorpusError
 
-SUFFIXES = (".txt", ".md", ".srt", ".vtt", ".json")  # timed formats: rag.timed
+TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
+SUFFIXES = TEXT_SUFFIXES + timed.SUFFIXES + markup.SUFFIXES  # timed formats: rag.timed; pages, Word: rag.markup
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_PUNCT = "\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\u2018-\u201f\u2026\u2014"
@@ -90,9 +91,9 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def read_text(path: Path) -> str:
-    """Decode a corpus file as UTF-8 (or UTF-16 with a byte-order mark), refusing empty, binary and
-    undecodable files, and links that lead nowhere, by name."""
+def read_bytes(path: Path) -> bytes:
+    """A corpus file's bytes, refusing empty files, files that are no regular file and links that lead
+    nowhere, by name."""
     try:
         mode = path.stat().st_mode
         if not stat.S_ISREG(mode):  # reading a FIFO or a device would wait forever, or never end
@@ -104,21 +105,47 @@ def read_text(path: Path) -> str:
         raise CorpusError(f"{path.name}: cannot be read ({e.strerror})") from None
     if not data.strip():
         raise CorpusError(f"{path.name}: file is empty")
+    return data
+
+
+# What a transcript that is not UTF-8 was written in: Simplified Chinese (GBK and its superset
+# GB18030), Traditional Chinese (Big5), or English from Windows (Windows-1252, a superset of Latin-1).
+LEGACY_ENCODINGS = ("gb18030", "big5", "cp1252")
+
+
+def read_text(path: Path) -> str:
+    """Decode a corpus file: UTF-8, UTF-16 with a byte-order mark, or a legacy encoding
+    (LEGACY_ENCODINGS, told apart by charset-normalizer) when the bytes are no UTF-8 at all. A
+    UTF-8 file with a few damaged bytes keeps its UTF-8, the damage shown as U+FFFD. Binary and
+    undecodable files are refused by name."""
+    return decode(read_bytes(path), path.name)
+
+
+def decode(data: bytes, name: str) -> str:
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):  # a UTF-16 byte-order mark (Windows Notepad's "Unicode")
         try:
             text = data.decode("utf-16")
         except UnicodeDecodeError as e:
-            raise CorpusError(f"{path.name}: not valid UTF-16 ({e.reason} at byte {e.start})") from None
+            raise CorpusError(f"{name}: not valid UTF-16 ({e.reason} at byte {e.start})") from None
         if "\x00" in text or not text.strip():
-            raise CorpusError(f"{path.name}: looks binary (NUL characters), not a text transcript")
+            raise CorpusError(f"{name}: looks binary (NUL characters), not a text transcript")
         return text
     if b"\x00" in data[:8192]:
-        raise CorpusError(f"{path.name}: looks binary (NUL bytes), not a text transcript")
+        raise CorpusError(f"{name}: looks binary (NUL bytes), not a text transcript")
     try:
-        text = data.decode("utf-8")
+        return data.decode("utf-8").removeprefix("\ufeff")
     except UnicodeDecodeError as e:
-        raise CorpusError(f"{path.name}: not UTF-8 ({e.reason} at byte {e.start})") from None
-    return text.removeprefix("\ufeff")
+        damaged = data.decode("utf-8", errors="replace")
+        bad = damaged.count("\ufffd")
+        if sum(ord(ch) > 0x7F for ch in damaged) - bad >= 10 * bad:  # UTF-8 text, damaged in a few places
+            return damaged.removeprefix("\ufeff")
+        first = f"{e.reason} at byte {e.start}"
+    import charset_normalizer
+
+    best = charset_normalizer.from_bytes(data, cp_isolation=list(LEGACY_ENCODINGS)).best()
+    if best is None:
+        raise CorpusError(f"{name}: not UTF-8 ({first}), nor GB18030, Big5 or Windows-1252 text")
+    return str(best)
 
 
 _KINDS = {
@@ -271,18 +298,26 @@ def load(path: Path) -> Document:
 
     A sidecar is a JSON object; `title`, `show`, `date`, `speakers`, `url` and `audio` (a URL that
     citations of timed transcripts link to at their time) are the fields the product shows, and any
-    other field is kept as metadata. Its values win over the file's header. SubRip, WebVTT and
-    Whisper JSON files are read by rag.timed.
+    other field is kept as metadata. Its values win over the file's header. Timed formats (subtitles,
+    timed-text XML, tables, speech-to-text JSON) are read by rag.timed, web pages and Word files by
+    rag.markup.
     """
-    text = read_text(path)
-    if path.suffix.lower() in timed.SUFFIXES:
+    suffix = path.suffix.lower()
+    if suffix == ".docx":
+        text, title = markup.docx_text(read_bytes(path), path.name)
+        doc = _titled(parse(path.name, text), title)
+    elif suffix in (".html", ".htm"):
+        text, title = markup.html_text(read_text(path))
+        doc = _titled(parse(path.name, text), title)
+    elif suffix in timed.SUFFIXES:
+        text = read_text(path)
         text, segments = timed.join(timed.cues(path.name, text))
         title = name_title(path.name)
         doc = Document(
             path.name, title or _first_words(text), text, ((0, len(text)),), {}, titled=bool(title), segments=segments
         )
     else:
-        doc = parse(path.name, text)
+        doc = parse(path.name, read_text(path))
     side = sidecar(path)
     if not side.is_file():
         return doc
@@ -294,6 +329,14 @@ def load(path: Path) -> Document:
         raise CorpusError(f"{side.name}: metadata must be a JSON object")
     title = str(meta.pop("title", "") or "").strip()
     return replace(doc, title=title or doc.title, titled=doc.titled or bool(title), meta={**doc.meta, **meta})
+
+
+def _titled(doc: Document, title: str) -> Document:
+    """A document with the title its file format gives (a page's <title>, a Word file's properties),
+    unless its own text gave one (a title from the file name gives way)."""
+    if not title or (doc.titled and doc.title != name_title(doc.source)):
+        return doc
+    return replace(doc, title=title, titled=True)
 
 
 def normalise(text: str, start: int = 0, end: int | None = None) -> Normalised:

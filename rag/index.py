@@ -569,12 +569,12 @@ def _expect(name: str, value: object, kind: type) -> None:
 
 def stale_sources(index: Index, folder: Path) -> dict[str, str]:
     """Sources whose files in `folder` differ from what the index was built from: name -> why."""
-    from .documents import corpus_files, read_text, sha256_text
+    from .documents import corpus_files, load
 
     now = {}
     for path in corpus_files(folder):
-        try:
-            now[path.name] = sha256_text(read_text(path))
+        try:  # the text as read (a timed file's cues, a page's text), which the manifest's digest is of
+            now[path.name] = load(path).sha256
         except CorpusError:
             continue
     built = index.manifest.sources

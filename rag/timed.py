@@ -1,15 +1,22 @@
-"""Timed transcripts: SubRip (.srt), WebVTT (.vtt) and Whisper / WhisperX JSON, read into the same
-offset-exact document model as plain text.
+"""Timed transcripts read into the same offset-exact document model as plain text: SubRip (.srt),
+WebVTT (.vtt), YouTube SubViewer (.sbv), LRC (.lrc), SubStation Alpha (.ass, .ssa), TTML / DFXP and
+other timed-text XML (.ttml, .dfxp, .xml: Apple Podcasts, YouTube), tables (.tsv as Whisper writes
+it, .csv with a text column) and JSON from speech-to-text tools (.json: Whisper / WhisperX,
+whisper.cpp, Podcasting 2.0, AssemblyAI, Deepgram, AWS Transcribe, Rev, YouTube json3, Hugging Face
+chunks, or any list of objects that carry text).
 
 A timed file's document text is its cue texts, one cue per line (markup such as `<i>` and `<v Name>`
 removed, a `Name:` prefix taken as the speaker). Every character range keeps its cue's start and end
 time and speaker in `Document.segments`, so a citation knows when and by whom it was said. Offsets
-index that text, which the index stores, not the file's bytes. Parsing is `srt` and `webvtt-py`'s;
-a malformed file is a CorpusError that names it.
+index that text, which the index stores, not the file's bytes. SubRip and WebVTT are parsed by `srt`
+and `webvtt-py`; the rest, small line and tree formats that no maintained library here reads all
+of, with the standard library (csv, json, xml.etree). A malformed file is a CorpusError that names it.
 """
 
 from __future__ import annotations
 
+import csv
+import html
 import io
 import json
 import re
@@ -17,7 +24,7 @@ from dataclasses import dataclass
 
 from .errors import CorpusError
 
-SUFFIXES = (".srt", ".vtt", ".json")
+SUFFIXES = (".srt", ".vtt", ".json", ".sbv", ".lrc", ".ass", ".ssa", ".ttml", ".dfxp", ".xml", ".tsv", ".csv")
 # Who speaks, at the head of a cue or line: "[Amit Varma]: ", "【说话人0】", "说话人1：", "Guest: ", and a
 # caption's ">>" (a new speaker, unnamed, or named as in ">> ANNA: ").
 _SPEAKER_PREFIX = re.compile(
@@ -56,10 +63,12 @@ def _start(cue: Cue) -> float:
 
 
 def cues(name: str, text: str) -> list[Cue]:
-    """The cues of a timed file, by its extension (.srt, .vtt, .json)."""
+    """The cues of a timed file, by its extension (SUFFIXES)."""
     suffix = name.lower().rsplit(".", 1)[-1]
+    readers = {"srt": _srt, "vtt": _vtt, "json": _json, "sbv": _sbv, "lrc": _lrc, "ass": _ass, "ssa": _ass}
+    readers |= {"ttml": _xml, "dfxp": _xml, "xml": _xml, "tsv": _tsv, "csv": _csv}
     try:
-        found = {"srt": _srt, "vtt": _vtt, "json": _whisper}[suffix](text)
+        found = readers[suffix](text)
     except CorpusError as e:
         raise CorpusError(f"{name}: {e}") from None
     except Exception as e:  # each parser has its own exceptions; all mean the same to the user
@@ -135,22 +144,428 @@ def _seconds(stamp: str) -> float:
     return total
 
 
-def _whisper(text: str) -> list[Cue]:
-    """Whisper (`segments` with `start`, `end`, `text`) or WhisperX (also `speaker`) JSON."""
-    data = json.loads(text)
-    segments = data.get("segments") if isinstance(data, dict) else data
-    if not isinstance(segments, list):
-        raise CorpusError("no `segments` list: not Whisper or WhisperX output")
+def _sbv(text: str) -> list[Cue]:
+    """YouTube's SubViewer: blocks of a `0:00:01.000,0:00:04.000` line and the cue's text lines."""
     out = []
-    for i, s in enumerate(segments):
-        if not isinstance(s, dict) or not {"start", "end", "text"} <= s.keys():
-            raise CorpusError(f"segment {i} lacks start, end or text")
-        speaker = s.get("speaker")
-        if isinstance(speaker, int):  # diarisation's numbers (0, 1): Speaker 0, Speaker 1
-            speaker = f"Speaker {speaker}"
-        body, speaker = _split_speaker(str(s["text"]), speaker)
-        out.append(Cue(float(s["start"]), float(s["end"]), body, speaker))
+    for block in re.split(r"\n\s*\n", text.replace("\r\n", "\n").strip()):
+        head, _, body = block.strip().partition("\n")
+        if not (m := _SBV_TIMES.match(head.strip())):
+            raise CorpusError(f"a cue does not start with a `0:00:01.000,0:00:04.000` line: {head[:60]!r}")
+        spoken, speaker = _split_speaker(" ".join(body.split("\n")))
+        out.append(Cue(_seconds(m.group(1)), _seconds(m.group(2)), spoken, speaker))
     return sorted(out, key=_start)
+
+
+_SBV_TIMES = re.compile(r"^(\d+:\d{2}:\d{2}[.,]\d{1,3})\s*,\s*(\d+:\d{2}:\d{2}[.,]\d{1,3})$")
+_LRC_STAMP = re.compile(r"\[(\d{1,3}:\d{2}(?:[.:]\d{1,3})?)\]")
+_LRC_TAG = re.compile(r"^\[[a-zA-Z#]+:[^\]]*\]\s*$")  # [ti:Title], [ar:Artist], [offset:+0]
+
+
+def _lrc(text: str) -> list[Cue]:
+    """LRC: `[mm:ss.xx]` stamps before each line (several for a repeated line); a line lasts until the next."""
+    stamped: list[tuple[float, str]] = []
+    for line in text.splitlines():
+        stamps = []
+        while m := _LRC_STAMP.match(line):
+            stamp = m.group(1)
+            if stamp.count(":") == 2:  # [mm:ss:xx]
+                stamp = stamp[: stamp.rindex(":")] + "." + stamp[stamp.rindex(":") + 1 :]
+            stamps.append(_seconds(stamp))
+            line = line[m.end() :]
+        if stamps:
+            stamped += [(t, line.strip()) for t in stamps]
+        elif line.strip() and not _LRC_TAG.match(line.strip()):
+            raise CorpusError(f"a line has no [mm:ss.xx] time: {line[:60]!r}")
+    stamped.sort(key=lambda x: x[0])
+    out = []
+    for i, (t0, line) in enumerate(stamped):
+        spoken, speaker = _split_speaker(line)
+        out.append(Cue(t0, stamped[i + 1][0] if i + 1 < len(stamped) else None, spoken, speaker))
+    return out
+
+
+_ASS_OVERRIDE = re.compile(r"\{[^}]*\}")
+
+
+def _ass(text: str) -> list[Cue]:
+    """SubStation Alpha (.ass, .ssa): the `Dialogue:` lines of [Events], fields named by its `Format:` line."""
+    fields: list[str] = []
+    out = []
+    for line in text.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "format":
+            fields = [f.strip().lower() for f in value.split(",")]
+        elif key.strip().lower() == "dialogue":
+            if "text" not in fields:
+                raise CorpusError("a Dialogue line comes before the [Events] Format line")
+            row = dict(zip(fields, (v.strip() for v in value.split(",", len(fields) - 1)), strict=False))
+            body = (
+                _ASS_OVERRIDE.sub("", row.get("text", "")).replace("\\N", " ").replace("\\n", " ").replace("\\h", " ")
+            )
+            spoken, speaker = _split_speaker(body, row.get("name") or None)
+            out.append(Cue(_seconds(row.get("start", "0")), _seconds(row.get("end", "0")), spoken, speaker))
+    return sorted(out, key=_start)
+
+
+def _clock(value: str) -> float | None:
+    """A TTML or JSON time: `00:01:02.500`, `62.5s`, `62500ms`, `1.5m`, `00:01:02:12` (frames left out), `62.5`."""
+    value = value.strip()
+    if not value:
+        return None
+    if m := re.fullmatch(r"([\d.]+)(h|ms|m|s)", value):
+        return float(m.group(1)) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[m.group(2)]
+    if ":" in value:
+        parts = value.split(":")
+        return _seconds(":".join(parts[:3]))
+    return float(value)
+
+
+def _local(tag: object) -> str:
+    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
+
+
+_XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+
+
+def _xml(text: str) -> list[Cue]:
+    """Timed text in XML: TTML / DFXP `<p begin= end=>` (Apple Podcasts' word spans, `ttm:agent`
+    speakers), YouTube's `<text start= dur=>` and `<p t= d=>` (milliseconds)."""
+    from xml.etree import ElementTree
+
+    root = ElementTree.fromstring(_XML_DECLARATION.sub("", text, count=1))  # text, already decoded
+    names = {}  # TTML agents: xml:id -> the name its metadata gives
+    for element in root.iter():
+        if _local(element.tag) == "agent":
+            ident = next((v for k, v in element.attrib.items() if _local(k) == "id"), None)
+            name = next((" ".join(e.itertext()).strip() for e in element.iter() if _local(e.tag) == "name"), "")
+            if ident:
+                names[ident] = name or ident
+    ttml = _local(root.tag) == "tt"
+    out = []
+    for el in root.iter():
+        attrs = {_local(k): v for k, v in el.attrib.items()}
+        tag = _local(el.tag)
+        if tag == "p" and (ttml or "begin" in attrs):  # a paragraph, timed itself or by its words
+            t0, t1 = _ttml_times(el)
+        elif tag == "p" and "t" in attrs:  # YouTube srv3: milliseconds
+            t0 = int(attrs["t"]) / 1000
+            t1 = t0 + int(attrs.get("d", "0")) / 1000
+        elif tag == "text" and "start" in attrs:  # YouTube's older timedtext: seconds, entities escaped twice
+            t0 = float(attrs["start"])
+            t1 = t0 + float(attrs.get("dur", "0"))
+        else:
+            continue
+        agent = attrs.get("agent")
+        spoken, speaker = _split_speaker(html.unescape(_element_text(el)), names.get(agent, agent) if agent else None)
+        out.append(Cue(t0, t1, spoken, speaker))
+    if not out:
+        raise CorpusError("no timed paragraphs (TTML's <p>, YouTube's <text start=…>) in this XML")
+    return sorted(out, key=_start)
+
+
+def _ttml_times(el) -> tuple[float | None, float | None]:
+    """A TTML paragraph's begin and end, or its first word's begin and last word's end (Apple
+    Podcasts may time only the words)."""
+    timed = [{_local(k): v for k, v in e.attrib.items()} for e in el.iter()]
+    begins = [a["begin"] for a in timed if "begin" in a]
+    t0 = _clock(begins[0]) if begins else None
+    ends = [a for a in timed if "end" in a]
+    if ends:
+        return t0, _clock(ends[0]["end"] if "end" in timed[0] else ends[-1]["end"])
+    if t0 is not None and "dur" in timed[0]:
+        return t0, t0 + (_clock(timed[0]["dur"]) or 0.0)
+    return t0, None
+
+
+def _element_text(el) -> str:
+    """An element's text; `<br/>` and the boundary between two word spans with nothing between them
+    (Apple Podcasts writes a sentence as touching word spans) read as a space."""
+    parts = [el.text or ""]
+    children = list(el)
+    for i, child in enumerate(children):
+        parts.append(" " if _local(child.tag) == "br" else _element_text(child))
+        tail = child.tail or ""
+        if not tail and i + 1 < len(children) and _local(child.tag) == "span" == _local(children[i + 1].tag):
+            tail = " "
+        parts.append(tail)
+    return "".join(parts)
+
+
+# Column names of transcript tables, as tools write them
+_TEXT_COLUMNS = (
+    "text",
+    "transcript",
+    "content",
+    "body",
+    "sentence",
+    "utterance",
+    "caption",
+    "subtitle",
+    "内容",
+    "文本",
+    "字幕",
+)
+_START_COLUMNS = (
+    "start",
+    "start_time",
+    "starttime",
+    "start time",
+    "begin",
+    "from",
+    "start_ms",
+    "startms",
+    "开始",
+    "开始时间",
+)
+_END_COLUMNS = ("end", "end_time", "endtime", "end time", "stop", "to", "end_ms", "endms", "结束", "结束时间")
+_SPEAKER_COLUMNS = ("speaker", "speaker_name", "speaker name", "name", "who", "说话人", "发言人")
+
+
+def _tsv(text: str) -> list[Cue]:
+    return _table(text, "\t")
+
+
+def _csv(text: str) -> list[Cue]:
+    try:
+        delimiter = csv.Sniffer().sniff(text[:4096], delimiters=",;\t|").delimiter
+    except csv.Error:
+        delimiter = ","
+    return _table(text, delimiter)
+
+
+def _table(text: str, delimiter: str) -> list[Cue]:
+    """A table with a header row (Whisper's .tsv: start, end and text in milliseconds; a .csv with a
+    text column, and maybe start, end and speaker columns: seconds, clock times or milliseconds)."""
+    rows = [r for r in csv.reader(io.StringIO(text), delimiter=delimiter) if any(c.strip() for c in r)]
+    if not rows:
+        raise CorpusError("the table is empty")
+    header = [c.strip().lower().lstrip("\ufeff") for c in rows[0]]
+
+    def column(names: tuple[str, ...]) -> int | None:
+        return next((header.index(n) for n in names if n in header), None)
+
+    at_text = column(_TEXT_COLUMNS)
+    if at_text is None:
+        raise CorpusError(f"no text column in the header ({', '.join(header[:8])}); name it text or transcript")
+    at_start, at_end, at_speaker = column(_START_COLUMNS), column(_END_COLUMNS), column(_SPEAKER_COLUMNS)
+
+    def cell(row: list[str], at: int | None) -> str:
+        return row[at].strip() if at is not None and at < len(row) else ""
+
+    body = rows[1:]
+    times = [cell(r, at) for r in body for at in (at_start, at_end) if cell(r, at)]
+    in_ms = any("ms" in header[at] for at in (at_start, at_end) if at is not None) or (
+        bool(times) and all(t.isdigit() for t in times) and max(map(int, times)) > _MS_ABOVE
+    )
+    in_ms |= header[:3] == ["start", "end", "text"] and all(t.isdigit() for t in times)  # Whisper's .tsv
+
+    def when(value: str) -> float | None:
+        if not value:
+            return None
+        seconds = _clock(value)
+        return seconds / 1000 if in_ms and seconds is not None and ":" not in value else seconds
+
+    out = []
+    for row in body:
+        spoken, speaker = _split_speaker(cell(row, at_text), cell(row, at_speaker) or None)
+        out.append(Cue(when(cell(row, at_start)), when(cell(row, at_end)), spoken, speaker))
+    return sorted(out, key=_start)
+
+
+_CJK = re.compile(r"[\u3400-\u9fff]")
+# Whole numbers above this are milliseconds (a transcript in whole seconds this long would run 5.5 hours)
+_MS_ABOVE = 20_000
+# Keys under which JSON transcripts keep a cue's text, times and speaker, as tools write them
+_TEXT_KEYS = (
+    "text",
+    "body",
+    "transcript",
+    "content",
+    "utf8",
+    "value",
+    "sentence",
+    "caption",
+    "punctuated_word",
+    "word",
+)
+_PIECES_KEYS = ("segs", "elements", "sentences", "words", "alternatives")  # lists whose texts make up a cue's
+_START_KEYS = ("start", "startTime", "start_time", "begin", "tStartMs", "startMs", "start_ms", "ts", "offset")
+_END_KEYS = ("end", "endTime", "end_time", "stop", "tEndMs", "endMs", "end_ms", "end_ts")
+_DURATION_KEYS = ("dur", "duration", "dDurationMs", "durationMs", "duration_ms")
+_SPEAKER_KEYS = ("speaker", "speaker_name", "speakerName", "speaker_label", "speakerLabel", "who", "agent")
+
+
+def _json(text: str) -> list[Cue]:
+    """Segments of a speech-to-text tool's JSON: a list of objects carrying text, the one nearest the
+    top with more than one (segments, utterances, paragraphs rather than their words), times in
+    seconds or milliseconds, and speakers. A tool that wrote only words has them merged into
+    sentences; a JSON with a transcript string and no such list is one untimed cue."""
+    data = json.loads(text)
+    found = _cue_lists(data)
+    words = [(depth, items) for depth, items in found if _of_words(items)]
+    sentences = [(depth, items) for depth, items in found if not _of_words(items)]
+    whole = _transcript_string(data)
+    if many := [x for x in sentences if len(x[1]) > 1]:
+        items, merge = _nearest(many), False
+    elif words and sum(len(_json_text(x)) for x in _nearest(words)) >= len(whole) / 2:
+        items, merge = _nearest(words), True
+    elif whole:
+        return [Cue(None, None, whole)]
+    elif sentences:
+        items, merge = _nearest(sentences), False
+    else:
+        raise CorpusError("no transcript in this JSON (a list of segments with text, or a transcript field)")
+    in_ms = _in_milliseconds(items)
+    out = []
+    for item in items:
+        t0, t1 = _json_times(item, in_ms)
+        speaker = next((item[k] for k in _SPEAKER_KEYS if item.get(k) not in (None, "")), None)
+        if isinstance(speaker, int) or (isinstance(speaker, str) and len(speaker) <= 2):
+            speaker = f"Speaker {speaker}"  # diarisation's labels (0, 1, "A"): Speaker 0, Speaker A
+        spoken, speaker = _split_speaker(_json_text(item), speaker if isinstance(speaker, str) else None)
+        out.append(Cue(t0, t1, spoken, speaker))
+    if all(c.t0 is not None for c in out):  # items without a time (AWS's punctuation) keep their place
+        out.sort(key=_start)
+    return _merge_words(out) if merge else out
+
+
+def _nearest(lists: list[tuple[int, list[dict]]]) -> list[dict]:
+    """The list nearest the top of the document; of those, the longest."""
+    return min(lists, key=lambda x: (x[0], -len(x[1])))[1]
+
+
+def _cue_lists(data: object, depth: int = 0) -> list[tuple[int, list[dict]]]:
+    """(depth, list) of each list of objects with text in a JSON document."""
+    found: list[tuple[int, list[dict]]] = []
+    if depth > 8:
+        return found
+    if isinstance(data, list):
+        objects = [x for x in data if isinstance(x, dict)]
+        if objects and len(objects) == len(data) and any(_json_text(x) for x in objects[:50]):
+            found.append((depth, objects))
+        for x in data[:3]:  # the structure of a list shows in its first items
+            found += _cue_lists(x, depth + 1)
+    elif isinstance(data, dict):
+        for value in data.values():
+            found += _cue_lists(value, depth + 1)
+    return found
+
+
+def _json_text(item: dict) -> str:
+    for key in _TEXT_KEYS:
+        if isinstance(item.get(key), str):
+            return item[key]
+    for key in _PIECES_KEYS:  # json3's segs, Rev's elements, Deepgram's sentences, AWS's alternatives
+        pieces = item.get(key)
+        if isinstance(pieces, list) and pieces and all(isinstance(p, dict) for p in pieces):
+            texts = [_json_text(p) for p in pieces]
+            if key in ("segs", "elements"):  # these carry their own spaces
+                return "".join(texts)
+            return " ".join(t.strip() for t in texts if t.strip()) if key != "alternatives" else texts[0]
+    return ""
+
+
+def _of_words(items: list[dict]) -> bool:
+    """Whether a list's items are single words (a word-level timing), not segments or sentences:
+    most are one Latin word, or at most four Chinese characters, with no space inside."""
+    sample = [_json_text(x).strip() for x in items[:200]]
+    words = sum(bool(t) and " " not in t and len(t) <= (4 if _CJK.search(t) else 20) for t in sample)
+    return words >= 0.8 * max(1, len(sample))
+
+
+def _transcript_string(data: object, depth: int = 0) -> str:
+    """The longest transcript string of a JSON document (`text`, `transcript`), searched a few levels down."""
+    if depth > 5:
+        return ""
+    best = ""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if key in ("text", "transcript") and isinstance(value, str) and len(value.strip()) > len(best):
+                best = value.strip()
+            elif isinstance(value, dict | list):
+                best = max(best, _transcript_string(value, depth + 1), key=len)
+    elif isinstance(data, list):
+        for value in data[:3]:
+            best = max(best, _transcript_string(value, depth + 1), key=len)
+    return best
+
+
+def _json_times(item: dict, in_ms: bool) -> tuple[float | None, float | None]:
+    scale = 0.001 if in_ms else 1.0
+    if isinstance(offsets := item.get("offsets"), dict):  # whisper.cpp: milliseconds
+        return _number(offsets.get("from"), 0.001), _number(offsets.get("to"), 0.001)
+    stamp = item.get("timestamp") or item.get("timestamps")
+    if isinstance(stamp, list) and len(stamp) == 2:  # Hugging Face pipelines' chunks: [start, end]
+        return _number(stamp[0], 1.0), _number(stamp[1], 1.0)
+    if isinstance(stamp, dict):
+        return _number(stamp.get("from"), 1.0), _number(stamp.get("to"), 1.0)
+    t0 = next((_number(item[k], _scale(k, scale)) for k in _START_KEYS if k in item), None)
+    t1 = next((_number(item[k], _scale(k, scale)) for k in _END_KEYS if k in item), None)
+    if t1 is None and t0 is not None:
+        duration = next((_number(item[k], _scale(k, scale)) for k in _DURATION_KEYS if k in item), None)
+        t1 = t0 + duration if duration is not None else None
+    if t0 is None:  # Rev: the times of a monologue's first and last timed elements
+        for key in ("elements", "words"):
+            pieces = [p for p in item.get(key) or [] if isinstance(p, dict)]
+            timed = [_json_times(p, in_ms) for p in pieces]
+            timed = [t for t in timed if t[0] is not None]
+            if timed:
+                return timed[0][0], timed[-1][1]
+    return t0, t1
+
+
+def _scale(key: str, scale: float) -> float:
+    return 0.001 if key.endswith(("Ms", "_ms")) else scale
+
+
+def _number(value: object, scale: float) -> float | None:
+    """A JSON time (a number, or a string of one or of a clock time) in seconds."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int | float):
+        return value * scale
+    if isinstance(value, str):
+        try:
+            seconds = _clock(value)
+        except ValueError:
+            return None
+        return None if seconds is None else seconds * (scale if ":" not in value else 1.0)
+    return None
+
+
+def _in_milliseconds(items: list[dict]) -> bool:
+    """Whether a list's times are whole milliseconds (AssemblyAI) rather than seconds (Whisper)."""
+    values = [item[k] for item in items for k in ("start", "end") if k in item]
+    return (
+        bool(values) and all(isinstance(v, int) and not isinstance(v, bool) for v in values) and max(values) > _MS_ABOVE
+    )
+
+
+_CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff\u3000-\u303f\uff01-\uff5e]) (?=[\u3400-\u9fff\u3000-\u303f\uff01-\uff5e])")
+
+
+def _merge_words(words: list[Cue]) -> list[Cue]:
+    """Word-level cues joined into cues that end at a sentence end, a change of speaker or 200 characters."""
+    out: list[Cue] = []
+    run: list[Cue] = []
+
+    def flush() -> None:
+        if run:
+            spoken = " ".join(" ".join(c.text for c in run).split())
+            spoken = _CJK_GAP.sub("", re.sub(r" (?=[,.!?;:，。！？；：、])", "", spoken))
+            t0 = next((c.t0 for c in run if c.t0 is not None), None)
+            t1 = next((c.t1 for c in reversed(run) if c.t1 is not None), None)
+            out.append(Cue(t0, t1, spoken, run[0].speaker))
+            run.clear()
+
+    for cue in words:
+        if run and (cue.speaker != run[0].speaker or sum(len(c.text) for c in run) >= 200):
+            flush()
+        run.append(cue)
+        if re.search(r"[.!?。！？]['\"”’)]?\s*$", cue.text):
+            flush()
+    flush()
+    return out
 
 
 # Plain-text and Markdown transcripts whose lines mark turns: a header with a time, and maybe a name

@@ -1,0 +1,124 @@
+"""Transcripts kept in documents rather than text files: web pages (.html, .htm) and Word files
+(.docx), read to plain text with one line per paragraph, which rag.documents then reads like any
+transcript (metadata lines, speaker turns, passages). Offsets index that text, as they index a
+timed transcript's cue text.
+
+Both are read with the standard library: html.parser for pages (the text a reader sees, without
+scripts, styles, navigation and footers), and zipfile with xml.etree for the one part of a .docx that
+holds its paragraphs (python-docx would read the same part, through lxml).
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from html.parser import HTMLParser
+from io import BytesIO
+
+from .errors import CorpusError
+
+SUFFIXES = (".html", ".htm", ".docx")
+
+# Elements whose text is not the page's content; elements that start a new line
+_HIDDEN = {"script", "style", "noscript", "template", "svg", "nav", "footer", "aside", "form", "button", "select"}
+_HIDDEN |= {"iframe", "object", "canvas", "head"}
+_BLOCKS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6", "tr", "table", "section"}
+_BLOCKS |= {"article", "blockquote", "pre", "dt", "dd", "dl", "hr", "main", "header", "figure", "figcaption"}
+_BLOCKS |= {"details", "summary", "address", "body", "html"}
+_VOID = {"br", "hr", "img", "meta", "link", "input", "wbr", "source", "area", "base", "col", "embed", "track"}
+_CLOCK = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?$")
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = []
+        self.line: list[str] = []
+        self.hidden = 0  # depth inside elements whose text is left out
+        self.title = ""
+        self.heading = ""  # the first <h1>
+        self.open: dict[str, int] = {}  # title, h1, cite, time: where in the line their text began
+
+    def handle_starttag(self, tag: str, attrs) -> None:
+        if tag in _BLOCKS:
+            self._break()
+        if tag in _HIDDEN and tag not in _VOID:
+            self.hidden += 1
+        if tag in ("title", "h1", "cite", "time"):
+            self.open[tag] = len(self.line)
+
+    def handle_startendtag(self, tag: str, attrs) -> None:
+        if tag in _BLOCKS:
+            self._break()
+
+    def handle_endtag(self, tag: str) -> None:
+        if (at := self.open.pop(tag, None)) is not None and at <= len(self.line):
+            piece = " ".join("".join(self.line[at:]).split())
+            if tag == "title":
+                self.title = self.title or piece
+                del self.line[at:]  # in <head>: not the page's text
+            elif tag == "h1":
+                self.heading = self.heading or piece
+            elif tag == "cite":  # Podcasting 2.0's HTML transcripts: <cite>Name:</cite> <time>0:00</time> <p>…
+                self.line[at:] = [piece.rstrip(":：")]
+            elif tag == "time" and _CLOCK.match(piece):  # a turn's time, as rag.timed.turns reads it
+                self.line[at:] = [f" ({piece}) "]
+        if tag in _HIDDEN and tag not in _VOID and self.hidden:
+            self.hidden -= 1
+        if tag in _BLOCKS:
+            self._break()
+
+    def handle_data(self, data: str) -> None:
+        if not self.hidden or "title" in self.open:
+            self.line.append(data)
+
+    def _break(self) -> None:
+        line = " ".join("".join(self.line).split())
+        if line:
+            self.lines.append(line)
+        self.line = []
+        self.open = {tag: 0 for tag in self.open}  # an element open across a line break starts the new line
+
+    def text(self) -> str:
+        self._break()
+        return "\n".join(self.lines)
+
+
+def html_text(markup: str) -> tuple[str, str]:
+    """(the text of a web page, one line per block; its title: <title>, else the first <h1>)."""
+    page = _Page()
+    page.feed(markup)
+    page.close()
+    return page.text(), page.title or page.heading
+
+
+_W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+_DC = "{http://purl.org/dc/elements/1.1/}"
+
+
+def docx_text(data: bytes, name: str) -> tuple[str, str]:
+    """(the paragraphs of a Word file, one a line; the title its properties give, or "")."""
+    from xml.etree import ElementTree
+
+    try:
+        with zipfile.ZipFile(BytesIO(data)) as z:
+            body = ElementTree.fromstring(z.read("word/document.xml"))
+            core = z.read("docProps/core.xml") if "docProps/core.xml" in z.namelist() else None
+    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError) as e:
+        raise CorpusError(f"{name}: not a readable Word (.docx) file ({e})") from None
+    lines = []
+    for paragraph in body.iter(f"{_W}p"):
+        parts = []
+        for el in paragraph.iter():
+            if el.tag == f"{_W}t" and el.text:
+                parts.append(el.text)
+            elif el.tag == f"{_W}tab":
+                parts.append("\t")
+            elif el.tag in (f"{_W}br", f"{_W}cr"):
+                parts.append("\n")
+        lines.append("".join(parts))
+    title = ""
+    if core is not None:
+        found = ElementTree.fromstring(core).find(f"{_DC}title")
+        title = (found.text or "").strip() if found is not None else ""
+    return "\n".join(lines), title

@@ -1,0 +1,408 @@
+"""Transcripts as tools write them beyond SRT, WebVTT, Whisper JSON, text and Markdown: other subtitle
+and timed-text formats, tables, the JSON of speech-to-text services, web pages, Word files, and text in
+legacy encodings. Each is read to the same text, times and speakers, then searched and quoted."""
+
+import json
+import re
+import zipfile
+
+import pytest
+
+from rag.documents import corpus_files, load
+from rag.engine import Engine
+from rag.errors import CorpusError
+from rag.index import stale_sources
+from rag.indexing import build
+
+# One short exchange, written by many tools. Every reader must give these sentences, in order.
+LINES = [
+    ("Amit", 0.0, 4.5, "The floor space index decides how tall a building may be."),
+    ("Alex", 4.5, 9.25, "So Mumbai chose a very low one in the sixties?"),
+    ("Amit", 9.25, 15.0, "Yes, and that is why rents there are so high."),
+]
+
+
+def _clock(t: float, sep: str = ".", hours: str = "02") -> str:
+    h, rest = divmod(t, 3600)
+    m, s = divmod(rest, 60)
+    return f"{int(h):{hours}}:{int(m):02}:{int(s):02}{sep}{round((s % 1) * 1000):03}"
+
+
+def _words(text: str, t0: float, t1: float) -> list[tuple[str, float, float]]:
+    words = text.split()
+    step = (t1 - t0) / len(words)
+    return [(w, round(t0 + i * step, 3), round(t0 + (i + 1) * step, 3)) for i, w in enumerate(words)]
+
+
+ASS_ITALIC = "{\\i1}"  # an override block, not text
+
+
+def _ass_break(text: str) -> str:
+    return text.replace(", ", ",\\N", 1)  # a hard line break inside the cue
+
+
+def render(lines: list[tuple[str, float, float, str]]) -> dict[str, str]:
+    """The exchange `lines` as each format writes it (YouTube's json3 is saved as .json)."""
+    return {
+        "youtube.sbv": "\n\n".join(f"{_clock(a, '.', '')},{_clock(b, '.', '')}\n{who}: {t}" for who, a, b, t in lines),
+        "lyrics.lrc": "[ti:FSI]\n[ar:The Show]\n"
+        + "\n".join(f"[{int(a // 60):02}:{a % 60:05.2f}]{who}: {t}" for who, a, _, t in lines),
+        "subs.ass": "[Script Info]\nTitle: FSI\n\n[V4+ Styles]\nFormat: Name, Fontname, Fontsize\nStyle: Default,Arial,20\n\n"
+        "[Events]\nFormat: Layer, Start, End, Style, Name, MarginL, MarginR, MarginV, Effect, Text\n"
+        + "\n".join(
+            f"Dialogue: 0,{_clock(a, '.', '')[:-1]},{_clock(b, '.', '')[:-1]},Default,{who},0,0,0,,{ASS_ITALIC}{_ass_break(t)}"
+            for who, a, b, t in lines
+        ),
+        # Apple Podcasts: sentences of touching word spans, speakers as ttm:agent
+        "apple.ttml": '<?xml version="1.0" encoding="UTF-8"?>\n<tt xmlns="http://www.w3.org/ns/ttml" '
+        'xmlns:ttm="http://www.w3.org/ns/ttml#metadata" xmlns:podcasts="http://podcasts.apple.com/transcript-ttml-internal">'
+        "<body><div>"
+        + "".join(
+            f'<p begin="{a}" end="{b}" ttm:agent="{who}"><span podcasts:unit="sentence">'
+            + "".join(f'<span podcasts:unit="word" begin="{x}" end="{y}">{w}</span>' for w, x, y in _words(t, a, b))
+            + "</span></p>"
+            for who, a, b, t in lines
+        )
+        + "</div></body></tt>",
+        "captions.dfxp": '<tt xmlns="http://www.w3.org/ns/ttml" xmlns:ttm="http://www.w3.org/ns/ttml#metadata">'
+        '<head><metadata><ttm:agent xml:id="a1"><ttm:name>Amit</ttm:name></ttm:agent></metadata></head><body><div>'
+        + "".join(
+            f'<p begin="{_clock(a)}" end="{_clock(b)}"{" ttm:agent=" + chr(34) + "a1" + chr(34) if who == "Amit" else ""}>'
+            f"{t.replace(', ', ',<br/>', 1)}</p>"
+            for who, a, b, t in lines
+        )
+        + "</div></body></tt>",
+        "youtube_srv1.xml": '<?xml version="1.0" encoding="utf-8" ?><transcript>'
+        + "".join(f'<text start="{a}" dur="{b - a}">{t.replace("that", "th&amp;#97;t")}</text>' for _, a, b, t in lines)
+        + "</transcript>",
+        "youtube_srv3.xml": '<?xml version="1.0" encoding="utf-8" ?><timedtext format="3"><body>'
+        + "".join(f'<p t="{int(a * 1000)}" d="{int((b - a) * 1000)}">{t}</p>' for _, a, b, t in lines)
+        + "</body></timedtext>",
+        "whisper.tsv": "start\tend\ttext\n"
+        + "".join(f"{int(a * 1000)}\t{int(b * 1000)}\t{t}\n" for _, a, b, t in lines),
+        "descript.csv": "Speaker,Start Time,End Time,Transcript\n"
+        + "".join(f'{who},{_clock(a)},{_clock(b)},"{t}"\n' for who, a, b, t in lines),
+        "podcasting20.json": json.dumps(
+            {
+                "version": "1.0.0",
+                "segments": [
+                    {"speaker": who, "startTime": x, "endTime": y, "body": w}
+                    for who, a, b, t in lines
+                    for w, x, y in _words(t, a, b)
+                ],
+            }
+        ),
+        "whisper_cpp.json": json.dumps(
+            {
+                "systeminfo": "AVX = 1",
+                "transcription": [
+                    {
+                        "timestamps": {"from": _clock(a, ","), "to": _clock(b, ",")},
+                        "offsets": {"from": int(a * 1000), "to": int(b * 1000)},
+                        "text": f" {t}",
+                    }
+                    for _, a, b, t in lines
+                ],
+            }
+        ),
+        "assemblyai.json": json.dumps(
+            {
+                "id": "x",
+                "text": " ".join(t for *_, t in lines),
+                "utterances": [
+                    {
+                        "speaker": "A" if who == "Amit" else "B",
+                        "start": int(a * 1000) + 30000,
+                        "end": int(b * 1000) + 30000,
+                        "text": t,
+                    }
+                    for who, a, b, t in lines
+                ],
+                "words": [{"text": w, "start": int(x * 1000)} for _, a, b, t in lines for w, x, _ in _words(t, a, b)],
+            }
+        ),
+        "deepgram.json": json.dumps(
+            {
+                "metadata": {"duration": 15.0},
+                "results": {
+                    "channels": [
+                        {
+                            "alternatives": [
+                                {
+                                    "transcript": " ".join(t for *_, t in lines),
+                                    "words": [
+                                        {"word": w.lower().strip(",.?"), "punctuated_word": w, "start": x, "end": y}
+                                        for _, a, b, t in lines
+                                        for w, x, y in _words(t, a, b)
+                                    ],
+                                    "paragraphs": {
+                                        "paragraphs": [
+                                            {
+                                                "speaker": 0 if who == "Amit" else 1,
+                                                "start": a,
+                                                "end": b,
+                                                "sentences": [{"text": t, "start": a, "end": b}],
+                                            }
+                                            for who, a, b, t in lines
+                                        ]
+                                    },
+                                }
+                            ]
+                        }
+                    ]
+                },
+            }
+        ),
+        # AWS Transcribe without audio segments: words and punctuation as items
+        "aws.json": json.dumps(
+            {
+                "jobName": "x",
+                "results": {
+                    "transcripts": [{"transcript": " ".join(t for *_, t in lines)}],
+                    "items": [
+                        item
+                        for who, a, b, t in lines
+                        for w, x, y in _words(t, a, b)
+                        for item in (
+                            [
+                                {
+                                    "start_time": str(x),
+                                    "end_time": str(y),
+                                    "alternatives": [{"content": w.rstrip(",.?")}],
+                                    "type": "pronunciation",
+                                }
+                            ]
+                            + (
+                                [{"alternatives": [{"content": w[-1]}], "type": "punctuation"}]
+                                if w[-1] in ",.?"
+                                else []
+                            )
+                        )
+                    ],
+                },
+            }
+        ),
+        "rev.json": json.dumps(
+            {
+                "monologues": [
+                    {
+                        "speaker": 0,
+                        "speaker_name": who,
+                        "elements": [
+                            e
+                            for i, (w, x, y) in enumerate(_words(t, a, b))
+                            for e in ([{"type": "punct", "value": " "}] if i else [])
+                            + [{"type": "text", "value": w, "ts": x, "end_ts": y}]
+                        ],
+                    }
+                    for who, a, b, t in lines
+                ]
+            }
+        ),
+        "youtube_json3.json": json.dumps(
+            {
+                "events": [
+                    {"tStartMs": int(a * 1000), "dDurationMs": int((b - a) * 1000), "segs": [{"utf8": t}]}
+                    for _, a, b, t in lines
+                ]
+            }
+        ),
+        "hf_chunks.json": json.dumps(
+            {
+                "text": " ".join(t for *_, t in lines),
+                "chunks": [{"timestamp": [a, b], "text": t} for _, a, b, t in lines],
+            }
+        ),
+        "podcast20.html": "<html><head><title>FSI, explained</title></head><body>"
+        + "".join(
+            f"<cite>{who}:</cite>\n<time>{int(a // 60)}:{int(a % 60):02}</time>\n<p>{t}</p>\n" for who, a, _, t in lines
+        )
+        + "</body></html>",
+    }
+
+
+FORMATS = render(LINES)
+TIMED = {name for name in FORMATS if not name.endswith((".html", ".lrc"))}  # formats that carry end times
+
+
+@pytest.mark.parametrize("name", sorted(FORMATS))
+def test_each_format_gives_the_sentences_in_order_with_their_times(tmp_path, name):
+    path = tmp_path / name
+    path.write_text(FORMATS[name], "utf-8")
+    doc = load(path)
+    flat = " ".join(doc.text.split())
+    at = [flat.find(t) for *_, t in LINES]
+    assert -1 not in at and at == sorted(at), flat
+    starts = [s.t0 for s in doc.segments]
+    assert starts == sorted(starts) and starts[0] is not None
+    offset = 30.0 if name == "assemblyai.json" else 0.0  # its times run from 30 s, in milliseconds
+    precision = 0.5 if name.endswith(".html") else 0.02  # a page's <time> gives whole seconds
+    assert any(abs(t0 - (9.25 + offset)) < precision for t0 in starts if t0 is not None), starts
+    if name in TIMED:
+        assert max(s.t1 for s in doc.segments) == pytest.approx(15.0 + offset, abs=0.02)
+
+
+@pytest.mark.parametrize(
+    "name,speakers",
+    [
+        ("youtube.sbv", {"Amit", "Alex"}),
+        ("subs.ass", {"Amit", "Alex"}),
+        ("apple.ttml", {"Amit", "Alex"}),
+        ("captions.dfxp", {"Amit", None}),
+        ("descript.csv", {"Amit", "Alex"}),
+        ("podcasting20.json", {"Amit", "Alex"}),
+        ("assemblyai.json", {"Speaker A", "Speaker B"}),
+        ("deepgram.json", {"Speaker 0", "Speaker 1"}),
+        ("podcast20.html", {"Amit", "Alex"}),
+    ],
+)
+def test_speakers_are_read_where_the_format_names_them(tmp_path, name, speakers):
+    path = tmp_path / name
+    path.write_text(FORMATS[name], "utf-8")
+    assert {s.speaker for s in load(path).segments} == speakers
+
+
+def test_word_level_output_is_merged_into_sentences(tmp_path):
+    for name in ("podcasting20.json", "aws.json"):
+        path = tmp_path / name
+        path.write_text(FORMATS[name], "utf-8")
+        doc = load(path)
+        assert len(doc.segments) == len(LINES), name
+        assert doc.text.split("\n")[2] == LINES[2][3]  # punctuation items join their word
+
+
+def test_a_page_or_word_file_is_read_as_text_with_its_title(tmp_path):
+    page = tmp_path / "episode-12.html"
+    page.write_text(
+        "<!doctype html><html><head><title>Ep. 12 &amp; the FSI</title><script>var t = 1;</script></head>"
+        "<body><nav><a href='/'>Home</a></nav><article><h2>Transcript</h2><p>The floor space index decides "
+        "how tall a building may be.</p><p>Rents follow from it.</p></article><footer>© 2024</footer></body></html>",
+        "utf-8",
+    )
+    doc = load(page)
+    assert doc.title == "Ep. 12 & the FSI"
+    assert "var t" not in doc.text and "Home" not in doc.text and "2024" not in doc.text
+    assert "The floor space index decides how tall a building may be.\nRents follow from it." in doc.text
+
+    word = tmp_path / "interview.docx"
+    with zipfile.ZipFile(word, "w") as z:
+        w = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
+        paragraphs = "".join(
+            f"<w:p><w:r><w:t>{who}  {int(a // 60)}:{int(a % 60):02}</w:t></w:r></w:p>"
+            f"<w:p><w:r><w:t xml:space='preserve'>{t[:20]}</w:t></w:r><w:r><w:t>{t[20:]}</w:t></w:r></w:p>"
+            for who, a, _, t in LINES
+        )
+        z.writestr("word/document.xml", f"<w:document {w}><w:body>{paragraphs}</w:body></w:document>")
+        z.writestr(
+            "docProps/core.xml",
+            '<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties" '
+            'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>FSI interview</dc:title></cp:coreProperties>',
+        )
+    doc = load(word)
+    assert doc.title == "FSI interview"
+    assert [s.speaker for s in doc.segments] == ["Amit", "Alex", "Amit"]  # Otter's "Name  0:03" turns
+    assert [doc.text[s.start : s.end] for s in doc.segments] == [t for *_, t in LINES]
+    (tmp_path / "fake.docx").write_bytes(b"not a zip at all")
+    with pytest.raises(CorpusError, match=r"fake.docx: not a readable Word \(.docx\) file"):
+        load(tmp_path / "fake.docx")
+
+
+@pytest.mark.parametrize(
+    "encoding,text",
+    [
+        ("gb18030", "亚马逊内部做过一个大模型，代号是Q，这个项目前后一年就宣告失败了。"),
+        ("big5", "亞馬遜內部做過一個大模型，代號是Q，這個項目前後一年就宣告失敗了。"),
+        ("cp1252", "It\u2019s the \u201cfloor space index\u201d \u2014 na\u00efve rules, caf\u00e9 rents."),
+    ],
+)
+def test_text_in_a_legacy_encoding_is_decoded(tmp_path, encoding, text):
+    path = tmp_path / "episode.txt"
+    path.write_bytes(text.encode(encoding))
+    assert load(path).text == text
+
+
+def test_utf8_with_a_damaged_byte_keeps_its_utf8(tmp_path):
+    path = tmp_path / "episode.txt"
+    path.write_bytes("亚马逊的Q项目失败了。".encode() + b"\xff" + b" Rents are high.")
+    assert load(path).text == "亚马逊的Q项目失败了。\ufffd Rents are high."
+
+
+@pytest.mark.parametrize(
+    "name,content,reason",
+    [
+        ("notes.json", '{"version": 2, "tags": ["a", "b"]}', "no transcript in this JSON"),
+        ("feed.xml", "<rss><channel><title>x</title><p>not a cue</p></channel></rss>", "no timed paragraphs"),
+        ("table.csv", "id,title\n1,x\n", "no text column"),
+        ("bad.sbv", "hello\nworld\n", "does not start with"),
+        ("bad.lrc", "just a line\n", "has no [mm:ss.xx] time"),
+        ("bad.ttml", "<tt><body><p begin=", "not a valid TTML transcript"),
+    ],
+)
+def test_a_file_that_is_not_a_transcript_is_named_with_the_reason(tmp_path, name, content, reason):
+    path = tmp_path / name
+    path.write_text(content, "utf-8")
+    with pytest.raises(CorpusError, match=f"{re.escape(name)}: .*{re.escape(reason)}"):
+        load(path)
+
+
+def test_a_folder_of_every_format_builds_and_answers_with_quotes_from_each(tmp_path_factory, embedder):
+    folder = tmp_path_factory.mktemp("formats")
+    facts = {  # one fact per file, asked for below; every file also carries the shared exchange
+        "youtube.sbv": (
+            "The ferry to Elephanta leaves every half hour from the Gateway.",
+            "How often does the ferry to Elephanta leave?",
+        ),
+        "apple.ttml": (
+            "Chawls were built for mill workers in the nineteen twenties.",
+            "Who were the chawls built for?",
+        ),
+        "whisper.tsv": (
+            "The metro line three runs underground from Colaba to Seepz.",
+            "Where does metro line three run?",
+        ),
+        "assemblyai.json": (
+            "Dabbawalas deliver two hundred thousand lunch boxes a day.",
+            "How many lunch boxes do dabbawalas deliver?",
+        ),
+        "podcast20.html": (
+            "The sea link cut the drive from Bandra to Worli to ten minutes.",
+            "How long is the drive from Bandra to Worli on the sea link?",
+        ),
+    }
+    for name, (fact, _) in facts.items():
+        # the fact is the exchange's last line
+        (folder / name).write_text(render([*LINES[:2], (*LINES[2][:3], fact)])[name], "utf-8")
+    (folder / "cover.jpg").write_bytes(b"\xff\xd8\xff")  # not a transcript: not read at all
+    assert [p.name for p in corpus_files(folder)] == sorted(facts)
+    report = build(folder, tmp_path_factory.mktemp("idx") / "idx", embedder)
+    assert not report.skipped and set(report.index.manifest.sources) == set(facts)
+    assert stale_sources(report.index, folder) == {}  # each file's digest is of the text as read
+    engine = Engine(report.index, embedder)
+    for name, (fact, question) in facts.items():
+        answer = engine.ask(question)
+        assert not answer.abstained, question
+        c = answer.citations[0]
+        assert c.source == name and fact in report.index.texts[name][c.start : c.end + 1], (question, c.text)
+
+
+def test_short_chinese_segments_stay_segments_and_chinese_words_join_without_spaces(tmp_path):
+    segments = ["大家好", "今天聊聊大模型", "那十万卡集群呢？", "可能比预期的要更难。"]
+    path = tmp_path / "whisper_zh.json"
+    path.write_text(
+        json.dumps(
+            {
+                "text": "".join(segments),
+                "segments": [{"start": i, "end": i + 1, "text": t} for i, t in enumerate(segments)],
+            }
+        ),
+        "utf-8",
+    )
+    doc = load(path)
+    assert doc.text.split("\n") == segments and len(doc.segments) == 4
+    words = ["十万", "卡", "集群", "呢", "？", "可能", "更", "难", "。"]
+    path = tmp_path / "words_zh.json"
+    path.write_text(
+        json.dumps({"words": [{"text": w, "start": i * 300, "end": i * 300 + 250} for i, w in enumerate(words)]}),
+        "utf-8",
+    )
+    assert load(path).text == "十万卡集群呢？\n可能更难。"

@@ -22,7 +22,7 @@ from . import markup, timed
 from .errors import CorpusError
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
-SUFFIXES = TEXT_SUFFIXES + timed.SUFFIXES + markup.SUFFIXES  # timed formats: rag.timed; pages, Word: rag.markup
+SUFFIXES = TEXT_SUFFIXES + timed.SUFFIXES + markup.SUFFIXES  # timed formats: rag.timed; pages, Word, PDF: rag.markup
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _CJK_PUNCT = "\u3000-\u303f\uff01-\uff0f\uff1a-\uff20\u2018-\u201f\u2026\u2014"
@@ -299,16 +299,17 @@ def load(path: Path) -> Document:
     A sidecar is a JSON object; `title`, `show`, `date`, `speakers`, `url` and `audio` (a URL that
     citations of timed transcripts link to at their time) are the fields the product shows, and any
     other field is kept as metadata. Its values win over the file's header. Timed formats (subtitles,
-    timed-text XML, tables, speech-to-text JSON) are read by rag.timed, web pages and Word files by
-    rag.markup.
+    timed-text XML, tables, speech-to-text JSON) are read by rag.timed, web pages, Word files and
+    PDFs by rag.markup.
     """
     suffix = path.suffix.lower()
-    if suffix == ".docx":
-        text, title = markup.docx_text(read_bytes(path), path.name)
-        doc = _titled(parse(path.name, text), title)
-    elif suffix in (".html", ".htm"):
-        text, title = markup.html_text(read_text(path))
-        doc = _titled(parse(path.name, text), title)
+    if suffix in markup.SUFFIXES:
+        if suffix in (".docx", ".pdf"):
+            read = markup.docx_text if suffix == ".docx" else markup.pdf_text
+            text, found = read(read_bytes(path), path.name)
+        else:
+            text, found = markup.html_text(read_text(path))
+        doc = _with_format_meta(parse(path.name, text), found)
     elif suffix in timed.SUFFIXES:
         text = read_text(path)
         text, segments = timed.join(timed.cues(path.name, text))
@@ -331,12 +332,15 @@ def load(path: Path) -> Document:
     return replace(doc, title=title or doc.title, titled=doc.titled or bool(title), meta={**doc.meta, **meta})
 
 
-def _titled(doc: Document, title: str) -> Document:
-    """A document with the title its file format gives (a page's <title>, a Word file's properties),
-    unless its own text gave one (a title from the file name gives way)."""
-    if not title or (doc.titled and doc.title != name_title(doc.source)):
-        return doc
-    return replace(doc, title=title, titled=True)
+def _with_format_meta(doc: Document, found: dict[str, str]) -> Document:
+    """A document with the title and date its file format gives (a page's <title> and publication
+    date, a Word file's properties), unless its own text gave them (a title from the file name gives way)."""
+    title = found.get("title", "")
+    if title and (not doc.titled or doc.title == name_title(doc.source)):
+        doc = replace(doc, title=title, titled=True)
+    if found.get("date") and "date" not in doc.meta:
+        doc = replace(doc, meta={**doc.meta, "date": found["date"]})
+    return doc
 
 
 def normalise(text: str, start: int = 0, end: int | None = None) -> Normalised:

@@ -1,15 +1,17 @@
-"""Transcripts kept in documents rather than text files: web pages (.html, .htm) and Word files
-(.docx), read to plain text with one line per paragraph, which rag.documents then reads like any
-transcript (metadata lines, speaker turns, passages). Offsets index that text, as they index a
-timed transcript's cue text.
+"""Transcripts kept in documents rather than text files: web pages (.html, .htm), Word files
+(.docx) and PDFs (.pdf), read to plain text with one line per paragraph or printed line, which
+rag.documents then reads like any transcript (metadata lines, speaker turns, passages). Offsets
+index that text, as they index a timed transcript's cue text.
 
-Both are read with the standard library: html.parser for pages (the text a reader sees, without
-scripts, styles, navigation and footers), and zipfile with xml.etree for the one part of a .docx that
-holds its paragraphs (python-docx would read the same part, through lxml).
+Pages are read with html.parser (the text a reader sees, without scripts, styles, navigation and
+footers), Word files with zipfile and xml.etree (the one part of a .docx that holds its paragraphs;
+python-docx would read the same part, through lxml), PDFs with pypdf (their text layer: a scanned PDF
+has none, and says so).
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import zipfile
 from html.parser import HTMLParser
@@ -17,7 +19,7 @@ from io import BytesIO
 
 from .errors import CorpusError
 
-SUFFIXES = (".html", ".htm", ".docx")
+SUFFIXES = (".html", ".htm", ".docx", ".pdf")
 
 # Elements whose text is not the page's content; elements that start a new line
 _HIDDEN = {"script", "style", "noscript", "template", "svg", "nav", "footer", "aside", "form", "button", "select"}
@@ -29,6 +31,14 @@ _VOID = {"br", "hr", "img", "meta", "link", "input", "wbr", "source", "area", "b
 _CLOCK = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?$")
 
 
+_DATE_META = {"article:published_time", "og:published_time", "date", "pubdate", "dc.date", "dcterms.date"}
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _day(value: str | None) -> str:
+    return m.group() if value and (m := _DAY.match(value.strip())) else ""
+
+
 class _Page(HTMLParser):
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
@@ -37,9 +47,15 @@ class _Page(HTMLParser):
         self.hidden = 0  # depth inside elements whose text is left out
         self.title = ""
         self.heading = ""  # the first <h1>
+        self.date = ""  # the page's publication date: its metadata, else its first <time datetime=…>
         self.open: dict[str, int] = {}  # title, h1, cite, time: where in the line their text began
 
     def handle_starttag(self, tag: str, attrs) -> None:
+        found = dict(attrs)
+        if tag == "meta" and (found.get("property") or found.get("name") or "").lower() in _DATE_META:
+            self.date = _day(found.get("content")) or self.date
+        elif tag == "time" and not self.date:
+            self.date = _day(found.get("datetime"))
         if tag in _BLOCKS:
             self._break()
         if tag in _HIDDEN and tag not in _VOID:
@@ -84,27 +100,29 @@ class _Page(HTMLParser):
         return "\n".join(self.lines)
 
 
-def html_text(markup: str) -> tuple[str, str]:
-    """(the text of a web page, one line per block; its title: <title>, else the first <h1>)."""
+def html_text(markup: str) -> tuple[str, dict[str, str]]:
+    """(the text of a web page, one line per block; its metadata: `title` from <title>, else the
+    first <h1>; `date` (YYYY-MM-DD) from its metadata or first <time datetime=…>, where it has them)."""
     page = _Page()
     page.feed(markup)
     page.close()
-    return page.text(), page.title or page.heading
+    meta = {"title": page.title or page.heading, "date": page.date}
+    return page.text(), {k: v for k, v in meta.items() if v}
 
 
 _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _DC = "{http://purl.org/dc/elements/1.1/}"
 
 
-def docx_text(data: bytes, name: str) -> tuple[str, str]:
-    """(the paragraphs of a Word file, one a line; the title its properties give, or "")."""
+def docx_text(data: bytes, name: str) -> tuple[str, dict[str, str]]:
+    """(the paragraphs of a Word file, one a line; its metadata: the `title` its properties give)."""
     from xml.etree import ElementTree
 
     try:
         with zipfile.ZipFile(BytesIO(data)) as z:
             body = ElementTree.fromstring(z.read("word/document.xml"))
             core = z.read("docProps/core.xml") if "docProps/core.xml" in z.namelist() else None
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError) as e:
+    except Exception as e:  # not a zip, no document part, damaged XML, an encrypted or unusual archive
         raise CorpusError(f"{name}: not a readable Word (.docx) file ({e})") from None
     lines = []
     for paragraph in body.iter(f"{_W}p"):
@@ -121,4 +139,35 @@ def docx_text(data: bytes, name: str) -> tuple[str, str]:
     if core is not None:
         found = ElementTree.fromstring(core).find(f"{_DC}title")
         title = (found.text or "").strip() if found is not None else ""
-    return "\n".join(lines), title
+    return "\n".join(lines), {"title": title} if title else {}
+
+
+# A line that is only a page number ("12", "- 12 -", "Page 3 of 40"), which a printed transcript repeats
+_PAGE_NUMBER = re.compile(r"^\s*(?:[-–—]\s*)?(?:page\s+)?\d{1,4}(?:\s*(?:/|of)\s*\d{1,4})?(?:\s*[-–—])?\s*$", re.I)
+
+
+def pdf_text(data: bytes, name: str) -> tuple[str, dict[str, str]]:
+    """(the text of a PDF's pages, their page-number lines left out; its metadata: the `title` of
+    its document information)."""
+    from pypdf import PdfReader
+
+    quiet = logging.getLogger("pypdf")  # its warnings about a damaged file: the reason below says it once
+    level = quiet.level
+    quiet.setLevel(logging.CRITICAL)
+    try:
+        reader = PdfReader(BytesIO(data))
+        if reader.is_encrypted:
+            raise CorpusError(f"{name}: the PDF is encrypted; save a copy without a password")
+        pages = [page.extract_text() or "" for page in reader.pages]
+        info = reader.metadata
+        title = str(info.title or "").strip() if info is not None else ""
+    except CorpusError:
+        raise
+    except Exception as e:  # pypdf's own errors, and what a damaged file makes its parser raise
+        raise CorpusError(f"{name}: not a readable PDF ({type(e).__name__}: {e})") from None
+    finally:
+        quiet.setLevel(level)
+    lines = [line for page in pages for line in page.splitlines() if not _PAGE_NUMBER.match(line)]
+    if not any(line.strip() for line in lines):
+        raise CorpusError(f"{name}: the PDF has no text layer (a scanned document?); nothing to read")
+    return "\n".join(lines), {"title": title} if title else {}

@@ -1,7 +1,7 @@
 """Timed transcripts read into the same offset-exact document model as plain text: SubRip (.srt),
 WebVTT (.vtt), YouTube SubViewer (.sbv), LRC (.lrc), SubStation Alpha (.ass, .ssa), TTML / DFXP and
 other timed-text XML (.ttml, .dfxp, .xml: Apple Podcasts, YouTube), tables (.tsv as Whisper writes
-it, .csv with a text column) and JSON from speech-to-text tools (.json: Whisper / WhisperX,
+it, .csv with a text column) and JSON from speech-to-text tools (.json, .jsonl: Whisper / WhisperX,
 whisper.cpp, Podcasting 2.0, AssemblyAI, Deepgram, AWS Transcribe, Rev, YouTube json3, Hugging Face
 chunks, or any list of objects that carry text).
 
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from .errors import CorpusError
 
-SUFFIXES = (".srt", ".vtt", ".json", ".sbv", ".lrc", ".ass", ".ssa", ".ttml", ".dfxp", ".xml", ".tsv", ".csv")
+SUFFIXES = (".srt", ".vtt", ".json", ".jsonl", ".sbv", ".lrc", ".ass", ".ssa", ".ttml", ".dfxp", ".xml", ".tsv", ".csv")
 # Who speaks, at the head of a cue or line: "[Amit Varma]: ", "【说话人0】", "说话人1：", "Guest: ", and a
 # caption's ">>" (a new speaker, unnamed, or named as in ">> ANNA: ").
 _SPEAKER_PREFIX = re.compile(
@@ -66,7 +66,7 @@ def cues(name: str, text: str) -> list[Cue]:
     """The cues of a timed file, by its extension (SUFFIXES)."""
     suffix = name.lower().rsplit(".", 1)[-1]
     readers = {"srt": _srt, "vtt": _vtt, "json": _json, "sbv": _sbv, "lrc": _lrc, "ass": _ass, "ssa": _ass}
-    readers |= {"ttml": _xml, "dfxp": _xml, "xml": _xml, "tsv": _tsv, "csv": _csv}
+    readers |= {"ttml": _xml, "dfxp": _xml, "xml": _xml, "tsv": _tsv, "csv": _csv, "jsonl": _jsonl}
     try:
         found = readers[suffix](text)
     except CorpusError as e:
@@ -400,7 +400,15 @@ def _json(text: str) -> list[Cue]:
     top with more than one (segments, utterances, paragraphs rather than their words), times in
     seconds or milliseconds, and speakers. A tool that wrote only words has them merged into
     sentences; a JSON with a transcript string and no such list is one untimed cue."""
-    data = json.loads(text)
+    return _json_cues(json.loads(text))
+
+
+def _jsonl(text: str) -> list[Cue]:
+    """JSON Lines: one segment object a line, read as a JSON list of them."""
+    return _json_cues([json.loads(line) for line in text.splitlines() if line.strip()])
+
+
+def _json_cues(data: object) -> list[Cue]:
     found = _cue_lists(data)
     words = [(depth, items) for depth, items in found if _of_words(items)]
     sentences = [(depth, items) for depth, items in found if not _of_words(items)]

@@ -274,13 +274,14 @@ def test_word_level_output_is_merged_into_sentences(tmp_path):
 def test_a_page_or_word_file_is_read_as_text_with_its_title(tmp_path):
     page = tmp_path / "episode-12.html"
     page.write_text(
-        "<!doctype html><html><head><title>Ep. 12 &amp; the FSI</title><script>var t = 1;</script></head>"
+        "<!doctype html><html><head><title>Ep. 12 &amp; the FSI</title><script>var t = 1;</script>"
+        '<meta property="article:published_time" content="2017-03-27T08:00:00Z"></head>'
         "<body><nav><a href='/'>Home</a></nav><article><h2>Transcript</h2><p>The floor space index decides "
         "how tall a building may be.</p><p>Rents follow from it.</p></article><footer>© 2024</footer></body></html>",
         "utf-8",
     )
     doc = load(page)
-    assert doc.title == "Ep. 12 & the FSI"
+    assert doc.title == "Ep. 12 & the FSI" and doc.meta["date"] == "2017-03-27"
     assert "var t" not in doc.text and "Home" not in doc.text and "2024" not in doc.text
     assert "The floor space index decides how tall a building may be.\nRents follow from it." in doc.text
 
@@ -406,3 +407,58 @@ def test_short_chinese_segments_stay_segments_and_chinese_words_join_without_spa
         "utf-8",
     )
     assert load(path).text == "十万卡集群呢？\n可能更难。"
+
+
+def _pdf(pages: list[list[str]], title: str = "") -> bytes:
+    """A PDF whose pages print these lines in Helvetica (a text layer, as exports have)."""
+    objects = ["<< /Type /Catalog /Pages 2 0 R >>", ""]
+    kids = []
+    for lines in pages:
+        content = "BT /F1 11 Tf 72 720 Td 14 TL " + " ".join(f"({line}) Tj T*" for line in lines) + " ET"
+        kids.append(len(objects) + 1)
+        objects.append(
+            f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents {len(objects) + 2} 0 R "
+            f"/Resources << /Font << /F1 {len(objects) + 3} 0 R >> >> >>"
+        )
+        objects.append(f"<< /Length {len(content)} >>\nstream\n{content}\nendstream")
+        objects.append("<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>")
+    objects[1] = f"<< /Type /Pages /Kids [{' '.join(f'{k} 0 R' for k in kids)}] /Count {len(kids)} >>"
+    objects.append(f"<< /Title ({title}) >>")
+    out, offsets = b"%PDF-1.4\n", []
+    for n, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += f"{n} 0 obj\n{body}\nendobj\n".encode("latin-1")
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    out += "".join(f"{o:010} 00000 n \n" for o in offsets).encode()
+    trailer = (
+        f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info {len(objects)} 0 R >>\nstartxref\n{xref}\n%%EOF\n"
+    )
+    return out + trailer.encode()
+
+
+def test_a_pdf_is_read_by_its_text_layer_without_page_numbers(tmp_path):
+    path = tmp_path / "transcript.pdf"
+    first = [
+        f"{who} ({int(a // 60):02}:{int(a % 60):02}):" if i % 2 == 0 else t for who, a, _, t in LINES for i in (0, 1)
+    ]
+    path.write_bytes(_pdf([first[:4] + ["1"], first[4:] + ["Page 2 of 2"]], title="FSI, a transcript"))
+    doc = load(path)
+    assert doc.title == "FSI, a transcript"
+    assert [doc.text[s.start : s.end] for s in doc.segments] == [t for *_, t in LINES]
+    assert [s.speaker for s in doc.segments] == ["Amit", "Alex", "Amit"] and "Page 2" not in doc.text
+    (tmp_path / "scan.pdf").write_bytes(_pdf([[]]))
+    with pytest.raises(CorpusError, match="scan.pdf: the PDF has no text layer"):
+        load(tmp_path / "scan.pdf")
+    (tmp_path / "broken.pdf").write_bytes(b"%PDF-1.4\nnot really")
+    with pytest.raises(CorpusError, match="broken.pdf: not a readable PDF"):
+        load(tmp_path / "broken.pdf")
+
+
+def test_json_lines_are_segments(tmp_path):
+    path = tmp_path / "segments.jsonl"
+    path.write_text(
+        "".join(json.dumps({"start": a, "end": b, "speaker": who, "text": t}) + "\n" for who, a, b, t in LINES), "utf-8"
+    )
+    doc = load(path)
+    assert doc.text.split("\n") == [t for *_, t in LINES] and doc.segments[1].speaker == "Alex"

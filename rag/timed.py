@@ -586,6 +586,10 @@ _PAREN_TURN = re.compile(
 _OTTER_TURN = re.compile(rf"^(?P<name>[^\d\s:：#>\[(（][^\n:：]{{0,40}}?)\s+(?P<t0>{_TIME})\s*$")
 _CONSOLE_TURN = re.compile(rf"^\[(?P<t0>{_TIME})\s*-->\s*(?P<t1>{_TIME})\]\s*(?P<rest>.*)$")
 _HEADING_TURN = re.compile(r"^#{1,6}\s*(?P<name>[^\n:：#]{1,40}?)\s*[:：]\s*(?P<rest>.*)$")
+# Zoom's "[Name] 10:01:23"; a time first: "00:00:05 Name: text", "[00:05] text", or alone on its
+# line, as a copied YouTube transcript writes it ("0:05" above each line)
+_BRACKET_TURN = re.compile(rf"^\[(?P<name>[^\]\n]{{1,40}})\]\s+(?P<t0>{_TIME})\s*$")
+_TIME_FIRST = re.compile(rf"^(?:\[(?P<t0>{_TIME})\]|[(（](?P<t0p>{_TIME})[)）]|(?P<t0b>{_TIME}))(?:\s+(?P<rest>.*))?$")
 _MD_HEADING = re.compile(r"^\s*#{1,6}\s")
 MIN_TURNS = 3  # lines that mark turns before a file is read as turns
 
@@ -600,19 +604,33 @@ def turns(lines: list[str]) -> list[Cue] | None:
     marks: list[tuple[int, str | None, float | None, float | None, str]] = []  # line, speaker, t0, t1, rest
     for i, line in enumerate(lines):
         line = line.strip()
-        if m := _PAREN_TURN.match(line) or _OTTER_TURN.match(line):
+        if m := _PAREN_TURN.match(line) or _OTTER_TURN.match(line) or _BRACKET_TURN.match(line):
             name = m.group("name").strip(" -–—*") or None
             marks.append((i, name, _seconds(m.group("t0")), None, m.groupdict().get("rest") or ""))
         elif m := _CONSOLE_TURN.match(line):
             marks.append((i, None, _seconds(m.group("t0")), _seconds(m.group("t1")), m.group("rest")))
+        elif m := _TIME_FIRST.match(line):
+            t0 = m.group("t0") or m.group("t0p") or m.group("t0b")
+            marks.append((i, None, _seconds(t0), None, m.group("rest") or ""))
         elif (m := _HEADING_TURN.match(line)) or (m := _SPEAKER_PREFIX.match(line)):
             name = m.group("name") if "name" in m.groupdict() else next((g for g in m.groups() if g), None)
             rest = m.group("rest") if "rest" in m.groupdict() else line[m.end() :]
             if name:
                 marks.append((i, name.strip(), None, None, rest))
+    # A timed line with no name may begin its text with one ("[00:00:05] Alice: Hello"): the speaker,
+    # where most such lines do (the file's convention) or where the name recurs, as untimed tags must.
+    bare = [m for m in marks if m[2] is not None and m[1] is None]
+    named = [(m, _SPEAKER_PREFIX.match(m[4]) if m in bare else None) for m in marks]
     tagged = [name for _, name, t0, _, _ in marks if t0 is None and name]
     recurring = {name for name in tagged if tagged.count(name) >= 2}
-    marks = [m for m in marks if m[2] is not None or m[1] in recurring]
+    said = [next(g for g in p.groups() if g).strip() for _, p in named if p]
+    convention = len(said) >= max(2, len(bare) / 2)
+    marks = []
+    for (i, name, t0, t1, rest), prefix in named:
+        if prefix and (convention or said.count(next(g for g in prefix.groups() if g).strip()) >= 2):
+            name, rest = next(g for g in prefix.groups() if g).strip(), rest[prefix.end() :]
+        if t0 is not None or name in recurring:
+            marks.append((i, name, t0, t1, rest))
     if len(marks) < MIN_TURNS:
         return None
     turn_lines = {m[0] for m in marks}

@@ -149,6 +149,42 @@ def test_otter_headers_and_whisper_console_lines(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    "name,text",
+    [
+        (
+            "bracketed.txt",
+            "[00:00:05] Alice: Hello, welcome.\n[00:00:09] Bob: Thanks for having me.\n[00:01:14] Alice: Rents?\n",
+        ),
+        (
+            "time_first.txt",
+            "00:00:05 Alice: Hello, welcome.\n00:00:09 Bob: Thanks for having me.\n00:01:14 Alice: Rents?\n",
+        ),
+        (
+            "zoom.txt",
+            "[Alice] 00:00:05\nHello, welcome.\n[Bob] 00:00:09\nThanks for having me.\n[Alice] 00:01:14\nRents?\n",
+        ),
+    ],
+)
+def test_a_time_at_the_head_of_a_line_marks_a_turn_and_a_recurring_name_after_it_the_speaker(tmp_path, name, text):
+    assert _cue_texts(load(_write(tmp_path, name, text))) == [
+        ("Hello, welcome.", 5.0, "Alice"),
+        ("Thanks for having me.", 9.0, "Bob"),
+        ("Rents?", 74.0, "Alice"),
+    ]
+
+
+def test_a_copied_youtube_transcript_has_each_time_on_its_own_line(tmp_path):
+    doc = load(
+        _write(tmp_path, "copied.txt", "0:00\nhello and welcome\n0:04\nto the show about cities\n1:02\nNote: rents\n")
+    )
+    assert _cue_texts(doc) == [
+        ("hello and welcome", 0.0, None),
+        ("to the show about cities", 4.0, None),
+        ("Note: rents", 62.0, None),
+    ]
+
+
 def test_tagged_lines_of_a_plain_text_transcript(tmp_path):
     doc = load(
         _write(

@@ -179,6 +179,8 @@ def parse(source: str, text: str) -> Document:
     body_from = 0
     if text.startswith("---\n") or text.startswith("---\r\n"):
         body_from = _front_matter(text, lines, meta)
+    else:
+        body_from = _header_fields(text, lines, meta)
     skip = set(range(body_from))
     in_people = False
     kept: list[int] = []  # header lines kept as text: the app's summary, if a transcript marker follows
@@ -464,6 +466,80 @@ def _front_matter(text: str, lines: list[tuple[int, int]], meta: dict) -> int:
         elif key and isinstance(meta.get(key), str):
             meta[key] += " " + line.strip()
     return 0  # no closing fence: not front matter
+
+
+# Fields of a header of `Key: value` lines, as transcript exports write them, and what each becomes
+_FIELDS = {
+    **dict.fromkeys(("title", "episode", "episode title", "标题", "节目标题", "本期标题", "题目"), "title"),
+    **dict.fromkeys(
+        ("date", "published", "publish date", "air date", "recorded", "日期", "发布日期", "发布时间"), "date"
+    ),
+    **dict.fromkeys(("show", "podcast", "series", "program", "节目", "播客", "栏目"), "show"),
+    **dict.fromkeys(("guest", "guests", "host", "hosts", "speaker", "speakers", "participants"), "speakers"),
+    **dict.fromkeys(("嘉宾", "主播", "主持人", "主持", "说话人", "发言人", "参与者", "主讲人"), "speakers"),
+    **dict.fromkeys(("url", "link", "source", "链接", "原文链接"), "url"),
+    **dict.fromkeys(("duration", "length", "时长"), "duration"),
+}
+_FIELD_LINE = re.compile(
+    r"^\s*(?:[-*]\s+)?\**([A-Za-z][A-Za-z ]{1,20}?|[\u4e00-\u9fff]{2,4})\**\s*[:：]\**\s*(\S.*?)\s*$"
+)
+_SENTENCE_END = re.compile(r"[.!?。！？…]$")
+_DAY_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y")
+
+
+def _header_fields(text: str, lines: list[tuple[int, int]], meta: dict) -> int:
+    """Read a header of `Key: value` lines at the top of a file (`Title:`, `Date:`, `Guest:`, `嘉宾：`,
+    `**Date:** …`; a Markdown `# title` may come first); return the body's first line. Two known
+    fields at least make a header, and a speaker's value must read as names (short, not a sentence):
+    a transcript that opens with "Host: Welcome to the show." has no header."""
+    found: dict = {}
+    last = fields = 0
+    for i, (start, end) in enumerate(lines[:_HEADER_LINES]):
+        line = text[start:end].strip()
+        if not line:
+            continue
+        if i == last == 0 and (m := _HEADING.match(line)):
+            found["title"] = m.group(1).strip()
+            last = i + 1
+            continue
+        m = _FIELD_LINE.match(line)
+        field = _FIELDS.get(m.group(1).strip().lower()) if m else None
+        if not m or not field or len(m.group(2)) > 200:
+            break
+        value = m.group(2).strip("* ")
+        if field == "speakers":
+            names = [n.strip() for n in re.split(r"[,，、;；&/]| and ", value) if n.strip()]
+            if not names or any(len(n) > 40 or _SENTENCE_END.search(n) for n in names):
+                break
+            found["speakers"] = [*found.get("speakers", []), *names]
+        elif field == "date":
+            if day := _day(value):
+                found["date"] = day
+            else:
+                found["published"] = value
+        else:
+            found.setdefault(field, value)
+        last, fields = i + 1, fields + 1
+    if fields < 2:
+        return 0
+    for key, value in found.items():
+        if key == "speakers":
+            meta["speakers"] = list(dict.fromkeys([*meta.get("speakers", []), *value]))
+        else:
+            meta.setdefault(key, value)
+    return last
+
+
+def _day(value: str) -> str:
+    """A written date as YYYY-MM-DD ("2024-03-05", "2024年3月5日", "March 5, 2024"), or ""."""
+    import datetime
+
+    for form in _DAY_FORMATS:
+        try:
+            return datetime.datetime.strptime(value.strip(), form).date().isoformat()
+        except ValueError:
+            continue
+    return ""
 
 
 def _first_words(text: str, limit: int = 40) -> str:

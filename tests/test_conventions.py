@@ -202,6 +202,43 @@ def test_tagged_lines_of_a_plain_text_transcript(tmp_path):
     ]
 
 
+@pytest.mark.parametrize(
+    "text,title,meta",
+    [
+        (
+            "Title: The cost of cities\nDate: March 5, 2024\nGuest: Jane Doe\nHost: Amit Varma\n\nWelcome to the show.\n",
+            "The cost of cities",
+            {"date": "2024-03-05", "speakers": ["Jane Doe", "Amit Varma"]},
+        ),
+        (
+            "标题：城市的成本\n日期：2024年3月5日\n嘉宾：张三、李四\n\n大家好，欢迎收听。\n",
+            "城市的成本",
+            {"date": "2024-03-05", "speakers": ["张三", "李四"]},
+        ),
+        (
+            "# The cost of cities\n\n**Date:** 2024/3/5\n**Podcast:** The Show\n\nWelcome to the show.\n",
+            "The cost of cities",
+            {"date": "2024-03-05", "show": "The Show"},
+        ),
+    ],
+)
+def test_a_header_of_key_value_lines_is_metadata_not_text(tmp_path, text, title, meta):
+    doc = load(_write(tmp_path, "export.txt", text))
+    assert doc.title == title and doc.meta == meta
+    assert doc.text[doc.regions[0][0] :].lstrip().startswith(("Welcome", "大家好"))
+
+
+def test_speaker_turns_at_the_top_are_not_a_header(tmp_path):
+    doc = load(
+        _write(
+            tmp_path,
+            "turns.txt",
+            "Host: Welcome to the show.\nGuest: Thanks for having me.\nHost: Rents?\nGuest: High.\n",
+        )
+    )
+    assert doc.meta == {} and [s.speaker for s in doc.segments] == ["Host", "Guest", "Host", "Guest"]
+
+
 def test_a_line_with_a_colon_is_text_unless_its_name_recurs(tmp_path):
     doc = load(
         _write(

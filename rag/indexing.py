@@ -44,7 +44,7 @@ from .index import (
     open_index,
     passage_speakers,
 )
-from .lexical import BM25, STOPWORDS, english_tokens, fold, is_chinese, tokenize, words
+from .lexical import BM25, STOPWORDS, Counts, english_tokens, fold, is_chinese, tokenize, words
 from .timed import Segment
 from .translate import (
     build_forward,
@@ -379,7 +379,7 @@ def _write_documents(
     if on_estimate and len(fresh) >= ESTIMATE_FROM:
         on_estimate(calibrate(fresh, embedder))
 
-    def fill(out_passages: np.ndarray, out_sentences: np.ndarray) -> None:
+    def fill(out_passages: _Rows, out_sentences: _Rows) -> None:
         """Write each wanted text's vector into its row, reused or embedded in batches."""
         split_at = len(passages)
 
@@ -549,14 +549,14 @@ def write(
     docs: Iterable[Document],
     passages: Iterable[Passage],
     sents: list[tuple[int, int, int, str]],
-    fill: Callable[[np.ndarray, np.ndarray], None],
+    fill: Callable[[_Rows, _Rows], None],
     changed: set[str] | None = None,
     milvus: stores.MilvusStore | None = None,
 ) -> None:
     """Write an index directory next to `dest`, then swap it in.
 
-    `fill(passage_vectors, sentence_vectors)` writes the vectors into two arrays mapped onto files
-    in the new directory, so the build never holds them in memory besides the FAISS index itself.
+    `fill(passage_rows, sentence_rows)` writes each vector into its row of a file in the new
+    directory (`_Rows`), so the build never holds them in memory besides the FAISS index itself.
 
     With a Milvus store (`manifest.store`), the rows of the passages of `changed` sources (None:
     all) are written to the collection before the swap, and rows the new index no longer has are
@@ -589,35 +589,37 @@ def write(
         with open(tmp / "sentences.jsonl", "w", encoding="utf-8") as f:
             for sentence in sents:
                 f.write(json.dumps(sentence, ensure_ascii=False) + "\n")
-        sentence_vectors = np.lib.format.open_memmap(
+        header = np.lib.format.open_memmap(  # writes the .npy header and sizes the file; rows come below
             tmp / "sentences.npy", mode="w+", dtype=np.float32, shape=(len(sents), manifest.dim)
-        )
-        _reserve(tmp / "sentences.npy")
+        ).offset
         raw = tmp / "passages.f32"  # scratch: the passage vectors until the store has them
+        raw.write_bytes(b"")
+        os.truncate(raw, len(passages) * manifest.dim * 4)
+        with _Rows(tmp / "sentences.npy", header, manifest.dim) as out_sentences, _Rows(raw, 0, manifest.dim) as out:
+            fill(out, out_sentences)
         passage_vectors = (
-            np.memmap(raw, dtype=np.float32, mode="w+", shape=(len(passages), manifest.dim))
+            np.memmap(raw, dtype=np.float32, mode="r", shape=(len(passages), manifest.dim))
             if passages
             else np.zeros((0, manifest.dim), np.float32)
         )
-        if passages:
-            _reserve(raw)
-        fill(passage_vectors, sentence_vectors)
-        sentence_vectors.flush()
         if spec.kind == "faiss":
             vector_index, manifest.ann, manifest.nprobe = make_vector_index(passage_vectors, manifest.dim)
             faiss.write_index(vector_index, str(tmp / "vectors.faiss"))
             del vector_index
-        tokens = [tokenize(p.text) for p in passages]
-        bm25 = BM25.build(tokens)
+        counts = Counts()  # each passage's term counts, compact: its tokens are not kept
+        for p in passages:
+            counts.add(tokenize(p.text))
+        bm25 = BM25.from_counts(counts)
         bm25.save(tmp / "bm25")
         glosses = build_glosses(bm25.vocab, STOPWORDS)
-        bm25_en = BM25.build(english_tokens(t, glosses) for t in tokens)
+        bm25_en = BM25.from_counts(counts.mapped(lambda term: english_tokens([term], glosses)))
         bm25_en.save(tmp / "bm25_en")
+        del counts
         keys = None
         if spec.kind == "milvus":
             milvus = milvus or stores.MilvusStore(spec, manifest.dim)
             keys = _write_milvus(milvus, manifest, docs, passages, passage_vectors, (bm25, bm25_en), changed)
-        del passage_vectors, sentence_vectors
+        del passage_vectors
         raw.unlink(missing_ok=True)
         folded = [fold(p.text) for p in passages]  # Traditional Chinese matches as Simplified
         words = set(bm25.vocab) | names_in_text(folded)
@@ -657,19 +659,33 @@ def write(
         milvus.flush()
 
 
-def _reserve(path: Path) -> None:
-    """Allocate a memory-mapped file's blocks now: writing through a mapping of a file the disk has no
-    room for kills the process with SIGBUS, where allocating fails with an OSError (ENOSPC)."""
-    if hasattr(os, "posix_fallocate"):
-        with open(path, "r+b") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size:
-                try:
-                    os.posix_fallocate(f.fileno(), 0, size)
-                except OSError as e:
-                    if e.errno in (errno.ENOSPC, errno.EDQUOT):
-                        raise
-                    # a file system that cannot allocate ahead (EOPNOTSUPP, EINVAL): write as before
+class _Rows:
+    """Vectors written into their rows of a file (float32, after `offset` bytes) with positional
+    writes: they go to the disk through the page cache, where a memory map's written pages would
+    count in the build's own memory. The file's blocks are allocated first, so that a full disk fails
+    here, with ENOSPC, and not halfway through embedding."""
+
+    def __init__(self, path: Path, offset: int, dim: int):
+        self.fd = os.open(path, os.O_WRONLY)
+        self.offset, self.row = offset, dim * 4
+        size = os.fstat(self.fd).st_size
+        if size and hasattr(os, "posix_fallocate"):
+            try:
+                os.posix_fallocate(self.fd, 0, size)
+            except OSError as e:
+                if e.errno in (errno.ENOSPC, errno.EDQUOT):
+                    os.close(self.fd)
+                    raise
+                # a file system that cannot allocate ahead (EOPNOTSUPP, EINVAL): write as before
+
+    def __setitem__(self, row: int, vector: np.ndarray) -> None:
+        os.pwrite(self.fd, np.ascontiguousarray(vector, dtype=np.float32).tobytes(), self.offset + row * self.row)
+
+    def __enter__(self) -> _Rows:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        os.close(self.fd)
 
 
 def _write_milvus(store, manifest, docs, passages, vectors, bm25s, changed) -> list[int]:

@@ -1,4 +1,4 @@
-"""Lexical search: Chinese-aware tokens scored with BM25 (bm25s).
+"""Lexical search: Chinese-aware tokens scored with BM25 (bm25s's Lucene variant and file format).
 
 Chinese is segmented with jieba in search mode (long words and their parts), Latin-script
 words are lower-cased whole, so names such as OpenAI or Sora stay exact terms. A second index
@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable
+from array import array
+from collections import Counter
+from collections.abc import Callable, Iterable
 from functools import cache
 from pathlib import Path
 
@@ -23,7 +25,7 @@ _TOKEN = re.compile(r"[a-z0-9]+(?:[.\-+][a-z0-9]+)*|[\u3400-\u9fff]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _METHOD = "lucene"  # bm25s's default; unmatched passages score 0
-_NO_TOKEN = "\x00"  # stands in for the tokens of a corpus that has none (tokens are never control characters)
+_K1, _B = 1.5, 0.75  # bm25s's defaults
 # Function words that carry no topic; jieba leaves them as single-character tokens.
 STOPWORDS = frozenset(
     "的 了 是 在 和 也 就 都 而 及 与 着 或 一个 没有 我们 你们 他们 它们 这个 那个 这些 那些 什么 怎么 为什么 "
@@ -101,40 +103,102 @@ def english_query(text: str, ignore: frozenset[str] = frozenset()) -> list[str]:
     return [stem(w) for w in latin if len(w) >= 3 and w not in STOPWORDS and w not in ignore]
 
 
+class Counts:
+    """How often each passage has each term, kept as two arrays of 4-byte integers while a build reads
+    its passages one at a time: 8 bytes a distinct term of a passage, where lists of token strings
+    cost some 70 bytes a token."""
+
+    def __init__(self) -> None:
+        self.ids: dict[str, int] = {}  # term -> its number, in order of first use
+        self.term = array("i")  # per passage, its distinct terms' numbers...
+        self.count = array("i")  # ...and how often it has each
+        self.ends = array("q")  # where each passage's terms end in `term`
+        self.lengths = array("q")  # tokens a passage has
+
+    def add(self, tokens: Iterable[str]) -> None:
+        counted = Counter(tokens)
+        for token, n in counted.items():
+            self.term.append(self.ids.setdefault(token, len(self.ids)))
+            self.count.append(n)
+        self.ends.append(len(self.term))
+        self.lengths.append(sum(counted.values()))
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def mapped(self, expand: Callable[[str], list[str]]) -> Counts:
+        """Each passage's terms, each replaced by the tokens `expand` gives for it (as often as it occurs)."""
+        out = Counts()
+        names = list(self.ids)
+        expansions = [Counter(expand(t)) for t in names]
+        start = 0
+        for end in self.ends:
+            counted: Counter[str] = Counter()
+            for j in range(start, end):
+                for token, n in expansions[self.term[j]].items():
+                    counted[token] += n * self.count[j]
+            out.add(counted.elements())
+            start = end
+        return out
+
+
 class BM25:
     """A BM25 index over passage texts, saved to and loaded from a folder.
 
-    bm25s builds and saves it. Loading reads bm25s's saved arrays (a CSC matrix of each term's
-    precomputed per-passage scores) with numpy instead of importing bm25s, whose import (scipy
-    among it) took 0.3 s, most of a CLI question's start-up. Only methods whose unmatched passages
-    score 0 are built, so a term's scores are its column and nothing else."""
+    It is bm25s's Lucene BM25 in bm25s's file format (indexes built by bm25s itself load alike),
+    built from term counts (`from_counts`) and read with numpy: importing bm25s (scipy among it)
+    took 0.3 s, most of a CLI question's start-up. Only methods whose unmatched passages score 0 are
+    built, so a term's scores are its column and nothing else."""
 
-    def __init__(self, vocab: dict[str, int], data, indices, indptr, num_docs: int, model=None):
+    def __init__(self, vocab: dict[str, int], data, indices, indptr, num_docs: int):
         # bm25s adds an empty token that owns no column; leave it out
         self.vocab = {t: j for t, j in vocab.items() if j < len(indptr) - 1}
         self._data, self._indices, self._indptr = data, indices, indptr
         self.num_docs = num_docs
-        self._model = model
 
     @classmethod
     def build(cls, tokens: Iterable[list[str]]) -> BM25:
         """An index of one token list per passage (`tokenize` or `english_tokens` of its text)."""
-        import bm25s
-        from bm25s.tokenization import Tokenized
+        counts = Counts()
+        for passage in tokens:
+            counts.add(passage)
+        return cls.from_counts(counts)
 
-        tokens = list(tokens)
-        if tokens and not any(tokens):  # bm25s needs one token somewhere; a query never produces this one
-            tokens = [[_NO_TOKEN]] + tokens[1:]
-        # Our own vocabulary, in sorted order: bm25s would number tokens in set order, which follows
-        # Python's hash seed, and the same corpus would give different index files on every build.
-        vocab = {t: i for i, t in enumerate(sorted({t for doc in tokens for t in doc}))}
-        model = bm25s.BM25(method=_METHOD)
-        model.index(Tokenized(ids=[[vocab[t] for t in doc] for doc in tokens], vocab=vocab), show_progress=False)
-        s = model.scores
-        return cls(vocab, s["data"], s["indices"], s["indptr"], int(s["num_docs"]), model)
+    @classmethod
+    def from_counts(cls, counts: Counts) -> BM25:
+        """The index bm25s builds with its Lucene method, in the arrays it saves (a CSC matrix: one
+        column per term, of its per-passage scores idf * tf / (tf + k1 * (1 - b + b * length / mean
+        length))), computed with numpy from term counts. bm25s's own builder takes every passage's
+        token list in memory. Terms are numbered in sorted order, so the same corpus gives the same files."""
+        n = len(counts)
+        names = sorted(counts.ids)
+        number = np.empty(len(names), dtype=np.int64)
+        number[[counts.ids[t] for t in names]] = np.arange(len(names))
+        terms = number[np.asarray(counts.term, dtype=np.int64)]
+        tf = np.asarray(counts.count, dtype=np.float32)
+        ends = np.asarray(counts.ends, dtype=np.int64)
+        rows = np.repeat(np.arange(n, dtype=np.int32), np.diff(ends, prepend=np.int64(0)))
+        lengths = np.asarray(counts.lengths, dtype=np.int64)
+        df = np.bincount(terms, minlength=len(names))
+        idf = np.array([math.log(1 + (n - d + 0.5) / (d + 0.5)) for d in df.tolist()], dtype=np.float32)
+        mean = lengths.mean() if n and lengths.any() else 1.0
+        norm = _K1 * ((1 - _B) + _B * lengths[rows] / mean)
+        scores = (idf[terms] * (tf / (norm + tf))).astype(np.float32)
+        order = np.lexsort((rows, terms))  # by term, then passage
+        indptr = np.zeros(len(names) + 1, dtype=np.int64)
+        np.cumsum(df, out=indptr[1:])
+        return cls(dict(zip(names, range(len(names)), strict=True)), scores[order], rows[order], indptr, n)
 
     def save(self, folder: Path) -> None:
-        self._model.save(str(folder), show_progress=False)
+        """Write the index as bm25s saves one (its arrays, vocabulary and parameters)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, values in (("data", self._data), ("indices", self._indices), ("indptr", self._indptr)):
+            np.save(folder / f"{name}.csc.index.npy", np.asarray(values), allow_pickle=False)
+        vocab = json.dumps(self.vocab, ensure_ascii=False, separators=(",", ":"))
+        (folder / "vocab.index.json").write_text(vocab, encoding="utf-8")
+        params = {"k1": _K1, "b": _B, "delta": 0.5, "method": _METHOD, "idf_method": _METHOD, "dtype": "float32"}
+        params |= {"int_dtype": "int32", "num_docs": self.num_docs, "backend": "numpy"}
+        (folder / "params.index.json").write_text(json.dumps(params, indent=4), encoding="utf-8")
 
     @classmethod
     def load(cls, folder: Path) -> BM25:

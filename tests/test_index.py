@@ -255,6 +255,33 @@ def test_ivf_recall_against_exact_search():
     assert ann == "ivf" and recall >= 0.95
 
 
+def test_bm25_from_term_counts_is_bm25s_lucene_bm25(engine):
+    """The index built from compact term counts holds the arrays bm25s builds from token lists, bit
+    for bit, and the gloss index built from mapped counts is the one built from glossed token lists."""
+    import bm25s
+    import numpy as np
+    from bm25s.tokenization import Tokenized
+
+    from rag.lexical import BM25, STOPWORDS, Counts, english_tokens, tokenize
+    from rag.translate import build_glosses
+
+    tokens = [tokenize(p.text) for p in engine.index.passages]
+    counts = Counts()
+    for passage in tokens:
+        counts.add(passage)
+    ours = BM25.from_counts(counts)
+    vocab = {t: i for i, t in enumerate(sorted({t for doc in tokens for t in doc}))}
+    model = bm25s.BM25(method="lucene")
+    model.index(Tokenized(ids=[[vocab[t] for t in doc] for doc in tokens], vocab=dict(vocab)), show_progress=False)
+    assert ours.vocab == vocab and ours.num_docs == len(tokens)
+    for name, theirs in (("_data", "data"), ("_indices", "indices"), ("_indptr", "indptr")):
+        assert np.array_equal(getattr(ours, name), model.scores[theirs]), name
+    glosses = build_glosses(ours.vocab, STOPWORDS)
+    mapped = BM25.from_counts(counts.mapped(lambda term: english_tokens([term], glosses)))
+    listed = BM25.build(english_tokens(t, glosses) for t in tokens)
+    assert mapped.vocab == listed.vocab and np.array_equal(mapped._data, listed._data)
+
+
 def test_passages_without_english_glosses_still_build(tmp_path, embedder):
     """Words that CC-CEDICT does not know and no Latin script: the gloss index has no tokens at all."""
     from rag.lexical import BM25

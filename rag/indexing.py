@@ -612,9 +612,11 @@ def write(
         bm25 = BM25.from_counts(counts)
         bm25.save(tmp / "bm25")
         glosses = build_glosses(bm25.vocab, STOPWORDS)
-        bm25_en = BM25.from_counts(counts.mapped(lambda term: english_tokens([term], glosses)))
-        bm25_en.save(tmp / "bm25_en")
+        glossed = counts.mapped(lambda term: english_tokens([term], glosses))
         del counts
+        bm25_en = BM25.from_counts(glossed)
+        bm25_en.save(tmp / "bm25_en")
+        del glossed
         keys = None
         if spec.kind == "milvus":
             milvus = milvus or stores.MilvusStore(spec, manifest.dim)

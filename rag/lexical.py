@@ -26,6 +26,7 @@ _CJK = re.compile(r"[\u3400-\u9fff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _METHOD = "lucene"  # bm25s's default; unmatched passages score 0
 _K1, _B = 1.5, 0.75  # bm25s's defaults
+_SLICE = 1 << 20  # term counts scored at a time
 # Function words that carry no topic; jieba leaves them as single-character tokens.
 STOPWORDS = frozenset(
     "的 了 是 在 和 也 就 都 而 及 与 着 或 一个 没有 我们 你们 他们 它们 这个 那个 这些 那些 什么 怎么 为什么 "
@@ -172,22 +173,25 @@ class BM25:
         token list in memory. Terms are numbered in sorted order, so the same corpus gives the same files."""
         n = len(counts)
         names = sorted(counts.ids)
-        number = np.empty(len(names), dtype=np.int64)
-        number[[counts.ids[t] for t in names]] = np.arange(len(names))
-        terms = number[np.asarray(counts.term, dtype=np.int64)]
-        tf = np.asarray(counts.count, dtype=np.float32)
+        number = np.empty(len(names), dtype=np.int32)
+        number[[counts.ids[t] for t in names]] = np.arange(len(names), dtype=np.int32)
+        terms = number[np.asarray(counts.term, dtype=np.int32)]
         ends = np.asarray(counts.ends, dtype=np.int64)
         rows = np.repeat(np.arange(n, dtype=np.int32), np.diff(ends, prepend=np.int64(0)))
         lengths = np.asarray(counts.lengths, dtype=np.int64)
         df = np.bincount(terms, minlength=len(names))
         idf = np.array([math.log(1 + (n - d + 0.5) / (d + 0.5)) for d in df.tolist()], dtype=np.float32)
-        mean = lengths.mean() if n and lengths.any() else 1.0
-        norm = _K1 * ((1 - _B) + _B * lengths[rows] / mean)
-        scores = (idf[terms] * (tf / (norm + tf))).astype(np.float32)
-        order = np.lexsort((rows, terms))  # by term, then passage
+        norm = _K1 * ((1 - _B) + _B * lengths / (lengths.mean() if n and lengths.any() else 1.0))
+        order = np.argsort(terms, kind="stable")  # by term, then passage (each passage's rows are in order)
+        count = np.frombuffer(counts.count, dtype=np.int32)
+        data = np.empty(len(terms), dtype=np.float32)
+        for i in range(0, len(terms), _SLICE):  # in slices: float64 temporaries of a slice, not of all
+            at = order[i : i + _SLICE]
+            tf = count[at].astype(np.float32)
+            data[i : i + len(at)] = idf[terms[at]] * (tf / (norm[rows[at]] + tf))
         indptr = np.zeros(len(names) + 1, dtype=np.int64)
         np.cumsum(df, out=indptr[1:])
-        return cls(dict(zip(names, range(len(names)), strict=True)), scores[order], rows[order], indptr, n)
+        return cls(dict(zip(names, range(len(names)), strict=True)), data, rows[order], indptr, n)
 
     def save(self, folder: Path) -> None:
         """Write the index as bm25s saves one (its arrays, vocabulary and parameters)."""

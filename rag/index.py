@@ -34,7 +34,6 @@ from .atomic import recover
 from .embedders import Embedder
 from .errors import CorpusError, IndexMismatchError, IndexMissingError, NotFoundError, UsageError
 from .lexical import BM25, fold, is_chinese
-from .timed import timing
 from .translate import stem
 
 if TYPE_CHECKING:
@@ -266,7 +265,7 @@ class Index:
 
     def timing(self, source: str, start: int, end: int) -> tuple[float | None, float | None, str | None]:
         """(start s, end s, speaker) of a span of a timed transcript; Nones for plain text."""
-        return timing(self.documents[source].get("segments", []), start, end)
+        return _timing(self.documents[source].get("segments", []), start, end)
 
     @cached_property
     def passage_speakers(self) -> list[frozenset[str]]:
@@ -565,6 +564,16 @@ def _check_types(manifest: Manifest) -> None:
 def _expect(name: str, value: object, kind: type) -> None:
     if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
         raise ValueError(f"{name} should be {kind.__name__}, not {type(value).__name__}")
+
+
+def _timing(segments: list, start: int, end: int) -> tuple[float | None, float | None, str | None]:
+    """(start time, end time, speaker) of characters [start, end) of a document with these segments
+    (`Segment.to_list` form); the speaker only when one person says all of it."""
+    inside = [s for s in segments if s[0] < end and s[1] > start]
+    if not inside:
+        return None, None, None
+    speakers = {s[4] for s in inside}
+    return inside[0][2], inside[-1][3], speakers.pop() if len(speakers) == 1 else None
 
 
 def stale_sources(index: Index, folder: Path) -> dict[str, str]:

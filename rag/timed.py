@@ -91,16 +91,6 @@ def join(found: list[Cue]) -> tuple[str, tuple[Segment, ...]]:
     return "\n".join(parts), tuple(segments)
 
 
-def timing(segments: list, start: int, end: int) -> tuple[float | None, float | None, str | None]:
-    """(start time, end time, speaker) of characters [start, end) of a document with these segments
-    (`Segment.to_list` form); the speaker only when one person says all of it."""
-    inside = [s for s in segments if s[0] < end and s[1] > start]
-    if not inside:
-        return None, None, None
-    speakers = {s[4] for s in inside}
-    return inside[0][2], inside[-1][3], speakers.pop() if len(speakers) == 1 else None
-
-
 def _split_speaker(text: str, speaker: str | None = None) -> tuple[str, str | None]:
     """A cue's text without markup or a speaker tag, and its speaker (the one given, or the tag's)."""
     text = _TAG.sub("", text).strip()
@@ -372,7 +362,6 @@ def _table(text: str, delimiter: str) -> list[Cue]:
     return sorted(out, key=_start)
 
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
 # Whole numbers above this are milliseconds (a transcript in whole seconds this long would run 5.5 hours)
 _MS_ABOVE = 20_000
 # Keys under which JSON transcripts keep a cue's text, times and speaker, as tools write them
@@ -477,7 +466,7 @@ def _of_words(items: list[dict]) -> bool:
     """Whether a list's items are single words (a word-level timing), not segments or sentences:
     most are one Latin word, or at most four Chinese characters, with no space inside."""
     sample = [_json_text(x).strip() for x in items[:200]]
-    words = sum(bool(t) and " " not in t and len(t) <= (4 if _CJK.search(t) else 20) for t in sample)
+    words = sum(bool(t) and " " not in t and len(t) <= (4 if _has_cjk(t) else 20) for t in sample)
     return words >= 0.8 * max(1, len(sample))
 
 
@@ -549,7 +538,23 @@ def _in_milliseconds(items: list[dict]) -> bool:
     )
 
 
-_CJK_GAP = re.compile(r"(?<=[\u3400-\u9fff\u3000-\u303f\uff01-\uff5e]) (?=[\u3400-\u9fff\u3000-\u303f\uff01-\uff5e])")
+def _has_cjk(text: str) -> bool:
+    return any("\u3400" <= ch <= "\u9fff" for ch in text)
+
+
+def _between_chinese(text: str) -> str:
+    """Text without the spaces between two Chinese characters or marks (words joined with spaces).
+    Written out: a regular expression over these ranges takes milliseconds to compile, at every import."""
+    kept = [
+        ch
+        for i, ch in enumerate(text)
+        if not (ch == " " and 0 < i < len(text) - 1 and _chinese_mark(text[i - 1]) and _chinese_mark(text[i + 1]))
+    ]
+    return "".join(kept)
+
+
+def _chinese_mark(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\u3000" <= ch <= "\u303f" or "\uff01" <= ch <= "\uff5e"
 
 
 def _merge_words(words: list[Cue]) -> list[Cue]:
@@ -560,7 +565,7 @@ def _merge_words(words: list[Cue]) -> list[Cue]:
     def flush() -> None:
         if run:
             spoken = " ".join(" ".join(c.text for c in run).split())
-            spoken = _CJK_GAP.sub("", re.sub(r" (?=[,.!?;:，。！？；：、])", "", spoken))
+            spoken = _between_chinese(re.sub(r" (?=[,.!?;:，。！？；：、])", "", spoken))
             t0 = next((c.t0 for c in run if c.t0 is not None), None)
             t1 = next((c.t1 for c in reversed(run) if c.t1 is not None), None)
             out.append(Cue(t0, t1, spoken, run[0].speaker))

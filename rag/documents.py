@@ -312,15 +312,23 @@ def load(path: Path) -> Document:
         else:
             text, found = markup.html_text(read_text(path))
         doc = _with_format_meta(parse(path.name, text), found)
-    elif suffix in timed.SUFFIXES:
-        text = read_text(path)
-        text, segments = timed.join(timed.cues(path.name, text))
-        title = name_title(path.name)
-        doc = Document(
-            path.name, title or _first_words(text), text, ((0, len(text)),), {}, titled=bool(title), segments=segments
-        )
     else:
-        doc = parse(path.name, read_text(path))
+        text = read_text(path)
+        kind = suffix[1:] if suffix in timed.SUFFIXES else timed.sniff(text)  # subtitles saved as .txt too
+        if kind:
+            text, segments = timed.join(timed.cues(path.name, text, kind))
+            title = name_title(path.name)
+            doc = Document(
+                path.name,
+                title or _first_words(text),
+                text,
+                ((0, len(text)),),
+                {},
+                titled=bool(title),
+                segments=segments,
+            )
+        else:
+            doc = parse(path.name, text)
     side = sidecar(path)
     if not side.is_file():
         return doc

@@ -62,9 +62,9 @@ def _start(cue: Cue) -> float:
     return cue.t0 if cue.t0 is not None else 0.0
 
 
-def cues(name: str, text: str) -> list[Cue]:
-    """The cues of a timed file, by its extension (SUFFIXES)."""
-    suffix = name.lower().rsplit(".", 1)[-1]
+def cues(name: str, text: str, kind: str | None = None) -> list[Cue]:
+    """The cues of a timed file, by its extension (SUFFIXES) or the `kind` its text shows (`sniff`)."""
+    suffix = kind or name.lower().rsplit(".", 1)[-1]
     readers = {"srt": _srt, "vtt": _vtt, "json": _json, "sbv": _sbv, "lrc": _lrc, "ass": _ass, "ssa": _ass}
     readers |= {"ttml": _xml, "dfxp": _xml, "xml": _xml, "tsv": _tsv, "csv": _csv, "jsonl": _jsonl}
     try:
@@ -77,6 +77,19 @@ def cues(name: str, text: str) -> list[Cue]:
     if not found:
         raise CorpusError(f"{name}: no cue with text")
     return found
+
+
+_SRT_CUE = re.compile(r"^\s*\d+\s*\n\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->", re.M)
+
+
+def sniff(text: str) -> str | None:
+    """ "vtt" or "srt" for a text file that holds subtitles (some tools save them as .txt), else None."""
+    head = text.lstrip("\ufeff \t\r\n")
+    if head.startswith("WEBVTT") and "-->" in head[:2000]:
+        return "vtt"
+    if _SRT_CUE.match(head) and len(_SRT_CUE.findall(text, 0, 20_000)) >= 3:
+        return "srt"
+    return None
 
 
 def join(found: list[Cue]) -> tuple[str, tuple[Segment, ...]]:

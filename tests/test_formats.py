@@ -462,3 +462,19 @@ def test_json_lines_are_segments(tmp_path):
     )
     doc = load(path)
     assert doc.text.split("\n") == [t for *_, t in LINES] and doc.segments[1].speaker == "Alex"
+
+
+@pytest.mark.parametrize("kind", ["srt", "vtt"])
+def test_subtitles_saved_as_text_are_read_as_subtitles(tmp_path, kind):
+    cues = "\n\n".join(
+        f"{n}\n{_clock(a, ',' if kind == 'srt' else '.')} --> {_clock(b, ',' if kind == 'srt' else '.')}\n{who}: {t}"
+        for n, (who, a, b, t) in enumerate(LINES, 1)
+    )
+    path = tmp_path / "episode.txt"
+    path.write_text(("WEBVTT\n\n" if kind == "vtt" else "") + cues + "\n", "utf-8")
+    doc = load(path)
+    assert doc.text.split("\n") == [t for *_, t in LINES]
+    assert [(s.t0, s.speaker) for s in doc.segments] == [(a, who) for who, a, _, _ in LINES]
+    plain = tmp_path / "notes.txt"
+    plain.write_text("1\nThe first point.\n\n2\nThe second point, at 00:00:05,000 --> nowhere.\n", "utf-8")
+    assert not load(plain).segments  # numbered notes are text

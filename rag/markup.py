@@ -28,6 +28,7 @@ _BLOCKS = {"p", "div", "br", "li", "ul", "ol", "h1", "h2", "h3", "h4", "h5", "h6
 _BLOCKS |= {"article", "blockquote", "pre", "dt", "dd", "dl", "hr", "main", "header", "figure", "figcaption"}
 _BLOCKS |= {"details", "summary", "address", "body", "html"}
 _VOID = {"br", "hr", "img", "meta", "link", "input", "wbr", "source", "area", "base", "col", "embed", "track"}
+_MENU = 80  # characters: a line this short made of links is navigation
 _CLOCK = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?$")
 
 
@@ -49,6 +50,8 @@ class _Page(HTMLParser):
         self.heading = ""  # the first <h1>
         self.date = ""  # the page's publication date: its metadata, else its first <time datetime=…>
         self.open: dict[str, int] = {}  # title, h1, cite, time: where in the line their text began
+        self.links = 0  # depth inside <a>
+        self.linked = 0  # characters of the line (not spaces) inside links
 
     def handle_starttag(self, tag: str, attrs) -> None:
         found = dict(attrs)
@@ -62,6 +65,7 @@ class _Page(HTMLParser):
             self.hidden += 1
         if tag in ("title", "h1", "cite", "time"):
             self.open[tag] = len(self.line)
+        self.links += tag == "a"
 
     def handle_startendtag(self, tag: str, attrs) -> None:
         if tag in _BLOCKS:
@@ -81,18 +85,23 @@ class _Page(HTMLParser):
                 self.line[at:] = [f" ({piece}) "]
         if tag in _HIDDEN and tag not in _VOID and self.hidden:
             self.hidden -= 1
+        if tag == "a" and self.links:
+            self.links -= 1
         if tag in _BLOCKS:
             self._break()
 
     def handle_data(self, data: str) -> None:
         if not self.hidden or "title" in self.open:
             self.line.append(data)
+            if self.links:
+                self.linked += len("".join(data.split()))
 
     def _break(self) -> None:
         line = " ".join("".join(self.line).split())
-        if line:
+        # A short line that is (nearly) all links is the site's navigation ("Home | Episodes"), not speech.
+        if line and not (self.linked >= 0.8 * len(line.replace(" ", "")) and len(line) <= _MENU):
             self.lines.append(line)
-        self.line = []
+        self.line, self.linked = [], 0
         self.open = {tag: 0 for tag in self.open}  # an element open across a line break starts the new line
 
     def text(self) -> str:

@@ -276,13 +276,14 @@ def test_a_page_or_word_file_is_read_as_text_with_its_title(tmp_path):
     page.write_text(
         "<!doctype html><html><head><title>Ep. 12 &amp; the FSI</title><script>var t = 1;</script>"
         '<meta property="article:published_time" content="2017-03-27T08:00:00Z"></head>'
-        "<body><nav><a href='/'>Home</a></nav><article><h2>Transcript</h2><p>The floor space index decides "
-        "how tall a building may be.</p><p>Rents follow from it.</p></article><footer>© 2024</footer></body></html>",
+        "<body><nav><a href='/'>Home</a></nav><div class=menu><a href=/>Shows</a> | <a href=/e>Episodes</a></div>"
+        "<article><h2>Transcript</h2><p>The floor space index decides how tall a building may be.</p>"
+        "<p>Rents follow from <a href=/fsi>it</a>.</p></article><footer>© 2024</footer></body></html>",
         "utf-8",
     )
     doc = load(page)
     assert doc.title == "Ep. 12 & the FSI" and doc.meta["date"] == "2017-03-27"
-    assert "var t" not in doc.text and "Home" not in doc.text and "2024" not in doc.text
+    assert "var t" not in doc.text and "Home" not in doc.text and "Episodes" not in doc.text and "2024" not in doc.text
     assert "The floor space index decides how tall a building may be.\nRents follow from it." in doc.text
 
     word = tmp_path / "interview.docx"

@@ -312,7 +312,8 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
     a figure or a date when one is asked for); questions (the host's, rhetorical ones) are never
     quoted. The best sentence becomes the first point, then the best sentence of retrieval's first
     passage; each point starts one statement before its sentence and grows by the statements that
-    follow it (a reply continues); further points come from anywhere in the hits if they score
+    follow it (a reply continues), into the next passage of its transcript where its own ends, and
+    gives those up first when the answer would run too long; further points come from anywhere in the hits if they score
     close to the best sentence; near-duplicates are dropped, touching points merged, and points
     listed by transcript in reading order.
     """
@@ -367,6 +368,11 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
             if sum(len(p.text) for p in point) + len(nxt.text) > EXCERPT_CHARS and len(point) > 1:
                 break
             point.append(nxt)
+        # Over the answer's length, a point gives up the statements that follow its sentence first.
+        while (
+            len(point) > 1 and point[-1] is not seed and sum(len(p.text) for q in points + [point] for p in q) > chars
+        ):
+            point.pop()
         if points and sum(len(p.text) for q in points + [point] for p in q) > chars:
             continue
         points.append(point)
@@ -500,6 +506,20 @@ def _candidates(question: Question, hits: list[Hit], index: Index, query_vector:
                 earlier.after.append(sentence)
             passage.append(sentence)
         out += passage
+        if passage and (nxt := index.following(hit.source, hit.start)):
+            # A point may run on into the next passage of its transcript: a passage can end on the
+            # sentence that announces the answer ("…有一个非常大的缺点。"), and the answer follows.
+            last = passage[-1].end
+            for text, start, end, _ in index.sentences_of(nxt.source, nxt.start):
+                if start < last:
+                    continue
+                score = -np.inf if is_question(text) or addressed_to_model(text) else 0.0
+                said_by = index.timing(hit.source, start, end)[2] if question.voices else None
+                voiced = said_by is not None and fold(said_by.lower()) in question.voices
+                sentence = _Sentence(hit, text, start, end, score, voiced=voiced, before=passage[-1])
+                for earlier in passage:
+                    earlier.after.append(sentence)
+                last = end
     return out
 
 

@@ -214,6 +214,20 @@ class Index:
             out.setdefault((self.passages[p].source, self.passages[p].start), []).append(i)
         return out
 
+    @cached_property
+    def _next_passage(self) -> dict[tuple[str, int], int]:
+        """(source, start) of a passage -> the number of the passage that follows it in its transcript."""
+        out = {}
+        for i, (p, q) in enumerate(zip(self.passages, self.passages[1:], strict=False), start=1):
+            if p.source == q.source and q.start > p.start:
+                out[(p.source, p.start)] = i
+        return out
+
+    def following(self, source: str, start: int) -> Passage | None:
+        """The passage after the one of `source` starting at `start`, in the same transcript."""
+        i = self._next_passage.get((source, start))
+        return self.passages[i] if i is not None else None
+
     def sentences_of(self, source: str, start: int) -> list[tuple[str, int, int, np.ndarray]]:
         """(text, start, end, vector) of the sentences of the passage of `source` starting at `start`."""
         ids = self._sentences_by_passage.get((source, start), [])

@@ -586,3 +586,28 @@ def test_a_decade_is_a_date_not_a_name_the_transcripts_must_write(engine):
         "Which example from the 1990s does the author recall when comparing AI news to pyramid schemes?"
     ).reasons
     assert not any("1990s" in r for r in reasons)
+
+
+def test_a_point_runs_on_into_the_next_passage_where_its_passage_ends(engine):
+    """A passage can end on the sentence that announces the answer; the answer is the next passage's
+    first sentence, which a quote must reach though only the first passage was retrieved."""
+    from rag.answering import extractive
+    from rag.retrieval import _hit
+
+    index = engine.index
+    for p in index.passages[:-1]:
+        nxt = index.following(p.source, p.start)
+        mine = index.sentences_of(p.source, p.start)
+        if nxt is None or not mine:
+            continue
+        last = mine[-1]
+        after = [s for s in index.sentences_of(nxt.source, nxt.start) if s[1] >= last[2]]
+        if 15 <= len(last[0]) <= 60 and after and len(last[0]) + len(after[0][0]) <= 150:
+            if not is_question(last[0]) and not is_question(after[0][0]):
+                break
+    else:
+        pytest.fail("no passage of the bundled index ends on a short statement")
+    question = engine.retriever.analyse(last[0])
+    vector = engine.embedder.embed_queries([question.dense_text])[0]
+    answer = extractive(question, [_hit(1, p, 1.0, index)], index, vector)
+    assert any(c.start <= after[0][1] and after[0][2] <= c.end for c in answer.citations), (last[0], after[0][0])

@@ -1,12 +1,12 @@
 """Transcripts kept in documents rather than text files: web pages (.html, .htm), Word files
-(.docx) and PDFs (.pdf), read to plain text with one line per paragraph or printed line, which
+(.docx), PDFs (.pdf) and rich text (.rtf, as TextEdit and WordPad save it), read to plain text with one line per paragraph or printed line, which
 rag.documents then reads like any transcript (metadata lines, speaker turns, passages). Offsets
 index that text, as they index a timed transcript's cue text.
 
 Pages are read with html.parser (the text a reader sees, without scripts, styles, navigation and
 footers), Word files with zipfile and xml.etree (the one part of a .docx that holds its paragraphs;
 python-docx would read the same part, through lxml), PDFs with pypdf (their text layer: a scanned PDF
-has none, and says so).
+has none, and says so), rich text with striprtf (its `\\'xx` bytes in the code page the file declares).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from io import BytesIO
 
 from .errors import CorpusError
 
-SUFFIXES = (".html", ".htm", ".docx", ".pdf")
+SUFFIXES = (".html", ".htm", ".docx", ".pdf", ".rtf")
 
 # Elements whose text is not the page's content; elements that start a new line
 _HIDDEN = {"script", "style", "noscript", "template", "svg", "nav", "footer", "aside", "form", "button", "select"}
@@ -180,3 +180,25 @@ def pdf_text(data: bytes, name: str) -> tuple[str, dict[str, str]]:
     if not any(line.strip() for line in lines):
         raise CorpusError(f"{name}: the PDF has no text layer (a scanned document?); nothing to read")
     return "\n".join(lines), {"title": title} if title else {}
+
+
+_CODE_PAGE = re.compile(rb"\\ansicpg(\d+)")
+
+
+def rtf_text(data: bytes, name: str) -> tuple[str, dict[str, str]]:
+    """(the text of a rich-text file; no metadata). Its `\\'xx` bytes are read in the code page its
+    header declares (`\\ansicpg936`: GBK), Windows-1252 where it declares none."""
+    from striprtf.striprtf import rtf_to_text
+
+    if not data.lstrip().startswith(b"{\\rtf"):
+        raise CorpusError(f"{name}: not a rich-text (.rtf) file (it does not begin with {{\\rtf)")
+    page = _CODE_PAGE.search(data[:4096])
+    encoding = f"cp{int(page.group(1))}" if page else "cp1252"
+    try:
+        "".encode(encoding)
+    except LookupError:
+        encoding = "cp1252"
+    try:
+        return rtf_to_text(data.decode("latin-1"), encoding=encoding, errors="replace"), {}
+    except Exception as e:  # striprtf's own errors on a damaged file
+        raise CorpusError(f"{name}: not a readable rich-text file ({type(e).__name__}: {e})") from None

@@ -479,3 +479,23 @@ def test_subtitles_saved_as_text_are_read_as_subtitles(tmp_path, kind):
     plain = tmp_path / "notes.txt"
     plain.write_text("1\nThe first point.\n\n2\nThe second point, at 00:00:05,000 --> nowhere.\n", "utf-8")
     assert not load(plain).segments  # numbered notes are text
+
+
+def test_rich_text_is_read_in_the_code_page_it_declares(tmp_path):
+    turns = "\\par\n".join(f"{who} ({int(a // 60):02}:{int(a % 60):02}): {t}" for who, a, _, t in LINES)
+    path = tmp_path / "textedit.rtf"
+    path.write_text(
+        "{\\rtf1\\ansi\\ansicpg1252\\cocoartf2709\n{\\fonttbl\\f0\\fswiss\\fcharset0 Helvetica;}\n"
+        f"\\f0\\fs24 \\cf0 {turns}\\par\n}}",
+        "ascii",
+    )
+    doc = load(path)
+    assert [doc.text[s.start : s.end] for s in doc.segments] == [t for *_, t in LINES]
+    assert [s.speaker for s in doc.segments] == ["Amit", "Alex", "Amit"]
+    gbk = "".join(f"\\'{b:02x}" for b in "房租高是因为容积率低。".encode("gbk"))
+    path = tmp_path / "wordpad.rtf"
+    path.write_bytes(b"{\\rtf1\\ansi\\ansicpg936\\deff0{\\fonttbl{\\f0 SimSun;}}\\f0 " + gbk.encode() + b"\\par\n}")
+    assert load(path).text.strip() == "房租高是因为容积率低。"
+    (tmp_path / "fake.rtf").write_text("just text", "utf-8")
+    with pytest.raises(CorpusError, match=r"fake.rtf: not a rich-text \(.rtf\) file"):
+        load(tmp_path / "fake.rtf")

@@ -114,7 +114,7 @@ class Index:
         str, str
     ]  # irregular English forms -> the gloss word they inflect (rag.translate.build_inflections)
     absent_names: frozenset[str]  # Chinese proper nouns the corpus never mentions (rag.translate.chinese_names)
-    sentences: list[tuple[int, int, int, str]]  # (passage number, start, end, normalised text)
+    sentences: Sequence[tuple[int, int, int, str]]  # (passage number, start, end, normalised text)
     sentence_vectors: np.ndarray
     forward: dict[str, str] = field(
         default_factory=dict
@@ -380,6 +380,38 @@ def one_line(text: str) -> str:
     return "".join(ch if ch.isprintable() or ch == " " else repr(ch)[1:-1] for ch in text)
 
 
+class _Sentences(Sequence):
+    """The index's sentences (passage number, start, end, text), read from sentences.jsonl when first
+    needed: answering reads them, searching never does, so a search of a large archive does not hold
+    every sentence's text. The file's size and digest were checked with the rest (`file_digests`)."""
+
+    def __init__(self, path: Path, size: int, passages: int):
+        self.path, self.size, self.passages = path, size, passages
+
+    @cached_property
+    def rows(self) -> list[tuple[int, int, int, str]]:
+        try:
+            rows = [tuple(record) for record in _read_jsonl(self.path / "sentences.jsonl")]
+        except Exception as e:
+            raise IndexMismatchError(
+                f"index at {self.path} is damaged ({type(e).__name__}: {e}): run `rag build`"
+            ) from None
+        if len(rows) != self.size or any(not 0 <= s[0] < self.passages for s in rows):
+            raise IndexMismatchError(
+                f"index at {self.path} is inconsistent (sentences do not match passages): run `rag build`"
+            )
+        return rows
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, i):
+        return self.rows[i]
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
 def _read_jsonl(path: Path) -> list:
     """The records of a JSON-lines file of the index."""
     with open(path, encoding="utf-8") as f:
@@ -442,7 +474,6 @@ def open_index(path: Path, store: str | None = None) -> Index:
         present, absent = lexicon.get("present_names", {}), frozenset(lexicon["absent_names"])
         inflections = lexicon.get("inflections", {})
         forward = lexicon.get("forward", {})
-        sents = [tuple(record) for record in _read_jsonl(path / "sentences.jsonl")]
         sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False, mmap_mode="r")
     except Exception as e:  # any parse failure of these files means the same thing to the user
         raise IndexMismatchError(f"index at {path} is damaged ({type(e).__name__}: {e}): run `rag build`") from None
@@ -454,8 +485,7 @@ def open_index(path: Path, store: str | None = None) -> Index:
         )
     if set(documents) != set(manifest.sources) or any(p.source not in documents for p in passages):
         raise IndexMismatchError(f"index at {path} is inconsistent (documents do not match passages): run `rag build`")
-    if len(sents) != len(sentence_vectors) or any(not 0 <= s[0] < len(passages) for s in sents):
-        raise IndexMismatchError(f"index at {path} is inconsistent (sentences do not match passages): run `rag build`")
+    sents = _Sentences(path, len(sentence_vectors), len(passages))
     index = Index(
         path,
         manifest,

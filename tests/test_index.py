@@ -392,3 +392,17 @@ def test_a_writer_that_cannot_get_the_lock_says_who_holds_it(tmp_path, tiny_corp
         with pytest.raises(IndexBusyError, match="another rag build, add or remove is writing"):
             with ix.writing(dest, wait=0.2):
                 pass
+
+
+def test_searching_reads_no_sentence_and_answering_reads_them_once():
+    """Issue: a search of a large archive must not hold every sentence's text."""
+    import rag
+
+    engine = rag.load(ROOT / "index")
+    engine.search("亚马逊的大模型为什么失败？")
+    engine.search("why did Amazon Q fail?")
+    assert "rows" not in vars(engine.index.sentences)
+    assert engine.ask("亚马逊的大模型为什么失败？").citations
+    assert (
+        len(vars(engine.index.sentences)["rows"]) == len(engine.index.sentences) == len(engine.index.sentence_vectors)
+    )

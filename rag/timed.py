@@ -83,7 +83,7 @@ _SRT_CUE = re.compile(r"^\s*\d+\s*\n\s*\d{1,2}:\d{2}:\d{2}[,.]\d{1,3}\s*-->", re
 
 
 def sniff(text: str) -> str | None:
-    """ "vtt" or "srt" for a text file that holds subtitles (some tools save them as .txt), else None."""
+    """The subtitle format a text file holds, "vtt" or "srt" (some tools save subtitles as .txt), else None."""
     head = text.lstrip("\ufeff \t\r\n")
     if head.startswith("WEBVTT") and "-->" in head[:2000]:
         return "vtt"

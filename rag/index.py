@@ -128,12 +128,22 @@ class Index:
     @cached_property
     def episode_labels(self) -> dict[str, str]:
         """Each transcript's title and speakers, lower-cased and folded to Simplified characters."""
+        return self._labels(derived_titles=True)
+
+    @cached_property
+    def subject_labels(self) -> dict[str, str]:
+        """Each transcript's own title (not one derived from its words) and speakers, lower-cased and
+        folded: the people an episode is about, or who speak in it."""
+        return self._labels(derived_titles=False)
+
+    def _labels(self, derived_titles: bool) -> dict[str, str]:
         out = {}
         for source, d in self.documents.items():
             people = [str(s) for s in d["meta"].get("speakers") or ()] + [
                 str(s[4]) for s in d.get("segments", []) if s[4]
             ]
-            out[source] = fold("\n".join([d["title"], *dict.fromkeys(people)]).lower())
+            title = d["title"] if derived_titles or d.get("titled", True) else ""
+            out[source] = fold("\n".join([title, *dict.fromkeys(people)]).lower())
         return out
 
     @cached_property

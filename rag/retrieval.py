@@ -12,7 +12,9 @@ import numpy as np
 from .embedders import Embedder
 from .errors import UsageError
 from .index import MIN_PLANNED, Index, Passage, clock, episode_label, episode_of
+from .lexical import fold, tokenize
 from .question import Question, analyse
+from .translate import stem
 
 MAX_QUERY_CHARS = 2000
 MAX_K = 50
@@ -214,12 +216,14 @@ class Retriever:
         store, depth = self.index.store, min(n, DENSE_DEPTH)
         texts = list(dict.fromkeys(dense_text[: 2 * MAX_QUERY_CHARS] for dense_text, _ in plans))
         qvecs = self.embedder.embed_queries(texts)
+        subjects = self._subject_terms(q) if self.name_weight else frozenset()
         searched = []
         for dense_text, lexical_plan in plans:
             qvec = qvecs[texts.index(dense_text[: 2 * MAX_QUERY_CHARS])]
             ranked = store.search_dense(qvec, depth, where)
             lexical = [
-                (store.search_lexical(field, terms, depth, where), weight) for field, terms, weight in lexical_plan
+                (store.search_lexical(field, [(t, w) for t, w in terms if t not in subjects], depth, where), weight)
+                for field, terms, weight in lexical_plan
             ]
             searched.append((qvec, ranked, lexical))
         rows = _distinct(
@@ -286,6 +290,22 @@ class Retriever:
             for src in having:
                 shares[src] = shares.get(src, 0.0) + 1.0
         return {src: n / telling for src, n in shares.items()}
+
+    def _subject_terms(self, q: Question) -> frozenset[str]:
+        """BM25 terms of the question's names that only episodes about those people write (in their
+        own titles or as speakers): "How did Ryan Bell stop…" in an archive where only his interview
+        writes "Ryan Bell". Such a name says which episode (`name_weight`), not which passage of it;
+        inside it the passages that say the name are the host's introduction and addresses ("Ryan,
+        tell us…"), not the answer. A name that other episodes write, or that no title or speaker
+        list gives (a person talked about), stays a search term."""
+        out: set[str] = set()
+        for name in q.names:
+            having = set().union(*(self.index.episodes_writing(form, q.lexical_terms()) for form in name.forms))
+            labels = self.index.subject_labels
+            if having and all(any(fold(f.lower()) in labels[src] for f in name.forms) for src in having):
+                for token in (t for form in (name.text, *name.forms) for t in tokenize(form)):
+                    out.update((token, stem(token)))
+        return frozenset(out)
 
     def _plan_zh(self, q: Question) -> tuple[str, list[tuple[str, list[tuple[str, float]], float]]]:
         """How a question meets Chinese passages: its dense text (an English one followed by CEDICT

@@ -161,3 +161,37 @@ def test_a_question_naming_someone_prefers_the_episodes_that_name_them(tmp_path,
     question = "What advice does Ryan Bell give new artists?"
     assert Retriever(index, embedder, name_weight=0).search(question, 1)[0].source == "generative-art-roundtable.txt"
     assert Retriever(index, embedder).search(question, 1)[0].source == "interview-with-ryan-bell.txt"
+
+
+def test_a_name_only_its_own_episode_writes_picks_the_episode_not_the_passage(tmp_path, embedder):
+    """ "How did Ryan Bell…" in an archive where only his interview (whose title names him) writes his
+    name: the passage that answers, which never says "Ryan", ranks above the introduction that does."""
+    from rag.engine import Engine
+    from rag.indexing import build
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    intro = (
+        "Today my guest is Ryan Bell, a generative artist. Ryan, welcome to the show. Ryan Bell, how did you start? "
+    )
+    answer = (
+        "To keep my fractal collection from giving blank or solid colour images, I compressed every output and "
+        "checked whether it compressed down to zero, and threw those seeds away. "
+    )
+    filler = "We talked about galleries, markets and collectors for a while, and about the prices of prints. "
+    (corpus / "ryan.md").write_text(
+        "---\ntitle: A generative artist's journey ft. Ryan Bell\n---\n\n" + intro + filler * 6 + answer + filler * 6,
+        "utf-8",
+    )
+    (corpus / "other.md").write_text("---\ntitle: Cities and rents\n---\n\n" + filler * 10, "utf-8")
+    engine = Engine(build(corpus, tmp_path / "idx", embedder).index, embedder)
+    question = "How did Ryan Bell stop his fractal collection from producing blank outputs?"
+    assert {"ryan", "bell"} <= engine.retriever._subject_terms(engine.retriever.analyse(question))
+    hits = engine.search(question, k=3)
+    assert "fractal collection" in hits[0].text and "guest is Ryan Bell" not in hits[0].text
+    # written by another episode too, the name is a search term again
+    (corpus / "mention.md").write_text(
+        "---\ntitle: Art news\n---\n\nRyan Bell showed new fractals this week. " + filler, "utf-8"
+    )
+    engine = Engine(build(corpus, tmp_path / "idx", embedder).index, embedder)
+    assert not engine.retriever._subject_terms(engine.retriever.analyse(question))

@@ -494,8 +494,7 @@ def _candidates(question: Question, hits: list[Hit], index: Index, query_vector:
                 if asked and asked(text):
                     score += KIND_BONUS
                     gives = (term if share is topic else topic(lower, english=not is_chinese(text))) > 0
-            said_by = index.timing(hit.source, start, end)[2] if question.voices else None
-            voiced = said_by is not None and fold(said_by.lower()) in question.voices
+            voiced = _voiced(question, index, hit.source, start, end)
             summary = any(s <= start < e for s, e in index.documents[hit.source].get("summary", ()))
             if summary:
                 score -= SUMMARY_PENALTY
@@ -514,13 +513,18 @@ def _candidates(question: Question, hits: list[Hit], index: Index, query_vector:
                 if start < last:
                     continue
                 score = -np.inf if is_question(text) or addressed_to_model(text) else 0.0
-                said_by = index.timing(hit.source, start, end)[2] if question.voices else None
-                voiced = said_by is not None and fold(said_by.lower()) in question.voices
+                voiced = _voiced(question, index, hit.source, start, end)
                 sentence = _Sentence(hit, text, start, end, score, voiced=voiced, before=passage[-1])
                 for earlier in passage:
                     earlier.after.append(sentence)
                 last = end
     return out
+
+
+def _voiced(question: Question, index: Index, source: str, start: int, end: int) -> bool:
+    """Whether a person the question names says these characters (where the transcript says who speaks)."""
+    said_by = index.timing(source, start, end)[2] if question.voices else None
+    return said_by is not None and fold(said_by.lower()) in question.voices
 
 
 def _repeats(s: _Sentence, points: list[list[_Sentence]]) -> bool:

@@ -13,7 +13,7 @@ from .embedders import Embedder
 from .errors import UsageError
 from .index import MIN_PLANNED, Index, Passage, clock, episode_label, episode_of
 from .lexical import fold, tokenize
-from .question import Question, analyse
+from .question import Name, Question, analyse
 from .translate import stem
 
 MAX_QUERY_CHARS = 2000
@@ -216,7 +216,8 @@ class Retriever:
         store, depth = self.index.store, min(n, DENSE_DEPTH)
         texts = list(dict.fromkeys(dense_text[: 2 * MAX_QUERY_CHARS] for dense_text, _ in plans))
         qvecs = self.embedder.embed_queries(texts)
-        subjects = self._subject_terms(q) if self.name_weight else frozenset()
+        written = self._episodes_writing(q) if self.name_weight else []
+        subjects = self._subject_terms(written)
         searched = []
         for dense_text, lexical_plan in plans:
             qvec = qvecs[texts.index(dense_text[: 2 * MAX_QUERY_CHARS])]
@@ -263,7 +264,7 @@ class Retriever:
             if own.any() and dense_scores[own][0] > best[0]:
                 best = (float(dense_scores[own][0]), qvec)
         fused = self.dense_weight * _minmax(dense) + (1 - self.dense_weight) * _unit_max(lex)
-        if self.name_weight and (named := self._named_episodes(q)):
+        if named := self._named_episodes(written):
             sources = [self.index.passages[r].source for r in rows]
             fused += self.name_weight * np.fromiter((named.get(src, 0.0) for src in sources), np.float32, len(rows))
         if self.voice_weight and q.voices:  # "How did Dylan Field choose…": his words, not the host's preview
@@ -276,14 +277,21 @@ class Retriever:
             top_vec = searched[0 if chinese[rows[order[0]]] else 1][0]
         return hits, Evidence(max(best[0], 0.0), top_vec)
 
-    def _named_episodes(self, q: Question) -> dict[str, float]:
-        """Episode -> share of the question's names it writes (in its passages, title or speakers), over
-        the names that some episodes write and others do not: a question naming Ryan Bell is about the
-        episodes that speak of him, whatever else shares its words. Read from BM25's postings."""
+    def _episodes_writing(self, q: Question) -> list[tuple[Name, set[str]]]:
+        """Each of the question's names and the episodes that write it (in their passages, title or
+        speakers), read from BM25's postings once for both uses below."""
+        return [
+            (name, set().union(*(self.index.episodes_writing(form, q.lexical_terms()) for form in name.forms)))
+            for name in q.names
+        ]
+
+    def _named_episodes(self, written: list[tuple[Name, set[str]]]) -> dict[str, float]:
+        """Episode -> share of the question's names it writes, over the names that some episodes
+        write and others do not: a question naming Ryan Bell is about the episodes that speak of
+        him, whatever else shares its words."""
         shares: dict[str, float] = {}
         telling = 0
-        for name in q.names:
-            having = set().union(*(self.index.episodes_writing(form, q.lexical_terms()) for form in name.forms))
+        for _, having in written:
             if not having or len(having) == len(self.index.documents):
                 continue
             telling += 1
@@ -291,17 +299,16 @@ class Retriever:
                 shares[src] = shares.get(src, 0.0) + 1.0
         return {src: n / telling for src, n in shares.items()}
 
-    def _subject_terms(self, q: Question) -> frozenset[str]:
+    def _subject_terms(self, written: list[tuple[Name, set[str]]]) -> frozenset[str]:
         """BM25 terms of the question's names that only episodes about those people write (in their
         own titles or as speakers): "How did Ryan Bell stop…" in an archive where only his interview
         writes "Ryan Bell". Such a name says which episode (`name_weight`), not which passage of it;
         inside it the passages that say the name are the host's introduction and addresses ("Ryan,
         tell us…"), not the answer. A name that other episodes write, or that no title or speaker
         list gives (a person talked about), stays a search term."""
+        labels = self.index.subject_labels
         out: set[str] = set()
-        for name in q.names:
-            having = set().union(*(self.index.episodes_writing(form, q.lexical_terms()) for form in name.forms))
-            labels = self.index.subject_labels
+        for name, having in written:
             if having and all(any(fold(f.lower()) in labels[src] for f in name.forms) for src in having):
                 for token in (t for form in (name.text, *name.forms) for t in tokenize(form)):
                     out.update((token, stem(token)))

@@ -186,7 +186,8 @@ def test_a_name_only_its_own_episode_writes_picks_the_episode_not_the_passage(tm
     (corpus / "other.md").write_text("---\ntitle: Cities and rents\n---\n\n" + filler * 10, "utf-8")
     engine = Engine(build(corpus, tmp_path / "idx", embedder).index, embedder)
     question = "How did Ryan Bell stop his fractal collection from producing blank outputs?"
-    assert {"ryan", "bell"} <= engine.retriever._subject_terms(engine.retriever.analyse(question))
+    retriever = engine.retriever
+    assert {"ryan", "bell"} <= retriever._subject_terms(retriever._episodes_writing(retriever.analyse(question)))
     hits = engine.search(question, k=3)
     assert "fractal collection" in hits[0].text and "guest is Ryan Bell" not in hits[0].text
     # written by another episode too, the name is a search term again
@@ -194,4 +195,5 @@ def test_a_name_only_its_own_episode_writes_picks_the_episode_not_the_passage(tm
         "---\ntitle: Art news\n---\n\nRyan Bell showed new fractals this week. " + filler, "utf-8"
     )
     engine = Engine(build(corpus, tmp_path / "idx", embedder).index, embedder)
-    assert not engine.retriever._subject_terms(engine.retriever.analyse(question))
+    retriever = engine.retriever
+    assert not retriever._subject_terms(retriever._episodes_writing(retriever.analyse(question)))

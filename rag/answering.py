@@ -282,9 +282,13 @@ def is_question(sentence: str) -> bool:
     if not _QUESTION_END.search(sentence):
         return False
     body = _TAG.sub("", sentence)
+    tagged = body != sentence and len(re.sub(r"\W", "", body)) >= 6
+    # A Chinese tag asks for agreement with the clause it closes ("……跟几个朋友沟通了以后……仓位的管理
+    # 应该是阶梯状的，对吧？" asks nothing of 几个朋友); English puts its question word first.
+    if tagged and is_chinese(body):
+        body = re.split(r"[，,；;]", body.rstrip("，,；; "))[-1]
     if _INTERROGATIVE.search(body):
         return True
-    tagged = body != sentence and len(re.sub(r"\W", "", body)) >= 6
     return not (tagged or _ASSERTS.search(body))
 
 
@@ -527,19 +531,24 @@ def _voiced(question: Question, index: Index, source: str, start: int, end: int)
     return said_by is not None and fold(said_by.lower()) in question.voices
 
 
+_UNITS = re.compile(r"[\u3400-\u9fff]|[^\W\u3400-\u9fff]+")
+
+
 def _repeats(s: _Sentence, points: list[list[_Sentence]]) -> bool:
-    """Whether a sentence says what a chosen point already says (shared character bigrams)."""
+    """Whether a sentence says what a chosen point already says (shared bigrams)."""
     grams = _bigrams(s.text)
     for point in points:
-        other = _bigrams("".join(p.text for p in point))
+        other = _bigrams(" ".join(p.text for p in point))
         if grams and len(grams & other) / len(grams) > 0.6:
             return True
     return False
 
 
 def _bigrams(text: str) -> set[str]:
-    text = re.sub(r"\W", "", text)
-    return {text[i : i + 2] for i in range(len(text) - 1)}
+    """Pairs of neighbouring characters of Chinese and of neighbouring words of English: letter pairs
+    of two English sentences overlap whatever they say."""
+    units = _UNITS.findall(text.lower())
+    return {units[i] + " " + units[i + 1] for i in range(len(units) - 1)}
 
 
 @dataclass(frozen=True)

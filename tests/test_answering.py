@@ -52,6 +52,8 @@ def test_is_question():
         ("It was the best model of its time, right?", False),
         # an opinion that ASR punctuated as a question
         ("我觉得 coding 是确定性更高的，能看到局部的 AGI 吧，或者局部超过人？", False),
+        # a tag closes the last clause: an interrogative word earlier asks nothing
+        ("我跟几个朋友沟通了以后，得到一个结论，仓位的管理应该是阶梯状的，对吧？", False),
         # questions, tag or not
         ("你为什么那段时间每天五点钟就醒了？", True),
         ("现在的 RL 主要讲的是 self play RL, 我理解的对不对？", True),
@@ -611,3 +613,22 @@ def test_a_point_runs_on_into_the_next_passage_where_its_passage_ends(engine):
     vector = engine.embedder.embed_queries([question.dense_text])[0]
     answer = extractive(question, [_hit(1, p, 1.0, index)], index, vector)
     assert any(c.start <= after[0][1] and after[0][2] <= c.end for c in answer.citations), (last[0], after[0][0])
+
+
+def test_an_english_sentence_repeats_a_point_only_when_it_shares_its_words():
+    from rag.answering import _repeats, _Sentence
+
+    def said(text):
+        return _Sentence(None, text, 0, len(text), 0.0)
+
+    point = [
+        said(
+            "meaning if I just pick a random xy coordinate one out of a thousand times, it might be a totally black image"
+        )
+    ]
+    # most of its letter pairs are in the point, none of its argument is
+    assert not _repeats(said("We need a thousand out of a thousand fractals."), [point])
+    assert _repeats(said("If I just pick a random xy coordinate, it might be a totally black image."), [point])
+    assert _repeats(
+        said("随便挑一个坐标，可能就是一张全黑的图"), [[said("如果随便挑一个坐标，可能就是一张全黑的图。")]]
+    )

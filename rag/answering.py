@@ -50,6 +50,9 @@ PASSAGE_WEIGHT = 0.1  # times the passage's fused retrieval score (0-1)
 SEED_PASSAGES = 1  # the best passages that each give a point after the best sentence
 KIND_BONUS = 0.02  # a cause for a why-question, a figure or a date when one is asked for
 _QUESTION_END = re.compile(r"(?:[?？]|[吗呢么][，,。.!！…]*)\s*$")  # 嘛 asserts: "你就等开源嘛。"
+# 呢 after a clause of time, condition or topic pauses before what follows ("这个演讲开始的时候呢"
+# and then the point, on the next subtitle line); with no question mark it asks nothing.
+_PAUSE = re.compile(r"(?:时候|的话|以后|之后|来说|而言|方面|然后|其实|首先|其次)呢[，,。.…]*\s*$")
 # What asks: interrogative words and particles. A sentence without one that ends in a question mark
 # is a statement with a tag ("……都有明确的胜负对吧？") or an opinion ASR punctuated as a question.
 _INTERROGATIVE = re.compile(
@@ -279,7 +282,7 @@ def is_question(sentence: str) -> bool:
     sentence = sentence.strip()
     if _REQUEST.search(sentence):
         return True
-    if not _QUESTION_END.search(sentence):
+    if not _QUESTION_END.search(sentence) or (_PAUSE.search(sentence) and len(re.sub(r"\W", "", sentence)) >= 6):
         return False
     body = _TAG.sub("", sentence)
     tagged = body != sentence and len(re.sub(r"\W", "", body)) >= 6

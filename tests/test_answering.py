@@ -52,6 +52,10 @@ def test_is_question():
         ("It was the best model of its time, right?", False),
         # an opinion that ASR punctuated as a question
         ("我觉得 coding 是确定性更高的，能看到局部的 AGI 吧，或者局部超过人？", False),
+        # 呢 closing a clause of time or condition pauses before the point (a subtitle line of its own)
+        ("这个演讲这个开始的时候呢", False),
+        ("嗯然后呢", True),
+        ("那你现在呢", True),
         # a tag closes the last clause: an interrogative word earlier asks nothing
         ("我跟几个朋友沟通了以后，得到一个结论，仓位的管理应该是阶梯状的，对吧？", False),
         # questions, tag or not

@@ -31,6 +31,7 @@ import numpy as np
 
 from . import __version__
 from .atomic import recover
+from .dates import Day, on_day, written_dates
 from .embedders import Embedder
 from .errors import CorpusError, IndexMismatchError, IndexMissingError, NotFoundError, UsageError
 from .lexical import BM25, fold, is_chinese
@@ -207,6 +208,20 @@ class Index:
             # a Chinese name jieba cuts apart in the transcripts (颖哥作为 -> 颖 + 哥作为): read the text
             having = {p.source for p, text in zip(self.passages, self._folded_passages, strict=True) if form in text}
         return having
+
+    @cached_property
+    def episode_dates(self) -> dict[str, set[Day]]:
+        """Each transcript's dates: its metadata's date, and dates its title or file name writes
+        (眼哥股市会7月10日, 2024-07-10-episode.mp3)."""
+        out = {}
+        for src, d in self.documents.items():
+            meta = d.get("meta") or {}
+            out[src] = written_dates(f"{meta.get('date') or ''} {d.get('title') or ''} {src}")
+        return out
+
+    def episodes_dated(self, day: Day) -> set[str]:
+        """The transcripts whose date can be `day`."""
+        return {src for src, days in self.episode_dates.items() if any(on_day(day, d) for d in days)}
 
     @cached_property
     def _folded_passages(self) -> list[str]:

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, replace
 
 from .conversation import dangling_reference
+from .dates import Day, written_dates
 from .index import Index
 from .lexical import STOPWORDS, english_query, fold, is_chinese, tokenize, words
 from .translate import expand, glossary, is_pinyin, pinyin_splits, stem
@@ -145,6 +146,7 @@ class Question:
     name_runs: tuple[
         str, ...
     ] = ()  # names of two or more capitalised words ("Vision Pro"), whose words may each be written apart
+    days: tuple[Day, ...] = ()  # the dates it writes ("the July 10 show"), which may name an episode by its date
 
     @property
     def unknown_names(self) -> tuple[str, ...]:
@@ -220,6 +222,7 @@ def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
         holder=holder,
         counted=_counted(text, index) if kind == "amount" else frozenset(),
         name_runs=tuple(_name_runs(text, names)),
+        days=tuple(sorted(written_dates(text), key=str)),
         points_back=dangling_reference(text) or "",
         voices=_voices(text, holder, index),
         glossary=tuple((words_, tuple(cands)) for words_, cands in glossed),

@@ -180,6 +180,7 @@ class Retriever:
         gloss_weight: float = 0.8,
         name_weight: float = 0.1,
         voice_weight: float = 0.1,
+        day_weight: float = 1.0,
     ):
         index.check_embedder(embedder)
         self.index = index
@@ -190,6 +191,8 @@ class Retriever:
         self.gloss_weight = gloss_weight  # share of the gloss index in an English question's lexical score
         self.name_weight = name_weight  # added to passages of episodes that write the question's names
         self.voice_weight = voice_weight  # added to passages in which a person the question names speaks
+        # added to passages of episodes dated on a day the question gives: it names the episode as a filter would
+        self.day_weight = day_weight
 
     def search(self, question: str | Question, k: int = 8, where: Filter | None = None) -> list[Hit]:
         return self.search_with_evidence(question, k, where)[0]
@@ -267,6 +270,9 @@ class Retriever:
         if named := self._named_episodes(written):
             sources = [self.index.passages[r].source for r in rows]
             fused += self.name_weight * np.fromiter((named.get(src, 0.0) for src in sources), np.float32, len(rows))
+        if dated := self._dated_episodes(q):  # "On the July 10 market show, …": that episode's passages first
+            sources = [self.index.passages[r].source for r in rows]
+            fused += self.day_weight * np.fromiter((src in dated for src in sources), np.float32, len(rows))
         if self.voice_weight and q.voices:  # "How did Dylan Field choose…": his words, not the host's preview
             voiced = set().union(*(self.index.speaking[name] for name in q.voices))
             fused += self.voice_weight * np.fromiter((r in voiced for r in rows), np.float32, len(rows))
@@ -298,6 +304,15 @@ class Retriever:
             for src in having:
                 shares[src] = shares.get(src, 0.0) + 1.0
         return {src: n / telling for src, n in shares.items()}
+
+    def _dated_episodes(self, q: Question) -> set[str]:
+        """The episodes whose date (in their metadata, title or file name) is a date the question
+        gives, when that sets some episodes apart from the others."""
+        out: set[str] = set()
+        for day in q.days:
+            if (dated := self.index.episodes_dated(day)) and len(dated) < len(self.index.documents):
+                out |= dated
+        return out
 
     def _subject_terms(self, written: list[tuple[Name, set[str]]]) -> frozenset[str]:
         """BM25 terms of the question's names that only episodes about those people write (in their

@@ -197,3 +197,39 @@ def test_a_name_only_its_own_episode_writes_picks_the_episode_not_the_passage(tm
     engine = Engine(build(corpus, tmp_path / "idx", embedder).index, embedder)
     retriever = engine.retriever
     assert not retriever._subject_terms(retriever._episodes_writing(retriever.analyse(question)))
+
+
+def test_a_question_giving_an_episodes_date_searches_that_episode_first(tmp_path, embedder):
+    """ "On the July 10 show, …" in an archive of daily shows that all talk alike: the episode of that
+    date (by its file name, title or metadata) is searched first."""
+    from rag.engine import Engine
+    from rag.indexing import build
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    filler = "The index moved sideways again today, and volumes were thin across the board. "
+    (corpus / "market-show-2024-07-10.txt").write_text(
+        filler * 4 + "If you hold only a small position, my advice is to keep it and do nothing for now. " + filler * 4,
+        "utf-8",
+    )
+    (corpus / "market-show-2024-07-11.txt").write_text(
+        filler * 4 + "Listeners holding only a light position should sell it before the weekend. " + filler * 4,
+        "utf-8",
+    )
+    (corpus / "notes.md").write_text(
+        "---\ntitle: 眼哥股市会 7月12日\n---\n\n"
+        + filler * 4
+        + "A light position can be held over the weekend. "
+        + filler,
+        "utf-8",
+    )
+    engine = Engine(build(corpus, tmp_path / "idx", embedder).index, embedder)
+    question = "On the July 10 market show, what does the host tell listeners holding only a light position to do?"
+    assert engine.retriever.analyse(question).days == ((None, 7, 10),)
+    assert engine.search(question, k=1)[0].source == "market-show-2024-07-10.txt"
+    engine.retriever.day_weight = 0  # by words alone, the next day's show answers
+    assert engine.search(question, k=1)[0].source == "market-show-2024-07-11.txt"
+    engine.retriever.day_weight = 1.0
+    assert engine.search("What did the July 12 show tell people with light positions?", k=1)[0].source == "notes.md"
+    # a date no episode has, or that every episode has, changes nothing
+    assert not engine.retriever._dated_episodes(engine.retriever.analyse("What happened on March 3, 2020?"))

@@ -388,8 +388,8 @@ def _pinyin_forms(parts: list[str], index: Index) -> tuple[str, ...]:
     readings = index.readings
     found: dict[str, None] = {}
     for syllables in pinyin_splits("".join(p.lower() for p in parts), index.pinyin):
-        if len(syllables) < 2 or any(s not in readings for s in syllables):
-            continue
+        if len(syllables) < 2 or not all(readings.get(s) for s in syllables):
+            continue  # a syllable no character of the corpus reads as (Huang as hu + ang: none reads ang)
         pattern = "".join(f"[{readings[s]}]" for s in syllables)
         found.update(dict.fromkeys(re.findall(pattern, index.corpus_text)))
     return tuple(found)

@@ -80,6 +80,14 @@ def test_pinyin_names_are_found_in_the_characters_the_transcripts_use(engine):
     assert engine.search(q, 3)[0].source == "003_1f20d8caa856f3ec.txt"
 
 
+@pytest.mark.parametrize("question", ["What does Jensen Huang say about GPUs?", "黄仁勋 Huang 怎么看 GPU？"])
+def test_a_name_that_splits_into_a_syllable_no_character_reads_is_no_error(engine, question):
+    """Huang splits as hu + ang too, and no character of the corpus reads ang."""
+    q = engine.retriever.analyse(question)
+    assert "Huang" in [n.text for n in q.names]
+    assert engine.ask(question).hits
+
+
 @pytest.mark.parametrize("question", ["Yuxin 给了说话人什么建议？", "What lesson did Yuxin share with the speaker?"])
 def test_a_pinyin_name_in_either_language_is_found_in_characters(engine, question):
     q = engine.retriever.analyse(question)

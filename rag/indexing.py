@@ -44,7 +44,7 @@ from .index import (
     open_index,
     passage_speakers,
 )
-from .lexical import BM25, STOPWORDS, Counts, english_tokens, fold, is_chinese, tokenize, words
+from .lexical import ANALYSIS, BM25, STOPWORDS, Counts, english_tokens, fold, is_chinese, tokenize, words
 from .timed import Segment
 from .translate import (
     build_forward,
@@ -153,10 +153,11 @@ def _store_spec(dest: Path, store: str | None) -> stores.StoreSpec:
 
 def fingerprint(docs: Iterable[Document], chunk: ChunkSettings, embedder: Embedder, store: str = "") -> str:
     """What an index's content follows from: every transcript as read, the settings, the embedder, the
-    store and this package's version. Two builds with the same fingerprint write the same index."""
+    store, how text becomes terms (rag.lexical.ANALYSIS) and this package's version. Two builds with
+    the same fingerprint write the same index."""
     from . import __version__
 
-    what = [__version__, FORMAT, embedder.name, embedder.dim, asdict(chunk), store]
+    what = [__version__, FORMAT, ANALYSIS, embedder.name, embedder.dim, asdict(chunk), store]
     for d in sorted(docs, key=lambda d: d.source):
         what.append([d.source, d.sha256, d.title, d.titled, d.meta, [seg.to_list() for seg in d.segments]])
     return sha256_text(json.dumps(what, ensure_ascii=False, sort_keys=True, default=str))

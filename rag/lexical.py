@@ -25,6 +25,10 @@ _TOKEN = re.compile(r"[a-z0-9]+(?:[.\-+][a-z0-9]+)*|[\u3400-\u9fff]+")
 _CJK = re.compile(r"[\u3400-\u9fff]")
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 _METHOD = "lucene"  # bm25s's default; unmatched passages score 0
+# How text becomes terms (tokens, stems, spellings). An index built under another reading has other
+# terms: its fingerprint differs, and `rag build` rebuilds it, reusing its vectors.
+# 2: English stems in American spelling (rag.translate.american).
+ANALYSIS = 2
 _K1, _B = 1.5, 0.75  # bm25s's defaults
 _SLICE = 1 << 20  # term counts scored at a time
 # Function words that carry no topic; jieba leaves them as single-character tokens.

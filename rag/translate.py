@@ -57,8 +57,47 @@ def _stemmer():
 @cache
 def stem(word: str) -> str:
     """The Snowball (Porter 2) stem of a lower-case English word, so that a question's word meets a
-    CEDICT gloss in another form: failed/fails/failing -> fail, improved/improve -> improv."""
-    return _stemmer().stemWord(word)
+    CEDICT gloss in another form: failed/fails/failing -> fail, improved/improve -> improv; in
+    American spelling, so that a British, Indian or Australian transcript's word meets a question's
+    or a gloss's (neighbours -> neighbor, realised -> realiz, centre -> center)."""
+    return _stemmer().stemWord(american(word))
+
+
+# British spellings -> American, as rules on the word's form: a question and a transcript go through
+# the same rules, so a word they change by mistake (detour -> detor) still meets itself.
+_BRITISH = [
+    (
+        re.compile(r"(?<=[a-z]{3})our(?=s?$|ed$|ing$|ful|ite|able|hood|ism|ist|less|ly$|er)"),
+        "or",
+    ),  # neighbour, colourful
+    (re.compile(r"(?<=[a-z]{3})is(?=e$|es$|ed$|ing$|ation|er$|ers$)"), "iz"),  # realise, organisation
+    (re.compile(r"(?<=[a-z]{3})ys(?=e$|es$|ed$|ing$|er$)"), "yz"),  # analyse, paralysed
+    (re.compile(r"(?<=[a-z]{3})([tb])re(?=s?$|d$)"), r"\1er"),  # centre, fibres, centred
+    (re.compile(r"(?<=[a-z]{3})ogue(?=s?$)"), "og"),  # dialogue, catalogues
+    (re.compile(r"^(defen|offen|preten|licen)ce(?=s?$)"), r"\1se"),  # defence, licences
+]
+_BRITISH_WORDS = {
+    "programme": "program",
+    "programmes": "programs",
+    "grey": "gray",
+    "cheque": "check",
+    "cheques": "checks",
+    "tyre": "tire",
+    "tyres": "tires",
+    "aluminium": "aluminum",
+}
+
+
+def american(word: str) -> str:
+    """A lower-case English word in American spelling (rules for -our, -ise, -yse, -tre, -ogue,
+    -ence, and a few words)."""
+    if word in _BRITISH_WORDS:
+        return _BRITISH_WORDS[word]
+    if len(word) < 6 or not word.isascii():
+        return word
+    for pattern, repl in _BRITISH:
+        word = pattern.sub(repl, word)
+    return word
 
 
 def _key(phrase: str) -> str:

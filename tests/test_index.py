@@ -212,6 +212,19 @@ def test_an_index_without_present_names_loads_and_a_build_adds_them(tmp_path, ti
     assert counting.count == 0 and open_index(dest).present_names == written
 
 
+def test_an_index_of_another_text_analysis_is_rebuilt_without_embedding(tmp_path, tiny_corpus, embedder, monkeypatch):
+    """Terms read another way (rag.lexical.ANALYSIS: stems in American spelling since 2) make another
+    fingerprint: `build` rewrites such an index instead of calling it up to date, reusing its vectors."""
+    dest = tmp_path / "idx"
+    monkeypatch.setattr(ix, "ANALYSIS", 1)
+    first = ix.build(tiny_corpus, dest, embedder)
+    assert ix.build(tiny_corpus, dest, embedder).unchanged  # up to date under the same reading
+    monkeypatch.setattr(ix, "ANALYSIS", 2)
+    counting = CountingEmbedder(embedder)
+    again = ix.build(tiny_corpus, dest, counting)
+    assert not again.unchanged and counting.count == 0 and again.reused == first.embedded
+
+
 def test_add_and_remove_refuse_bad_input(tmp_path, tiny_corpus, embedder):
     from rag.errors import NotFoundError, UsageError
 

@@ -1,3 +1,5 @@
+import pytest
+
 from rag.lexical import STOPWORDS
 from rag.translate import (
     build_glosses,
@@ -80,3 +82,32 @@ def test_irregular_forms_of_the_corpus_glosses_are_kept():
     assert inflections["led"] == "lead" and inflections["easier"] == "easy"
     assert "leads" not in inflections  # a regular form: its stem already meets lead's
     assert "drew" not in inflections  # no gloss of these words is "draw"
+
+
+@pytest.mark.parametrize(
+    "british, american_",
+    [
+        ("neighbours", "neighbor"),
+        ("colour", "color"),
+        ("behaviour", "behavior"),
+        ("favourite", "favorite"),
+        ("realised", "realized"),
+        ("organisation", "organization"),
+        ("analyse", "analyze"),
+        ("centre", "center"),
+        ("theatres", "theaters"),
+        ("dialogue", "dialog"),
+        ("defence", "defense"),
+        ("programme", "program"),
+    ],
+)
+def test_british_and_american_spellings_have_one_stem(british, american_):
+    """A British, Indian or Australian transcript meets an American question and CEDICT's glosses."""
+    assert stem(british) == stem(american_)
+
+
+@pytest.mark.parametrize("word", ["hour", "four", "your", "tourist", "journey", "resources", "fence", "rise", "basis"])
+def test_words_that_only_look_british_keep_their_spelling(word):
+    from rag.translate import american
+
+    assert american(word) == word

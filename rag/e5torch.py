@@ -167,7 +167,7 @@ class TorchE5:
         self.dim = self.file.hidden
         if precision not in (None, "bf16", "fp32"):
             raise ValueError(f"precision is bf16 or fp32, not {precision!r}")
-        self.precision = precision or ("bf16" if _bf16_is_faster(torch) else "fp32")
+        self.precision = precision or ("bf16" if _native_bf16(torch) else "fp32")
         self.name = f"torch-{self.precision}"
         self._products = torch.bfloat16 if self.precision == "bf16" else torch.float32
 
@@ -261,7 +261,7 @@ class TorchE5:
             return F_.normalize(pooled, dim=1).numpy()
 
 
-def _bf16_is_faster(torch) -> bool:
+def _native_bf16(torch) -> bool:
     """Whether this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX), where it is 2-3x faster
     than float32; emulated, it is much slower. Read from the CPU's features, not timed: a timing taken
     on a busy machine would choose differently from one run to the next, and two builds of the same

@@ -267,11 +267,11 @@ class Retriever:
             if own.any() and dense_scores[own][0] > best[0]:
                 best = (float(dense_scores[own][0]), qvec)
         fused = self.dense_weight * _minmax(dense) + (1 - self.dense_weight) * _unit_max(lex)
-        if named := self._named_episodes(written):
+        named, dated = self._named_episodes(written), self._dated_episodes(q)
+        if named or dated:
             sources = [self.index.passages[r].source for r in rows]
             fused += self.name_weight * np.fromiter((named.get(src, 0.0) for src in sources), np.float32, len(rows))
-        if dated := self._dated_episodes(q):  # "On the July 10 market show, …": that episode's passages first
-            sources = [self.index.passages[r].source for r in rows]
+            # "On the July 10 market show, …": that episode's passages first
             fused += self.day_weight * np.fromiter((src in dated for src in sources), np.float32, len(rows))
         if self.voice_weight and q.voices:  # "How did Dylan Field choose…": his words, not the host's preview
             voiced = set().union(*(self.index.speaking[name] for name in q.voices))

@@ -353,7 +353,8 @@ def glossary(query: str, lexicon: dict[str, list[str]], stopwords: frozenset[str
     """The English words and phrases of a query that the lexicon translates, each with its Chinese
     candidates, in the order found. Phrases (up to three words) are tried before single words; a
     word covered by a phrase is not looked up alone."""
-    words = [w.removesuffix("'s") for w in _WORD.findall(query.lower())]  # OpenAI's -> openai
+    # OpenAI's -> openai; 'generative' -> generative (the matched word is shown to English askers)
+    words = [w.removesuffix("'s").strip("'-") for w in _WORD.findall(query.lower())]
     stems = [stem(w) for w in words]
     used = [False] * len(words)
     out: list[tuple[str, list[str]]] = []

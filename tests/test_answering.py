@@ -576,6 +576,9 @@ def test_an_english_reader_sees_which_of_their_words_each_chinese_quote_matched(
     assert shown and all(answer.citations)  # under quotes, never instead of them
     chinese = engine.ask("亚马逊的大模型项目为什么失败？")
     assert "matched:" not in chinese.answer  # a Chinese reader reads the quote
+    # a word in quotation marks is shown as the word
+    quoted = engine.ask("Why does Li object to describing large models like ChatGPT as 'generative' AI?")
+    assert "generative ←" in quoted.answer and "generative' ←" not in quoted.answer
 
 
 def test_a_speaker_filter_on_transcripts_without_speaker_lines_says_it_kept_whole_episodes(engine):

@@ -100,6 +100,13 @@ _DURATION_ASKED = re.compile(
     r"多长时间|多久|多少(?:天|年|个月|周|小时|分钟)|\bhow long\b|\bhow many (?:days|weeks|months|years|hours)", re.I
 )
 
+# Words by which a question speaks of an episode ("On the July 10 market show", "7月10日那期"): a date
+# next to one is the episode's date; without one it may be the date of an event the episode discusses.
+_EPISODE_WORDS = re.compile(
+    r"\b(?:show|episode|podcast|broadcast|programme|interview|recording|stream)s?\b|节目|那期|这期|一期|期节目|播客|访谈|直播",
+    re.I,
+)
+
 
 @dataclass(frozen=True)
 class Name:
@@ -147,6 +154,7 @@ class Question:
         str, ...
     ] = ()  # names of two or more capitalised words ("Vision Pro"), whose words may each be written apart
     days: tuple[Day, ...] = ()  # the dates it writes ("the July 10 show"), which may name an episode by its date
+    of_episode: bool = False  # it speaks of an episode ("show", "节目"): its dates are an episode's
 
     @property
     def unknown_names(self) -> tuple[str, ...]:
@@ -223,6 +231,7 @@ def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
         counted=_counted(text, index) if kind == "amount" else frozenset(),
         name_runs=tuple(_name_runs(text, names)),
         days=tuple(sorted(written_dates(text), key=str)),
+        of_episode=bool(_EPISODE_WORDS.search(text)),
         points_back=dangling_reference(text) or "",
         voices=_voices(text, holder, index),
         glossary=tuple((words_, tuple(cands)) for words_, cands in glossed),

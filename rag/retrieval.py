@@ -191,7 +191,8 @@ class Retriever:
         self.gloss_weight = gloss_weight  # share of the gloss index in an English question's lexical score
         self.name_weight = name_weight  # added to passages of episodes that write the question's names
         self.voice_weight = voice_weight  # added to passages in which a person the question names speaks
-        # added to passages of episodes dated on a day the question gives: it names the episode as a filter would
+        # added to passages of episodes dated on a day the question gives when it speaks of an episode
+        # ("the July 10 show"): it names the episode as a filter would
         self.day_weight = day_weight
 
     def search(self, question: str | Question, k: int = 8, where: Filter | None = None) -> list[Hit]:
@@ -271,8 +272,10 @@ class Retriever:
         if named or dated:
             sources = [self.index.passages[r].source for r in rows]
             fused += self.name_weight * np.fromiter((named.get(src, 0.0) for src in sources), np.float32, len(rows))
-            # "On the July 10 market show, …": that episode's passages first
-            fused += self.day_weight * np.fromiter((src in dated for src in sources), np.float32, len(rows))
+            # "On the July 10 market show, …": that episode's passages first; a date with no word for an
+            # episode ("the July 10 rally") may be an event's, which other episodes discuss: as a name
+            weight = self.day_weight if q.of_episode else self.name_weight
+            fused += weight * np.fromiter((src in dated for src in sources), np.float32, len(rows))
         if self.voice_weight and q.voices:  # "How did Dylan Field choose…": his words, not the host's preview
             voiced = set().union(*(self.index.speaking[name] for name in q.voices))
             fused += self.voice_weight * np.fromiter((r in voiced for r in rows), np.float32, len(rows))

@@ -241,3 +241,12 @@ def test_a_question_giving_an_episodes_date_searches_that_episode_first(tmp_path
     assert engine.search("What did the July 12 show tell people with light positions?", k=1)[0].source == "notes.md"
     # a date no episode has, or that every episode has, changes nothing
     assert not engine.retriever._dated_episodes(engine.retriever.analyse("What happened on March 3, 2020?"))
+    # with no word for an episode, a date may be an event's, which a later episode discusses
+    (corpus / "market-show-2024-07-11.txt").write_text(
+        filler * 4 + "The July 10 rally came from a surprise rate cut by the central bank. " + filler * 4, "utf-8"
+    )
+    engine = Engine(build(corpus, tmp_path / "idx", embedder).index, embedder)
+    question = "What caused the July 10 rally?"
+    assert not engine.retriever.analyse(question).of_episode
+    assert engine.search(question, k=1)[0].source == "market-show-2024-07-11.txt"
+    assert engine.retriever.analyse("7月10日那期节目说了什么？").of_episode

@@ -102,8 +102,11 @@ _DURATION_ASKED = re.compile(
 
 # Words by which a question speaks of an episode ("On the July 10 market show", "7月10日那期"): a date
 # next to one is the episode's date; without one it may be the date of an event the episode discusses.
+# "Show" only as a noun: at the end of a clause or before on/from/of ("the July 10 market show,"),
+# not the verb of "what did the data show in March 2023".
 _EPISODE_WORDS = re.compile(
-    r"\b(?:show|episode|podcast|broadcast|programme|interview|recording|stream)s?\b|节目|那期|这期|一期|期节目|播客|访谈|直播",
+    r"\b(?:episode|podcast|broadcast|programme|interview|recording|livestream)s?\b"
+    r"|\bshows?\b(?=\s*(?:[,.?!;:)]|$|\s(?:on|from|of|notes)\b))|节目|那期|这期|一期|播客|访谈|直播",
     re.I,
 )
 

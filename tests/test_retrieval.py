@@ -250,3 +250,4 @@ def test_a_question_giving_an_episodes_date_searches_that_episode_first(tmp_path
     assert not engine.retriever.analyse(question).of_episode
     assert engine.search(question, k=1)[0].source == "market-show-2024-07-11.txt"
     assert engine.retriever.analyse("7月10日那期节目说了什么？").of_episode
+    assert not engine.retriever.analyse("What did the data show in March 2023?").of_episode  # the verb

@@ -52,6 +52,25 @@ _BOILERPLATE = [
 _HEADING = re.compile(r"^#{1,6}\s+(\S.*)$")  # a Markdown heading before any passage text is the title
 _DATE_LINE = re.compile(r"^(\d{4})[/-](\d{1,2})[/-](\d{1,2})$")
 _BODY_MARKERS = {"Shownotes Transcript", "Transcript"}
+# The same, and the headings of a description's sections, as Markdown exports write them ("## Transcript",
+# "**Summary**", "## Show notes"), compared lower-cased without the marks around them.
+_BODY_LABELS = {
+    "transcript",
+    "shownotes transcript",
+    "full transcript",
+    "episode transcript",
+    "文字稿",
+    "逐字稿",
+    "文字版",
+}
+_DESCRIPTION_LABELS = {
+    *("summary", "episode summary", "show notes", "shownotes", "description", "episode description", "overview"),
+    *("key takeaways", "takeaways", "highlights", "chapters", "timestamps", "topics", "in this episode"),
+    *("摘要", "简介", "节目简介", "本期简介", "本期内容", "内容简介", "内容提要", "时间轴", "章节", "本期要点"),
+}
+_MARKED = re.compile(
+    r"^(?:#{1,6}\s+|\*\*)(?P<label>[^#*]+?)[:：]?(?:\*\*)?[:：]?\s*$"
+)  # "## Summary", "**Transcript:**"
 _HEADER_LINES = 80  # boilerplate is only looked for near the top of a file
 
 
@@ -185,14 +204,25 @@ def parse(source: str, text: str) -> Document:
     in_people = False
     kept: list[int] = []  # header lines kept as text: the app's summary, if a transcript marker follows
     summary: list[int] = []
+    described: list[int] = []  # lines of a description's sections ("## Summary", "## Show notes")
+    in_description = False
     for i, (start, end) in enumerate(lines[:_HEADER_LINES]):
         line = text[start:end].strip()
         if i < body_from or not line:
             continue
-        if line in _BODY_MARKERS:
+        label = m.group("label").strip().lower() if (m := _MARKED.match(line)) else None
+        if line in _BODY_MARKERS or label in _BODY_LABELS:
             skip.add(i)
             summary = kept
             break
+        if label is not None and (label in _DESCRIPTION_LABELS) != in_description:
+            in_description = label in _DESCRIPTION_LABELS  # a description's section begins, or the next section
+            if in_description:
+                skip.add(i)
+                continue
+        if in_description:
+            described.append(i)
+            continue
         if line.startswith("cover of episode "):
             meta.setdefault("title", line.removeprefix("cover of episode ").strip())
         elif line.startswith("logo of podcast "):
@@ -221,10 +251,27 @@ def parse(source: str, text: str) -> Document:
         raise CorpusError(f"{source}: no passage text after the header")
     _common_keys(meta)
     title = meta.pop("title", None) or name_title(source)
+    summary = sorted({*summary, *described})
     body = [text[s:e] for i, (s, e) in enumerate(lines) if i not in skip and text[s:e].strip()]
     if found := timed.turns(body):  # a transcript of turns: speaker (and time) of each, headers out of the text
         joined, segments = timed.join(found)
-        return Document(source, title or _first_words(joined), joined, ((0, len(joined)),), meta, bool(title), segments)
+        first = segments[0] if segments else None
+        # The description before the first turn: the text of no speaker at no time that opens the file
+        described_spans = (
+            ((first.start, first.end),) if summary and first and first.speaker is None and first.t0 is None else ()
+        )
+        if described_spans:
+            meta.setdefault("description", joined[first.start : first.end])
+        return Document(
+            source,
+            title or _first_words(joined),
+            joined,
+            ((0, len(joined)),),
+            meta,
+            bool(title),
+            segments,
+            summary=described_spans,
+        )
     spans = tuple(lines[i] for i in summary)
     if spans:
         meta.setdefault("description", " ".join(text[s:e].strip() for s, e in spans))

@@ -599,7 +599,7 @@ def _merge_words(words: list[Cue]) -> list[Cue]:
 # "Speaker 1  00:03", Whisper's console "[00:01.000 --> 00:04.000] text"), or a tag ("【说话人0】", "Name：").
 _TIME = r"\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?"
 _PAREN_TURN = re.compile(
-    rf"^(?:#{{1,6}}\s*)?(?:\*\*)?(?P<name>[^\n()（）\[\]*]{{0,60}}?)(?:\*\*)?\s*[(（\[](?P<t0>{_TIME})[)）\]]\s*[:：]?\s*(?P<rest>.*)$"
+    rf"^(?:#{{1,6}}\s*)?(?:\*\*)?(?P<name>[^\n()（）\[\]*]{{0,60}}?)(?:\*\*)?\s*[(（\[](?P<t0>{_TIME})[)）\]]\s*[:：]?(?:\*\*)?\s*(?P<rest>.*)$"
 )
 _OTTER_TURN = re.compile(rf"^(?P<name>[^\d\s:：#>\[(（][^\n:：]{{0,40}}?)\s+(?P<t0>{_TIME})\s*$")
 _CONSOLE_TURN = re.compile(rf"^\[(?P<t0>{_TIME})\s*-->\s*(?P<t1>{_TIME})\]\s*(?P<rest>.*)$")

@@ -562,6 +562,16 @@ def test_a_summary_quoted_for_want_of_speech_says_it_is_the_description(tmp_path
     assert "（节目简介，并非节目中的原话）" in answer.answer
 
 
+def test_a_markdown_exports_summary_is_not_quoted_as_what_a_speaker_said(tmp_path, embedder):
+    from test_documents import MARKDOWN_EXPORT
+
+    answer = _ask_about(tmp_path, embedder, MARKDOWN_EXPORT, "How did Figma pick its first designers?", "figma.md")
+    assert not answer.abstained
+    summary = answer.citations and "Twitter followers" in answer.answer
+    assert not summary or "(the episode's description, not said in it)" in answer.answer
+    assert "Gephi" in answer.answer  # what Dylan Field says
+
+
 def test_a_name_speech_recognition_heard_otherwise_is_accepted_and_the_spelling_shown(engine):
     # the transcript writes "cloud 3.5 sonate": Claude and cloud sound alike (Metaphone KLT)
     answer = engine.ask("What does Guangmi think of Claude 3.5 Sonnet?")

@@ -28,6 +28,42 @@ def test_an_apps_summary_ahead_of_the_transcript_is_the_episodes_description():
     assert not parse("x.txt", "第一句话在这里。\n第二句话也在这里。\n").summary
 
 
+MARKDOWN_EXPORT = """# How Figma found its first users
+
+## Summary
+
+Dylan Field explains that Figma picked its first designers from a graph of Twitter followers.
+
+## Chapters
+
+- 00:00 Intro
+- 05:12 Finding designers
+
+## Transcript
+
+**Lenny (00:00:05):** How did you decide who to talk to first?
+
+**Dylan Field (00:00:09):** I used Gephi, a network visualization tool, and looked at the most central designers.
+
+**Lenny (00:01:10):** And then what happened?
+"""
+
+
+def test_a_markdown_exports_summary_and_chapters_are_the_episodes_description():
+    """ "## Summary" and "## Chapters" before "## Transcript" describe the episode: not speech."""
+    doc = parse("figma.md", MARKDOWN_EXPORT)
+    summary = "".join(doc.text[s:e] for s, e in doc.summary)
+    assert "Figma picked its first designers" in summary and "05:12 Finding designers" in summary
+    assert "Gephi" not in summary and doc.meta["description"].startswith("Dylan Field explains")
+    assert [seg.speaker for seg in doc.segments][1:] == ["Lenny", "Dylan Field", "Lenny"]
+    assert "**" not in doc.text  # "**Lenny (00:00:05):**": the bold closes after the colon
+    # a description's section is one whatever follows it; the next heading ends it
+    plain = parse(
+        "notes.md", "# Episode 12\n\n## Show notes\n\nWe cover pricing.\n\n## Part one\n\nSo pricing is hard.\n"
+    )
+    assert "".join(plain.text[s:e] for s, e in plain.summary) == "We cover pricing."
+
+
 def test_front_matter_and_reader_links_are_metadata():
     doc = load(SEEDS / "004_65fee3c8eaa4b0c3.txt")
     assert doc.title.startswith("（限时公开）OpenAI的“指数级领先”")

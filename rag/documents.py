@@ -68,6 +68,7 @@ _DESCRIPTION_LABELS = {
     *("key takeaways", "takeaways", "highlights", "chapters", "timestamps", "topics", "in this episode"),
     *("摘要", "简介", "节目简介", "本期简介", "本期内容", "内容简介", "内容提要", "时间轴", "章节", "本期要点"),
 }
+_RULE = re.compile(r"^(?:-{3,}|\*{3,}|_{3,})$")
 _MARKED = re.compile(
     r"^(?:#{1,6}\s+|\*\*)(?P<label>[^#*]+?)[:：]?(?:\*\*)?[:：]?\s*$"
 )  # "## Summary", "**Transcript:**"
@@ -204,24 +205,28 @@ def parse(source: str, text: str) -> Document:
     in_people = False
     kept: list[int] = []  # header lines kept as text: the app's summary, if a transcript marker follows
     summary: list[int] = []
-    described: list[int] = []  # lines of a description's sections ("## Summary", "## Show notes")
-    in_description = False
+    # Lines of a description's sections ("## Summary", "## Show notes"), each kept once the next heading,
+    # rule or transcript marker closes it: a section that nothing closes may run on into the transcript.
+    described: list[int] = []
+    section: list[int] | None = None
     for i, (start, end) in enumerate(lines[:_HEADER_LINES]):
         line = text[start:end].strip()
         if i < body_from or not line:
             continue
         label = m.group("label").strip().lower() if (m := _MARKED.match(line)) else None
+        if section is not None and (label is not None or _RULE.match(line) or line in _BODY_MARKERS):
+            described += section
+            section = None
         if line in _BODY_MARKERS or label in _BODY_LABELS:
             skip.add(i)
             summary = kept
             break
-        if label is not None and (label in _DESCRIPTION_LABELS) != in_description:
-            in_description = label in _DESCRIPTION_LABELS  # a description's section begins, or the next section
-            if in_description:
-                skip.add(i)
-                continue
-        if in_description:
-            described.append(i)
+        if label in _DESCRIPTION_LABELS:
+            skip.add(i)
+            section = []
+            continue
+        if section is not None:
+            section.append(i)
             continue
         if line.startswith("cover of episode "):
             meta.setdefault("title", line.removeprefix("cover of episode ").strip())
@@ -255,13 +260,11 @@ def parse(source: str, text: str) -> Document:
     body = [text[s:e] for i, (s, e) in enumerate(lines) if i not in skip and text[s:e].strip()]
     if found := timed.turns(body):  # a transcript of turns: speaker (and time) of each, headers out of the text
         joined, segments = timed.join(found)
-        first = segments[0] if segments else None
         # The description before the first turn: the text of no speaker at no time that opens the file
-        described_spans = (
-            ((first.start, first.end),) if summary and first and first.speaker is None and first.t0 is None else ()
-        )
-        if described_spans:
-            meta.setdefault("description", joined[first.start : first.end])
+        opening = [(g.start, g.end) for g in segments[:1] if g.speaker is None and g.t0 is None]
+        described_spans = tuple(opening) if summary else ()
+        for s_, e_ in described_spans:
+            meta.setdefault("description", joined[s_:e_])
         return Document(
             source,
             title or _first_words(joined),

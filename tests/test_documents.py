@@ -62,6 +62,9 @@ def test_a_markdown_exports_summary_and_chapters_are_the_episodes_description():
         "notes.md", "# Episode 12\n\n## Show notes\n\nWe cover pricing.\n\n## Part one\n\nSo pricing is hard.\n"
     )
     assert "".join(plain.text[s:e] for s, e in plain.summary) == "We cover pricing."
+    # a section that nothing closes may be the transcript itself: left as text
+    unclosed = parse("talk.md", "# Episode 12\n\n## Summary\n\nWe cover pricing.\n\nSo pricing is hard, I think.\n")
+    assert not unclosed.summary and "So pricing is hard" in "".join(unclosed.text[s:e] for s, e in unclosed.regions)
 
 
 def test_front_matter_and_reader_links_are_metadata():

@@ -68,6 +68,7 @@ _DESCRIPTION_LABELS = {
     *("key takeaways", "takeaways", "highlights", "chapters", "timestamps", "topics", "in this episode"),
     *("摘要", "简介", "节目简介", "本期简介", "本期内容", "内容简介", "内容提要", "时间轴", "章节", "本期要点"),
 }
+_DESCRIPTION_LINES = 40  # a summary and a list of chapters are shorter
 _RULE = re.compile(r"^(?:-{3,}|\*{3,}|_{3,})$")
 _MARKED = re.compile(
     r"^(?:#{1,6}\s+|\*\*)(?P<label>[^#*]+?)[:：]?(?:\*\*)?[:：]?\s*$"
@@ -227,6 +228,8 @@ def parse(source: str, text: str) -> Document:
             continue
         if section is not None:
             section.append(i)
+            if len(section) > _DESCRIPTION_LINES:
+                section = None  # longer than a description: the transcript under a heading that named one
             continue
         if line.startswith("cover of episode "):
             meta.setdefault("title", line.removeprefix("cover of episode ").strip())

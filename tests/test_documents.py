@@ -65,6 +65,10 @@ def test_a_markdown_exports_summary_and_chapters_are_the_episodes_description():
     # a section that nothing closes may be the transcript itself: left as text
     unclosed = parse("talk.md", "# Episode 12\n\n## Summary\n\nWe cover pricing.\n\nSo pricing is hard, I think.\n")
     assert not unclosed.summary and "So pricing is hard" in "".join(unclosed.text[s:e] for s, e in unclosed.regions)
+    # nor one longer than a description: the transcript under a heading that named one
+    talk = "".join(f"Line {n} of what the guest says about pricing.\n" for n in range(60))
+    long = parse("talk.md", "# Episode 12\n\n## Summary\n\n" + talk + "\n## Part two\n\nMore.\n")
+    assert not long.summary
 
 
 def test_front_matter_and_reader_links_are_metadata():

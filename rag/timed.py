@@ -29,7 +29,8 @@ SUFFIXES = (".srt", ".vtt", ".json", ".jsonl", ".sbv", ".lrc", ".ass", ".ssa", "
 # caption's ">>" (a new speaker, unnamed, or named as in ">> ANNA: ").
 _SPEAKER_PREFIX = re.compile(
     r"^\s*(?:>>\s*)?(?:【([^】\n]{1,30})】\s*[:：]?\s*|\[([^\]\n]{1,40})\]\s*[:：]\s*|"
-    r"([^\s:：\[【>(（][^:：\n]{0,29}?)\s*(?::\s+|：\s*))(?=\S)"
+    # Markdown's bold or italic around the name, the colon inside or outside it: **Lenny:**, **Lenny**:
+    r"\*{0,2}([^\s:：\[【>(（*][^:：\n*]{0,29}?)\*{0,2}\s*(?::\*{0,2}\s+|：\*{0,2}\s*))(?=\S)"
 )
 _CHANGE = re.compile(r"^\s*>>\s*")
 _TAG = re.compile(r"<[^>\n]*>")

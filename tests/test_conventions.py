@@ -239,6 +239,22 @@ def test_speaker_turns_at_the_top_are_not_a_header(tmp_path):
     assert doc.meta == {} and [s.speaker for s in doc.segments] == ["Host", "Guest", "Host", "Guest"]
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "**Lenny:** How did you pick them?\n\n**Dylan:** With a graph.\n\n**Lenny:** Then?\n\n**Dylan:** Emails.\n",
+        "**Lenny**: How did you pick them?\n\n**Dylan**: With a graph.\n\n**Lenny**: Then?\n\n**Dylan**: Emails.\n",
+        "[00:00:05] **Lenny**: How did you pick them?\n[00:00:09] **Dylan**: With a graph.\n"
+        "[00:00:12] **Lenny**: Then?\n[00:00:15] **Dylan**: Emails.\n",
+    ],
+)
+def test_a_markdown_speaker_in_bold_is_the_speaker(tmp_path, text):
+    """ "**Lenny:** …" (the colon inside the bold) and "**Lenny**: …", as Markdown exports write them."""
+    doc = load(_write(tmp_path, "export.md", text))
+    assert [s.speaker for s in doc.segments] == ["Lenny", "Dylan", "Lenny", "Dylan"]
+    assert "*" not in doc.text and doc.text.startswith("How did you pick them?")
+
+
 def test_a_line_with_a_colon_is_text_unless_its_name_recurs(tmp_path):
     doc = load(
         _write(

@@ -613,6 +613,11 @@ _MD_HEADING = re.compile(r"^\s*#{1,6}\s")
 MIN_TURNS = 3  # lines that mark turns before a file is read as turns
 
 
+def _name(raw: str | None) -> str | None:
+    """A speaker's name without the marks around it ("- Lenny" after a time, "Speaker 1 |" before one)."""
+    return (raw or "").strip(" \t-–—*|·•:：") or None
+
+
 def turns(lines: list[str]) -> list[Cue] | None:
     """The turns of a plain-text transcript's body lines, or None when its lines do not mark turns.
 
@@ -624,8 +629,7 @@ def turns(lines: list[str]) -> list[Cue] | None:
     for i, line in enumerate(lines):
         line = line.strip()
         if m := _PAREN_TURN.match(line) or _OTTER_TURN.match(line) or _BRACKET_TURN.match(line):
-            name = m.group("name").strip(" -–—*") or None
-            marks.append((i, name, _seconds(m.group("t0")), None, m.groupdict().get("rest") or ""))
+            marks.append((i, _name(m.group("name")), _seconds(m.group("t0")), None, m.groupdict().get("rest") or ""))
         elif m := _CONSOLE_TURN.match(line):
             marks.append((i, None, _seconds(m.group("t0")), _seconds(m.group("t1")), m.group("rest")))
         elif m := _TIME_FIRST.match(line):
@@ -634,20 +638,20 @@ def turns(lines: list[str]) -> list[Cue] | None:
         elif (m := _HEADING_TURN.match(line)) or (m := _SPEAKER_PREFIX.match(line)):
             name = m.group("name") if "name" in m.groupdict() else next((g for g in m.groups() if g), None)
             rest = m.group("rest") if "rest" in m.groupdict() else line[m.end() :]
-            if name:
-                marks.append((i, name.strip(), None, None, rest))
+            if name := _name(name):
+                marks.append((i, name, None, None, rest))
     # A timed line with no name may begin its text with one ("[00:00:05] Alice: Hello"): the speaker,
     # where most such lines do (the file's convention) or where the name recurs, as untimed tags must.
     bare = [m for m in marks if m[2] is not None and m[1] is None]
     named = [(m, _SPEAKER_PREFIX.match(m[4]) if m in bare else None) for m in marks]
     tagged = [name for _, name, t0, _, _ in marks if t0 is None and name]
     recurring = {name for name in tagged if tagged.count(name) >= 2}
-    said = [next(g for g in p.groups() if g).strip() for _, p in named if p]
+    said = [_name(next(g for g in p.groups() if g)) for _, p in named if p]
     convention = len(said) >= max(2, len(bare) / 2)
     marks = []
     for (i, name, t0, t1, rest), prefix in named:
-        if prefix and (convention or said.count(next(g for g in prefix.groups() if g).strip()) >= 2):
-            name, rest = next(g for g in prefix.groups() if g).strip(), rest[prefix.end() :]
+        if prefix and (convention or said.count(_name(next(g for g in prefix.groups() if g))) >= 2):
+            name, rest = _name(next(g for g in prefix.groups() if g)), rest[prefix.end() :]
         if t0 is not None or name in recurring:
             marks.append((i, name, t0, t1, rest))
     if len(marks) < MIN_TURNS:

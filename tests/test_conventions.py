@@ -246,10 +246,15 @@ def test_speaker_turns_at_the_top_are_not_a_header(tmp_path):
         "**Lenny**: How did you pick them?\n\n**Dylan**: With a graph.\n\n**Lenny**: Then?\n\n**Dylan**: Emails.\n",
         "[00:00:05] **Lenny**: How did you pick them?\n[00:00:09] **Dylan**: With a graph.\n"
         "[00:00:12] **Lenny**: Then?\n[00:00:15] **Dylan**: Emails.\n",
+        # marks between a time and a name are no part of the name
+        "00:00:05 - Lenny: How did you pick them?\n00:00:09 - Dylan: With a graph.\n"
+        "00:00:12 - Lenny: Then?\n00:00:15 - Dylan: Emails.\n",
+        "Lenny | 00:00:05\nHow did you pick them?\n\nDylan | 00:00:09\nWith a graph.\n\n"
+        "Lenny | 00:00:12\nThen?\n\nDylan | 00:00:15\nEmails.\n",
     ],
 )
-def test_a_markdown_speaker_in_bold_is_the_speaker(tmp_path, text):
-    """ "**Lenny:** …" (the colon inside the bold) and "**Lenny**: …", as Markdown exports write them."""
+def test_a_speaker_name_is_read_without_the_marks_around_it(tmp_path, text):
+    """Markdown bold ("**Lenny:** …", "**Lenny**: …") and separators ("00:00:05 - Lenny:", "Lenny | 00:00:05")."""
     doc = load(_write(tmp_path, "export.md", text))
     assert [s.speaker for s in doc.segments] == ["Lenny", "Dylan", "Lenny", "Dylan"]
     assert "*" not in doc.text and doc.text.startswith("How did you pick them?")

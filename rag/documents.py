@@ -359,8 +359,13 @@ def load(path: Path) -> Document:
     """
     suffix = path.suffix.lower()
     if suffix in markup.SUFFIXES:
-        if suffix in (".docx", ".pdf", ".rtf"):
-            read = {".docx": markup.docx_text, ".pdf": markup.pdf_text, ".rtf": markup.rtf_text}[suffix]
+        if suffix in (".docx", ".odt", ".pdf", ".rtf"):
+            read = {
+                ".docx": markup.docx_text,
+                ".odt": markup.odt_text,
+                ".pdf": markup.pdf_text,
+                ".rtf": markup.rtf_text,
+            }[suffix]
             text, found = read(read_bytes(path), path.name)
         else:
             text, found = markup.html_text(read_text(path))

@@ -1,11 +1,12 @@
 """Transcripts kept in documents rather than text files: web pages (.html, .htm), Word files
-(.docx), PDFs (.pdf) and rich text (.rtf, as TextEdit and WordPad save it), read to plain text with one line per paragraph or printed line, which
+(.docx), OpenDocument text (.odt, as LibreOffice saves it), PDFs (.pdf) and rich text (.rtf, as
+TextEdit and WordPad save it), read to plain text with one line per paragraph or printed line, which
 rag.documents then reads like any transcript (metadata lines, speaker turns, passages). Offsets
 index that text, as they index a timed transcript's cue text.
 
 Pages are read with html.parser (the text a reader sees, without scripts, styles, navigation and
-footers), Word files with zipfile and xml.etree (the one part of a .docx that holds its paragraphs;
-python-docx would read the same part, through lxml), PDFs with pypdf (their text layer: a scanned PDF
+footers), Word and OpenDocument files with zipfile and xml.etree (the one part that holds their
+paragraphs; python-docx would read the same part, through lxml), PDFs with pypdf (their text layer: a scanned PDF
 has none, and says so), rich text with striprtf (its `\\'xx` bytes in the code page the file declares).
 """
 
@@ -19,7 +20,7 @@ from io import BytesIO
 
 from .errors import CorpusError
 
-SUFFIXES = (".html", ".htm", ".docx", ".pdf", ".rtf")
+SUFFIXES = (".html", ".htm", ".docx", ".odt", ".pdf", ".rtf")
 
 # Elements whose text is not the page's content; elements that start a new line
 _HIDDEN = {"script", "style", "noscript", "template", "svg", "nav", "footer", "aside", "form", "button", "select"}
@@ -123,16 +124,23 @@ _W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 _DC = "{http://purl.org/dc/elements/1.1/}"
 
 
-def docx_text(data: bytes, name: str) -> tuple[str, dict[str, str]]:
-    """(the paragraphs of a Word file, one a line; its metadata: the `title` its properties give)."""
+def _package(data: bytes, name: str, part: str, properties: str, kind: str):
+    """(the parsed XML of a zip package's `part`, the title its `properties` part gives) of an office file."""
     from xml.etree import ElementTree
 
     try:
         with zipfile.ZipFile(BytesIO(data)) as z:
-            body = ElementTree.fromstring(z.read("word/document.xml"))
-            core = z.read("docProps/core.xml") if "docProps/core.xml" in z.namelist() else None
-    except Exception as e:  # not a zip, no document part, damaged XML, an encrypted or unusual archive
-        raise CorpusError(f"{name}: not a readable Word (.docx) file ({e})") from None
+            root = ElementTree.fromstring(z.read(part))
+            props = z.read(properties) if properties in z.namelist() else None
+    except Exception as e:  # not a zip, no such part, damaged XML, an encrypted or unusual archive
+        raise CorpusError(f"{name}: not a readable {kind} file ({e})") from None
+    found = ElementTree.fromstring(props).find(f".//{_DC}title") if props is not None else None
+    return root, (found.text or "").strip() if found is not None else ""
+
+
+def docx_text(data: bytes, name: str) -> tuple[str, dict[str, str]]:
+    """(the paragraphs of a Word file, one a line; its metadata: the `title` its properties give)."""
+    body, title = _package(data, name, "word/document.xml", "docProps/core.xml", "Word (.docx)")
     lines = []
     for paragraph in body.iter(f"{_W}p"):
         parts = []
@@ -144,10 +152,39 @@ def docx_text(data: bytes, name: str) -> tuple[str, dict[str, str]]:
             elif el.tag in (f"{_W}br", f"{_W}cr"):
                 parts.append("\n")
         lines.append("".join(parts))
-    title = ""
-    if core is not None:
-        found = ElementTree.fromstring(core).find(f"{_DC}title")
-        title = (found.text or "").strip() if found is not None else ""
+    return "\n".join(lines), {"title": title} if title else {}
+
+
+_TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+_ODT_LINES = (f"{_TEXT}p", f"{_TEXT}h")
+
+
+def odt_text(data: bytes, name: str) -> tuple[str, dict[str, str]]:
+    """(the paragraphs and headings of an OpenDocument text file, one a line; its metadata: the
+    `title` its properties give)."""
+    body, title = _package(data, name, "content.xml", "meta.xml", "OpenDocument (.odt)")
+
+    def text_of(el, parts: list[str]) -> None:
+        if el.tag == f"{_TEXT}s":  # a run of spaces
+            parts.append(" " * int(el.get(f"{_TEXT}c", "1") or 1))
+        elif el.tag == f"{_TEXT}tab":
+            parts.append("\t")
+        elif el.tag == f"{_TEXT}line-break":
+            parts.append("\n")
+        elif el.text:
+            parts.append(el.text)
+        for child in el:
+            if child.tag not in _ODT_LINES:  # a paragraph inside (a note's) is a line of its own
+                text_of(child, parts)
+            if child.tail:
+                parts.append(child.tail)
+
+    lines = []
+    for paragraph in body.iter():
+        if paragraph.tag in _ODT_LINES:
+            parts: list[str] = []
+            text_of(paragraph, parts)
+            lines.append("".join(parts))
     return "\n".join(lines), {"title": title} if title else {}
 
 

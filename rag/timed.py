@@ -24,7 +24,9 @@ from dataclasses import dataclass
 
 from .errors import CorpusError
 
-SUFFIXES = (".srt", ".vtt", ".json", ".jsonl", ".sbv", ".lrc", ".ass", ".ssa", ".ttml", ".dfxp", ".xml", ".tsv", ".csv")
+# with the names yt-dlp gives YouTube's own caption formats: timedtext XML (srv1-3) and JSON (json3)
+SUFFIXES: tuple[str, ...] = (".srt", ".vtt", ".json", ".jsonl", ".sbv", ".lrc", ".ass", ".ssa", ".ttml", ".dfxp")
+SUFFIXES += (".xml", ".tsv", ".csv", ".srv1", ".srv2", ".srv3", ".json3")
 # Who speaks, at the head of a cue or line: "[Amit Varma]: ", "【说话人0】", "说话人1：", "Guest: ", and a
 # caption's ">>" (a new speaker, unnamed, or named as in ">> ANNA: ").
 _SPEAKER_PREFIX = re.compile(
@@ -68,6 +70,7 @@ def cues(name: str, text: str, kind: str | None = None) -> list[Cue]:
     suffix = kind or name.lower().rsplit(".", 1)[-1]
     readers = {"srt": _srt, "vtt": _vtt, "json": _json, "sbv": _sbv, "lrc": _lrc, "ass": _ass, "ssa": _ass}
     readers |= {"ttml": _xml, "dfxp": _xml, "xml": _xml, "tsv": _tsv, "csv": _csv, "jsonl": _jsonl}
+    readers |= {"srv1": _xml, "srv2": _xml, "srv3": _xml, "json3": _json}
     try:
         found = readers[suffix](text)
     except CorpusError as e:

@@ -222,6 +222,8 @@ def render(lines: list[tuple[str, float, float, str]]) -> dict[str, str]:
 
 
 FORMATS = render(LINES)
+# as yt-dlp names YouTube's caption files
+FORMATS |= {"episode.en.srv3": FORMATS["youtube_srv3.xml"], "episode.en.json3": FORMATS["youtube_json3.json"]}
 TIMED = {name for name in FORMATS if not name.endswith((".html", ".lrc"))}  # formats that carry end times
 
 
@@ -307,6 +309,36 @@ def test_a_page_or_word_file_is_read_as_text_with_its_title(tmp_path):
     (tmp_path / "fake.docx").write_bytes(b"not a zip at all")
     with pytest.raises(CorpusError, match=r"fake.docx: not a readable Word \(.docx\) file"):
         load(tmp_path / "fake.docx")
+
+
+def test_an_opendocument_text_file_is_read_with_its_title(tmp_path):
+    """LibreOffice's .odt: paragraphs and headings one a line, spans joined, runs of spaces kept."""
+    odt = tmp_path / "interview.odt"
+    t = 'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+    o = 'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+    paragraphs = "".join(
+        f"<text:p>{who}<text:s text:c='2'/>{int(a // 60)}:{int(a % 60):02}</text:p>"
+        f"<text:p><text:span>{t[:20]}</text:span>{t[20:]}</text:p>"
+        for who, a, _, t in LINES
+    )
+    with zipfile.ZipFile(odt, "w") as z:
+        z.writestr(
+            "content.xml",
+            f"<office:document-content {o} {t}><office:body><office:text><text:h>FSI</text:h>{paragraphs}"
+            "</office:text></office:body></office:document-content>",
+        )
+        z.writestr(
+            "meta.xml",
+            f'<office:document-meta {o} xmlns:dc="http://purl.org/dc/elements/1.1/"><office:meta>'
+            "<dc:title>FSI interview</dc:title></office:meta></office:document-meta>",
+        )
+    doc = load(odt)
+    assert doc.title == "FSI interview"
+    assert [s.speaker for s in doc.segments if s.speaker] == ["Amit", "Alex", "Amit"]  # "Name  0:03" turns
+    assert [doc.text[s.start : s.end] for s in doc.segments if s.speaker] == [t for *_, t in LINES]
+    (tmp_path / "fake.odt").write_bytes(b"not a zip at all")
+    with pytest.raises(CorpusError, match=r"fake.odt: not a readable OpenDocument \(.odt\) file"):
+        load(tmp_path / "fake.odt")
 
 
 @pytest.mark.parametrize(

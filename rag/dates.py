@@ -1,5 +1,6 @@
-"""Dates that titles, file names and questions write, read as (year, month, day): "the July 10 market
-show" names the episode whose file is 眼哥股市会7月10日.txt."""
+"""Dates that titles, file names, headers, pages and questions write, read as (year, month, day): "the
+July 10 market show" names the episode whose file is 眼哥股市会7月10日.txt; a header's "Date: March 5,
+2024" and a page's published time become the episode's date (YYYY-MM-DD)."""
 
 from __future__ import annotations
 
@@ -37,7 +38,26 @@ _DAYS = [
 def written_dates(text: str) -> set[Day]:
     """The days (or months of a year) a text writes, in the ways titles, file names and questions
     write them: 2024-07-10, 7月10日, July 10, 10 July 2024, July 2024. A month alone is no date."""
-    out: set[Day] = set()
+    return {day for _, day in _found(text)}
+
+
+def iso_day(value: str) -> str:
+    """The first whole date (year, month and day) a value writes, as YYYY-MM-DD ("2024-03-05",
+    "2024年3月5日", "March 5, 2024", "2017-03-27T08:00:00Z"), or "" when it writes none."""
+    import datetime
+
+    for _, (year, month, day) in sorted(_found(value), key=lambda found: found[0]):
+        if year and day:
+            try:
+                return datetime.date(year, month, day).isoformat()
+            except ValueError:  # 2024-02-30
+                continue
+    return ""
+
+
+def _found(text: str) -> list[tuple[int, Day]]:
+    """(where it begins, the date) of every date the text writes."""
+    out = []
     for pattern, named in _DAYS:
         for m in pattern.finditer(text):
             g = m.groupdict()
@@ -45,7 +65,7 @@ def written_dates(text: str) -> set[Day]:
             year = g.get("y") or g.get("y2")
             day = int(g["d"]) if g.get("d") else None
             if 1 <= month <= 12 and (day is None or 1 <= day <= 31) and (year or day):
-                out.add((int(year) if year else None, month, day))
+                out.append((m.start(), (int(year) if year else None, month, day)))
     return out
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from . import markup, timed
+from .dates import iso_day
 from .errors import CorpusError
 
 TEXT_SUFFIXES = (".txt", ".md", ".markdown", ".text")
@@ -550,7 +551,6 @@ _FIELD_LINE = re.compile(
     r"^\s*(?:[-*]\s+)?\**([A-Za-z][A-Za-z ]{1,20}?|[\u4e00-\u9fff]{2,4})\**\s*[:：]\**\s*(\S.*?)\s*$"
 )
 _SENTENCE_END = re.compile(r"[.!?。！？…]$")
-_DAY_FORMATS = ("%Y-%m-%d", "%Y/%m/%d", "%Y.%m.%d", "%Y年%m月%d日", "%B %d, %Y", "%b %d, %Y", "%d %B %Y", "%d %b %Y")
 
 
 def _header_fields(text: str, lines: list[tuple[int, int]], meta: dict) -> int:
@@ -579,7 +579,7 @@ def _header_fields(text: str, lines: list[tuple[int, int]], meta: dict) -> int:
                 break
             found["speakers"] = [*found.get("speakers", []), *names]
         elif field == "date":
-            if day := _day(value):
+            if day := iso_day(value):
                 found["date"] = day
             else:
                 found["published"] = value
@@ -594,18 +594,6 @@ def _header_fields(text: str, lines: list[tuple[int, int]], meta: dict) -> int:
         else:
             meta.setdefault(key, value)
     return last
-
-
-def _day(value: str) -> str:
-    """A written date as YYYY-MM-DD ("2024-03-05", "2024年3月5日", "March 5, 2024"), or ""."""
-    import datetime
-
-    for form in _DAY_FORMATS:
-        try:
-            return datetime.datetime.strptime(value.strip(), form).date().isoformat()
-        except ValueError:
-            continue
-    return ""
 
 
 def _first_words(text: str, limit: int = 40) -> str:

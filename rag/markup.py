@@ -18,6 +18,7 @@ import zipfile
 from html.parser import HTMLParser
 from io import BytesIO
 
+from .dates import iso_day
 from .errors import CorpusError
 
 SUFFIXES = (".html", ".htm", ".docx", ".odt", ".pdf", ".rtf")
@@ -34,11 +35,6 @@ _CLOCK = re.compile(r"^\d{1,2}:\d{2}(?::\d{2})?(?:[.,]\d{1,3})?$")
 
 
 _DATE_META = {"article:published_time", "og:published_time", "date", "pubdate", "dc.date", "dcterms.date"}
-_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
-
-
-def _day(value: str | None) -> str:
-    return m.group() if value and (m := _DAY.match(value.strip())) else ""
 
 
 class _Page(HTMLParser):
@@ -57,9 +53,9 @@ class _Page(HTMLParser):
     def handle_starttag(self, tag: str, attrs) -> None:
         found = dict(attrs)
         if tag == "meta" and (found.get("property") or found.get("name") or "").lower() in _DATE_META:
-            self.date = _day(found.get("content")) or self.date
+            self.date = iso_day(found.get("content") or "") or self.date
         elif tag == "time" and not self.date:
-            self.date = _day(found.get("datetime"))
+            self.date = iso_day(found.get("datetime") or "")
         if tag in _BLOCKS:
             self._break()
         if tag in _HIDDEN and tag not in _VOID:

@@ -25,3 +25,22 @@ from rag.dates import written_dates
 )
 def test_written_dates(text, days):
     assert written_dates(text) == days
+
+
+@pytest.mark.parametrize(
+    "value, day",
+    [
+        ("2024-03-05", "2024-03-05"),
+        ("2024年3月5日", "2024-03-05"),
+        ("March 5, 2024", "2024-03-05"),
+        ("5 March 2024", "2024-03-05"),
+        ("2017-03-27T08:00:00Z", "2017-03-27"),
+        ("2024-02-30", ""),
+        ("March 2024", ""),  # no day
+        ("last week", ""),
+    ],
+)
+def test_iso_day(value, day):
+    from rag.dates import iso_day
+
+    assert iso_day(value) == day

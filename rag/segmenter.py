@@ -10,7 +10,9 @@ only the standard library, so the CLI can start the child before it imports nump
 
 from __future__ import annotations
 
+import importlib.util
 import json
+import os
 import re
 import subprocess
 import sys
@@ -18,7 +20,9 @@ from functools import cache
 
 _CJK_RUN = re.compile(r"[\u3400-\u9fff]+")
 # Run by the child: segments each run in both of the modes rag.lexical uses, prints one JSON object.
+# It starts isolated and without site (-I -S, 10-20 ms sooner), rjieba's folder first on its path.
 _CHILD = """import json, sys
+sys.path.insert(0, sys.argv[2])
 import rjieba
 print(json.dumps({run: [rjieba.cut(run, True), rjieba.cut_for_search(run, True)] for run in json.loads(sys.argv[1])}))
 """
@@ -37,22 +41,27 @@ def _jieba():
     return rjieba
 
 
-def prefetch(text: str) -> None:
+def prefetch(text: str) -> bool:
     """Start segmenting the Chinese runs of `text` in a child process, unless this process has
-    jieba's dictionary already. `cut` and `cut_for_search` of those runs then wait for the child."""
+    jieba's dictionary already. `cut` and `cut_for_search` of those runs then wait for the child.
+    Whether a child was started."""
     global _pending
     runs = sorted(set(_CJK_RUN.findall(text[:_MAX_PREFETCHED])) - _known.keys())
     if not runs or _pending is not None or "rjieba" in sys.modules:
-        return
+        return False
+    spec = importlib.util.find_spec("rjieba")
+    if spec is None or not spec.origin:
+        return False  # not installed: segmenting in process says so
     try:
         _pending = subprocess.Popen(
-            [sys.executable, "-c", _CHILD, json.dumps(runs)],
+            [sys.executable, "-I", "-S", "-c", _CHILD, json.dumps(runs), os.path.dirname(os.path.dirname(spec.origin))],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
         )
     except OSError:
-        pass  # segmented in process
+        return False  # segmented in process
+    return True
 
 
 def _prefetched(text: str) -> tuple[list[str], list[str]] | None:

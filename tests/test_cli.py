@@ -1,4 +1,5 @@
 import json
+import os
 import shutil
 
 import pytest
@@ -311,13 +312,21 @@ def test_a_cli_question_gets_the_librarys_hits_without_loading_jieba_in_process(
 
     question = "亚马逊的大模型为什么失败？"
     code = (
-        "import sys; from rag.cli import main; sys.argv = ['rag', 'search', '--json', '-k', '6', sys.argv[1]]\n"
-        "try:\n    main()\nexcept SystemExit:\n    pass\nprint('rjieba' in sys.modules, file=sys.stderr)"
+        "import os, sys; from rag.cli import main; sys.argv = ['rag', 'search', '--json', '-k', '6', sys.argv[1]]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print('rjieba' in sys.modules, os.environ.get('OMP_NUM_THREADS'), file=sys.stderr)"
     )
-    out = subprocess.run([sys.executable, "-c", code, question], capture_output=True, text=True, check=True)
-    assert out.stderr.split() == ["False"]
+    env = {k: v for k, v in os.environ.items() if k != "OMP_NUM_THREADS"}
+    out = subprocess.run([sys.executable, "-c", code, question], capture_output=True, text=True, check=True, env=env)
+    # while the helper segments, the OpenMP runtimes loaded after it get one thread (their idle ones spin)
+    assert out.stderr.split() == ["False", "1"]
     expected = [h.to_dict() for h in rag.load(ROOT / "index").search(question, 6)]
     assert json.loads(out.stdout)["hits"] == expected
+    # a thread count the user set is kept; an English question starts no helper and changes nothing
+    for q, threads, shown in ((question, "2", "2"), ("why did Amazon Q fail?", None, "None")):
+        run_env = {**env, "OMP_NUM_THREADS": threads} if threads else env
+        out = subprocess.run([sys.executable, "-c", code, q], capture_output=True, text=True, check=True, env=run_env)
+        assert out.stderr.split() == ["False", shown]
 
 
 def test_build_shows_progress_only_when_it_embeds(tmp_path):

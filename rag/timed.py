@@ -20,7 +20,7 @@ import html
 import io
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .errors import CorpusError
 
@@ -221,6 +221,8 @@ def _clock(value: str) -> float | None:
         return None
     if m := re.fullmatch(r"([\d.]+)(h|ms|m|s)", value):
         return float(m.group(1)) * {"h": 3600, "m": 60, "s": 1, "ms": 0.001}[m.group(2)]
+    if m := re.fullmatch(r"PT(?:([\d.]+)H)?(?:([\d.]+)M)?(?:([\d.]+)S)?", value):  # ISO 8601: PT1M2.5S (Azure)
+        return sum(float(x or 0) * unit for x, unit in zip(m.groups(), (3600, 60, 1), strict=True))
     if ":" in value:
         parts = value.split(":")
         return _seconds(":".join(parts[:3]))
@@ -393,11 +395,26 @@ _TEXT_KEYS = (
     "caption",
     "punctuated_word",
     "word",
+    "display",
 )
-_PIECES_KEYS = ("segs", "elements", "sentences", "words", "alternatives")  # lists whose texts make up a cue's
-_START_KEYS = ("start", "startTime", "start_time", "begin", "tStartMs", "startMs", "start_ms", "ts", "offset")
-_END_KEYS = ("end", "endTime", "end_time", "stop", "tEndMs", "endMs", "end_ms", "end_ts")
-_DURATION_KEYS = ("dur", "duration", "dDurationMs", "durationMs", "duration_ms")
+# lists whose texts make up a cue's; of alternatives (AWS, Google, Speechmatics) and Azure's nBest, the first
+_PIECES_KEYS = ("segs", "elements", "sentences", "words", "alternatives", "nBest")
+_BEST_KEYS = ("alternatives", "nBest")
+_START_KEYS = (
+    "start",
+    "startTime",
+    "start_time",
+    "begin",
+    "tStartMs",
+    "startMs",
+    "start_ms",
+    "ts",
+    "offsetInTicks",
+    "offset",
+)
+_END_KEYS = ("end", "endTime", "end_time", "stop", "tEndMs", "endMs", "end_ms", "end_ts", "resultEndTime")
+_DURATION_KEYS = ("dur", "duration", "dDurationMs", "durationMs", "duration_ms", "durationInTicks")
+_TICK = 1e-7  # Azure's ticks: 100 nanoseconds
 _SPEAKER_KEYS = ("speaker", "speaker_name", "speakerName", "speaker_label", "speakerLabel", "who", "agent")
 
 
@@ -433,11 +450,13 @@ def _json_cues(data: object) -> list[Cue]:
     out = []
     for item in items:
         t0, t1 = _json_times(item, in_ms)
-        speaker = next((item[k] for k in _SPEAKER_KEYS if item.get(k) not in (None, "")), None)
+        speaker = next((x[k] for x in (item, _best(item)) for k in _SPEAKER_KEYS if x.get(k) not in (None, "")), None)
         if isinstance(speaker, int) or (isinstance(speaker, str) and len(speaker) <= 2):
             speaker = f"Speaker {speaker}"  # diarisation's labels (0, 1, "A"): Speaker 0, Speaker A
         spoken, speaker = _split_speaker(_json_text(item), speaker if isinstance(speaker, str) else None)
         out.append(Cue(t0, t1, spoken, speaker))
+    if all(c.t0 is None and c.t1 is not None for c in out):  # Google without word times: only where each ends
+        out = [replace(c, t0=out[i - 1].t1 if i else 0.0) for i, c in enumerate(out)]
     if all(c.t0 is not None for c in out):  # items without a time (AWS's punctuation) keep their place
         out.sort(key=_start)
     return _merge_words(out) if merge else out
@@ -475,7 +494,7 @@ def _json_text(item: dict) -> str:
             texts = [_json_text(p) for p in pieces]
             if key in ("segs", "elements"):  # these carry their own spaces
                 return "".join(texts)
-            return " ".join(t.strip() for t in texts if t.strip()) if key != "alternatives" else texts[0]
+            return " ".join(t.strip() for t in texts if t.strip()) if key not in _BEST_KEYS else texts[0]
     return ""
 
 
@@ -513,23 +532,37 @@ def _json_times(item: dict, in_ms: bool) -> tuple[float | None, float | None]:
         return _number(stamp[0], 1.0), _number(stamp[1], 1.0)
     if isinstance(stamp, dict):
         return _number(stamp.get("from"), 1.0), _number(stamp.get("to"), 1.0)
-    t0 = next((_number(item[k], _scale(k, scale)) for k in _START_KEYS if k in item), None)
-    t1 = next((_number(item[k], _scale(k, scale)) for k in _END_KEYS if k in item), None)
+    t0, t1 = _first_time(item, _START_KEYS, scale), _first_time(item, _END_KEYS, scale)
     if t1 is None and t0 is not None:
-        duration = next((_number(item[k], _scale(k, scale)) for k in _DURATION_KEYS if k in item), None)
+        duration = _first_time(item, _DURATION_KEYS, scale)
         t1 = t0 + duration if duration is not None else None
-    if t0 is None:  # Rev: the times of a monologue's first and last timed elements
-        for key in ("elements", "words"):
-            pieces = [p for p in item.get(key) or [] if isinstance(p, dict)]
-            timed = [_json_times(p, in_ms) for p in pieces]
-            timed = [t for t in timed if t[0] is not None]
-            if timed:
-                return timed[0][0], timed[-1][1]
+    if t0 is None:  # Rev, Google: the times of a cue's first and last timed words
+        for holder in (item, _best(item)):
+            for key in ("elements", "words"):
+                pieces = [p for p in holder.get(key) or [] if isinstance(p, dict)]
+                timed = [_json_times(p, in_ms) for p in pieces]
+                timed = [t for t in timed if t[0] is not None]
+                if timed:
+                    return timed[0][0], timed[-1][1]
     return t0, t1
 
 
+def _best(item: dict) -> dict:
+    """A result's first alternative (Google, AWS, Speechmatics) or best hypothesis (Azure's nBest)."""
+    for key in _BEST_KEYS:
+        pieces = item.get(key)
+        if isinstance(pieces, list) and pieces and isinstance(pieces[0], dict):
+            return pieces[0]
+    return {}
+
+
+def _first_time(item: dict, keys: tuple[str, ...], scale: float) -> float | None:
+    """The first of `keys` that holds a time, in seconds (Azure writes "offset" as ISO 8601 and "offsetInTicks")."""
+    return next((t for k in keys if k in item and (t := _number(item[k], _scale(k, scale))) is not None), None)
+
+
 def _scale(key: str, scale: float) -> float:
-    return 0.001 if key.endswith(("Ms", "_ms")) else scale
+    return 0.001 if key.endswith(("Ms", "_ms")) else _TICK if key.endswith("InTicks") else scale
 
 
 def _number(value: object, scale: float) -> float | None:

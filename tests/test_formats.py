@@ -34,6 +34,7 @@ def _words(text: str, t0: float, t1: float) -> list[tuple[str, float, float]]:
     return [(w, round(t0 + i * step, 3), round(t0 + (i + 1) * step, 3)) for i, w in enumerate(words)]
 
 
+_SM = {"Amit": "S1", "Alex": "S2"}  # Speechmatics' diarisation labels
 ASS_ITALIC = "{\\i1}"  # an override block, not text
 
 
@@ -213,6 +214,84 @@ def render(lines: list[tuple[str, float, float, str]]) -> dict[str, str]:
                 "chunks": [{"timestamp": [a, b], "text": t} for _, a, b, t in lines],
             }
         ),
+        # Azure Speech batch transcription: phrases with an n-best list, times in 100 ns ticks and ISO 8601
+        "azure.json": json.dumps(
+            {
+                "source": "https://example.com/ep.wav",
+                "durationInTicks": 150000000,
+                "combinedRecognizedPhrases": [{"channel": 0, "display": " ".join(t for *_, t in lines)}],
+                "recognizedPhrases": [
+                    {
+                        "recognitionStatus": "Success",
+                        "channel": 0,
+                        "speaker": 1 if who == "Amit" else 2,
+                        "offset": f"PT{a}S",
+                        "duration": f"PT{round(b - a, 3)}S",
+                        "offsetInTicks": int(a * 10_000_000),
+                        "durationInTicks": int((b - a) * 10_000_000),
+                        "nBest": [{"confidence": 0.9, "lexical": t.lower(), "itn": t.lower(), "display": t}],
+                    }
+                    for who, a, b, t in lines
+                ],
+            }
+        ),
+        # Google Cloud Speech-to-Text (v1): a result per phrase, word times as "1.200s", no start of its own
+        "google_stt.json": json.dumps(
+            {
+                "results": [
+                    {
+                        "alternatives": [
+                            {
+                                "transcript": t,
+                                "confidence": 0.9,
+                                "words": [
+                                    {"startTime": f"{x:.3f}s", "endTime": f"{y:.3f}s", "word": w}
+                                    for w, x, y in _words(t, a, b)
+                                ],
+                            }
+                        ],
+                        "resultEndTime": f"{b:.3f}s",
+                        "languageCode": "en-us",
+                    }
+                    for _, a, b, t in lines
+                ]
+            }
+        ),
+        # Speechmatics (json-v2): words and punctuation, the speaker in each alternative
+        "speechmatics.json": json.dumps(
+            {
+                "format": "2.9",
+                "results": [
+                    item
+                    for who, a, b, t in lines
+                    for w, x, y in _words(t, a, b)
+                    for item in (
+                        [
+                            {
+                                "type": "word",
+                                "start_time": x,
+                                "end_time": y,
+                                "alternatives": [{"content": w.rstrip(",.?"), "confidence": 1.0, "speaker": _SM[who]}],
+                            }
+                        ]
+                        + (
+                            [
+                                {
+                                    "type": "punctuation",
+                                    "start_time": y,
+                                    "end_time": y,
+                                    "is_eos": w[-1] != ",",
+                                    "attaches_to": "previous",
+                                    "alternatives": [{"content": w[-1], "confidence": 1.0, "speaker": _SM[who]}],
+                                }
+                            ]
+                            if w[-1] in ",.?"
+                            else []
+                        )
+                    )
+                ],
+            }
+        ),
         "podcast20.html": "<html><head><title>FSI, explained</title></head><body>"
         + "".join(
             f"<cite>{who}:</cite>\n<time>{int(a // 60)}:{int(a % 60):02}</time>\n<p>{t}</p>\n" for who, a, _, t in lines
@@ -255,6 +334,8 @@ def test_each_format_gives_the_sentences_in_order_with_their_times(tmp_path, nam
         ("podcasting20.json", {"Amit", "Alex"}),
         ("assemblyai.json", {"Speaker A", "Speaker B"}),
         ("deepgram.json", {"Speaker 0", "Speaker 1"}),
+        ("azure.json", {"Speaker 1", "Speaker 2"}),
+        ("speechmatics.json", {"Speaker S1", "Speaker S2"}),
         ("podcast20.html", {"Amit", "Alex"}),
     ],
 )
@@ -264,8 +345,18 @@ def test_speakers_are_read_where_the_format_names_them(tmp_path, name, speakers)
     assert {s.speaker for s in load(path).segments} == speakers
 
 
+def test_google_results_without_word_times_start_where_the_one_before_ends(tmp_path):
+    """Google Speech-to-Text without word offsets writes only where each result ends."""
+    data = json.loads(FORMATS["google_stt.json"])
+    for result in data["results"]:
+        del result["alternatives"][0]["words"]
+    path = tmp_path / "google_stt.json"
+    path.write_text(json.dumps(data), "utf-8")
+    assert [(s.t0, s.t1) for s in load(path).segments] == [(0.0, 4.5), (4.5, 9.25), (9.25, 15.0)]
+
+
 def test_word_level_output_is_merged_into_sentences(tmp_path):
-    for name in ("podcasting20.json", "aws.json"):
+    for name in ("podcasting20.json", "aws.json", "speechmatics.json"):
         path = tmp_path / name
         path.write_text(FORMATS[name], "utf-8")
         doc = load(path)

@@ -646,12 +646,36 @@ _HEADING_TURN = re.compile(r"^#{1,6}\s*(?P<name>[^\n:：#]{1,40}?)\s*[:：]\s*(?
 _BRACKET_TURN = re.compile(rf"^\[(?P<name>[^\]\n]{{1,40}})\]\s+(?P<t0>{_TIME})\s*$")
 _TIME_FIRST = re.compile(rf"^(?:\[(?P<t0>{_TIME})\]|[(（](?P<t0p>{_TIME})[)）]|(?P<t0b>{_TIME}))(?:\s+(?P<rest>.*))?$")
 _MD_HEADING = re.compile(r"^\s*#{1,6}\s")
+# What may follow a time as the speaker's name alone, the speech on the lines below ("[00:00:05] Amit
+# Varma", "00:00:05 Speaker 1", "00:05 张三"), or before a tab ("00:00:05<TAB>Amit<TAB>text"): up to four
+# capitalised words, or two to six Chinese characters and a number
+_NAME_ALONE = re.compile(r"^(?:[A-Z][\w'’.-]*(?: [A-Z0-9][\w'’.-]*){0,3}|[\u3400-\u9fff]{2,6}\s?\d{0,2})$")
 MIN_TURNS = 3  # lines that mark turns before a file is read as turns
 
 
 def _name(raw: str | None) -> str | None:
     """A speaker's name without the marks around it ("- Lenny" after a time, "Speaker 1 |" before one)."""
     return (raw or "").strip(" \t-–—*|·•:：") or None
+
+
+def _names_after_times(marks: list, bare: list, lines: list[str]) -> list:
+    """Timed lines whose rest is a name alone, the speech on the lines below it or after a tab
+    (Trint's and Sonix's "[00:00:05] Amit Varma", then the text), name their speaker: where most
+    timed lines do (the file's convention), or where the name recurs, as untimed tags must."""
+    marked = {m[0] for m in marks}
+
+    def split(i: int, rest: str) -> tuple[str, str] | None:
+        name, tab, text = rest.partition("\t")
+        below = i + 1 < len(lines) and i + 1 not in marked and lines[i + 1].strip()
+        if _NAME_ALONE.match(name.strip()) and (tab and text.strip() or not tab and below):
+            return name.strip(), text.strip()
+        return None
+
+    found = {m: got for m in bare if (got := split(m[0], m[4]))}
+    names = [name for name, _ in found.values()]
+    convention = len(found) >= max(2, len(bare) / 2)
+    found = {m: got for m, got in found.items() if convention or names.count(got[0]) >= 2}
+    return [(m[0], found[m][0], m[2], m[3], found[m][1]) if m in found else m for m in marks]
 
 
 def turns(lines: list[str]) -> list[Cue] | None:
@@ -678,6 +702,8 @@ def turns(lines: list[str]) -> list[Cue] | None:
                 marks.append((i, name, None, None, rest))
     # A timed line with no name may begin its text with one ("[00:00:05] Alice: Hello"): the speaker,
     # where most such lines do (the file's convention) or where the name recurs, as untimed tags must.
+    bare = [m for m in marks if m[2] is not None and m[1] is None]
+    marks = _names_after_times(marks, bare, lines)
     bare = [m for m in marks if m[2] is not None and m[1] is None]
     named = [(m, _SPEAKER_PREFIX.match(m[4]) if m in bare else None) for m in marks]
     tagged = [name for _, name, t0, _, _ in marks if t0 is None and name]

@@ -164,6 +164,18 @@ def test_otter_headers_and_whisper_console_lines(tmp_path):
             "zoom.txt",
             "[Alice] 00:00:05\nHello, welcome.\n[Bob] 00:00:09\nThanks for having me.\n[Alice] 00:01:14\nRents?\n",
         ),
+        (  # Trint, Sonix: the time, then the name alone, the speech below
+            "trint.txt",
+            "[00:00:05] Alice\n\nHello, welcome.\n\n[00:00:09] Bob\n\nThanks for having me.\n\n[00:01:14] Alice\n\nRents?\n",
+        ),
+        (
+            "name_below.txt",
+            "00:00:05 Alice\nHello, welcome.\n00:00:09 Bob\nThanks for having me.\n1:14 Alice\nRents?\n",
+        ),
+        (
+            "tabbed.txt",
+            "00:00:05\tAlice\tHello, welcome.\n00:00:09\tBob\tThanks for having me.\n00:01:14\tAlice\tRents?\n",
+        ),
     ],
 )
 def test_a_time_at_the_head_of_a_line_marks_a_turn_and_a_recurring_name_after_it_the_speaker(tmp_path, name, text):
@@ -172,6 +184,20 @@ def test_a_time_at_the_head_of_a_line_marks_a_turn_and_a_recurring_name_after_it
         ("Thanks for having me.", 9.0, "Bob"),
         ("Rents?", 74.0, "Alice"),
     ]
+
+
+def test_a_short_line_after_a_time_is_speech_unless_the_file_names_speakers_that_way(tmp_path):
+    """A time then a few capitalised words, with nothing below them, is what was said at that time."""
+    doc = load(
+        _write(tmp_path, "said.txt", "[00:00:05] Welcome Back\n[00:00:09] Hello There\n[00:01:14] Welcome Back\n")
+    )
+    assert _cue_texts(doc) == [("Welcome Back", 5.0, None), ("Hello There", 9.0, None), ("Welcome Back", 74.0, None)]
+    doc = load(
+        _write(
+            tmp_path, "once.txt", "0:05 Alice\nHello.\n0:09 so we began\n0:12 then\n0:20 and more\n1:14 Bob\nRents?\n"
+        )
+    )
+    assert [s for *_, s in _cue_texts(doc)] == [None] * 5  # no convention, and no name recurs
 
 
 def test_a_copied_youtube_transcript_has_each_time_on_its_own_line(tmp_path):

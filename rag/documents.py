@@ -63,17 +63,21 @@ _BODY_LABELS = {
     "文字稿",
     "逐字稿",
     "文字版",
+    "文字记录",  # Feishu Minutes (飞书妙记)
 }
 _DESCRIPTION_LABELS = {
     *("summary", "episode summary", "show notes", "shownotes", "description", "episode description", "overview"),
     *("key takeaways", "takeaways", "highlights", "chapters", "timestamps", "topics", "in this episode"),
     *("摘要", "简介", "节目简介", "本期简介", "本期内容", "内容简介", "内容提要", "时间轴", "章节", "本期要点"),
+    *("keywords", "关键词", "全文摘要", "章节速览", "要点回顾"),
 }
 _DESCRIPTION_LINES = 40  # a summary and a list of chapters are shorter
 _RULE = re.compile(r"^(?:-{3,}|\*{3,}|_{3,})$")
 _MARKED = re.compile(
     r"^(?:#{1,6}\s+|\*\*)(?P<label>[^#*]+?)[:：]?(?:\*\*)?[:：]?\s*$"
 )  # "## Summary", "**Transcript:**"
+_LABEL_LINE = re.compile(r"^(?P<label>[^#*:：]{1,20}?)\s*[:：]$")  # a known label alone with its colon: "文字记录:"
+_TITLE_LINE = 80  # a header line at most this long, with no sentence end, may be the title
 _HEADER_LINES = 80  # boilerplate is only looked for near the top of a file
 
 
@@ -215,13 +219,15 @@ def parse(source: str, text: str) -> Document:
         line = text[start:end].strip()
         if i < body_from or not line:
             continue
-        label = m.group("label").strip().lower() if (m := _MARKED.match(line)) else None
+        label = m.group("label").strip().lower() if (m := _MARKED.match(line) or _LABEL_LINE.match(line)) else None
+        if label is not None and _LABEL_LINE.match(line) and label not in _BODY_LABELS | _DESCRIPTION_LABELS:
+            label = None  # "Note:" alone on its line is not a heading
         if section is not None and (label is not None or _RULE.match(line) or line in _BODY_MARKERS):
             described += section
             section = None
         if line in _BODY_MARKERS or label in _BODY_LABELS:
             skip.add(i)
-            summary = kept
+            summary = _preamble(text, lines, kept, meta, skip)
             break
         if label in _DESCRIPTION_LABELS:
             skip.add(i)
@@ -551,6 +557,25 @@ _FIELD_LINE = re.compile(
     r"^\s*(?:[-*]\s+)?\**([A-Za-z][A-Za-z ]{1,20}?|[\u4e00-\u9fff]{2,4})\**\s*[:：]\**\s*(\S.*?)\s*$"
 )
 _SENTENCE_END = re.compile(r"[.!?。！？…]$")
+
+
+def _preamble(text: str, lines: list[tuple[int, int]], kept: list[int], meta: dict, skip: set[int]) -> list[int]:
+    """The lines above a transcript marker, kept as the episode's description; of them, a short
+    first line that ends no sentence is the title and a short line with a whole date gives the date,
+    where nothing else gave them (Feishu Minutes: the title, "2024年3月5日 下午 2:00|1小时 2分钟",
+    关键词:, then 文字记录:)."""
+    out = []
+    for n, i in enumerate(kept):
+        line = text[lines[i][0] : lines[i][1]].strip()
+        if n == 0 and "title" not in meta and len(line) <= _TITLE_LINE and not line.endswith(tuple("。！？.!?")):
+            meta["title"] = line
+        elif "date" not in meta and len(line) <= _TITLE_LINE and (day := iso_day(line)):
+            meta["date"] = day
+        else:
+            out.append(i)
+            continue
+        skip.add(i)
+    return out
 
 
 def _header_fields(text: str, lines: list[tuple[int, int]], meta: dict) -> int:

@@ -71,6 +71,41 @@ def test_a_markdown_exports_summary_and_chapters_are_the_episodes_description():
     assert not long.summary
 
 
+FEISHU_MINUTES = """AI 播客第12期：算力之争
+2024年3月5日 下午 2:00|1小时 2分钟 3秒
+
+关键词:
+大模型、算力、GPU
+
+文字记录:
+
+说话人 1 00:00
+大家好，欢迎来到本期节目。
+
+说话人 2 00:05
+谢谢邀请，今天聊聊算力。
+
+说话人 1 01:02
+那我们先说GPU的价格。
+"""
+
+
+def test_a_minutes_export_keeps_its_title_date_and_keywords_out_of_the_speech():
+    """Feishu Minutes (飞书妙记) writes the title, the date and length, 关键词: and 文字记录: above the turns."""
+    doc = parse("minutes.txt", FEISHU_MINUTES)
+    assert doc.title == "AI 播客第12期：算力之争" and doc.meta["date"] == "2024-03-05"
+    assert "".join(doc.text[s:e] for s, e in doc.summary) == "大模型、算力、GPU"
+    assert [(seg.t0, seg.speaker) for seg in doc.segments][1:] == [
+        (0.0, "说话人 1"),
+        (5.0, "说话人 2"),
+        (62.0, "说话人 1"),
+    ]
+    assert "文字记录" not in doc.text and "2024年3月5日" not in doc.text
+    # a name alone with its colon above speech is no heading: the header lines stay the transcript
+    plain = parse("note.txt", "Note:\n第一句话在这里。\n第二句话也在这里。\n")
+    assert not plain.summary and plain.text.startswith("Note:")
+
+
 def test_front_matter_and_reader_links_are_metadata():
     doc = load(SEEDS / "004_65fee3c8eaa4b0c3.txt")
     assert doc.title.startswith("（限时公开）OpenAI的“指数级领先”")

@@ -109,8 +109,8 @@ def voiced(question: Question, hits: list[Hit], index: Index) -> bool:
     """Whether one of the best passages comes from an episode that writes the person whose view the
     question asks for (in its text, title or speakers) and speaks of what is asked of them. True when the archive never writes them (nothing to tell
     by) or every episode does: "李志飞对DeepSeek怎么看？" is not answered by another speaker's DeepSeek."""
-    theirs = index.episodes_writing(question.holder, question.lexical_terms())
-    if not theirs or len(theirs) == len(index.documents):
+    theirs = holders_episodes(question, index)
+    if not theirs:
         return True
     holder = fold(question.holder.lower())
     own = {t for t in question.tokens if t in holder} | {holder}  # the question's terms that name them
@@ -119,6 +119,16 @@ def voiced(question: Question, hits: list[Hit], index: Index) -> bool:
         h.source in theirs and share(fold(h.text.lower()), english=not is_chinese(h.text)) > 0
         for h in hits[:HOLDER_FROM]
     )
+
+
+def holders_episodes(question: Question, index: Index) -> set[str]:
+    """The episodes that write the person whose view the question asks for (in any form the question's
+    names give them: "Li Zhifei" as 李志飞), when some do and others do not; else empty, as there is
+    nothing to tell their words by."""
+    holder = fold(question.holder.lower())
+    forms = [f for n in question.names if fold(n.text.lower()) == holder for f in n.forms] or [question.holder]
+    theirs = set().union(*(index.episodes_writing(form, question.lexical_terms()) for form in forms))
+    return theirs if len(theirs) < len(index.documents) else set()
 
 
 def written_names(question: Question) -> list[str]:

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from . import prompts
-from .answerability import ASKED, TermShare, term_weights
+from .answerability import ASKED, TermShare, holders_episodes, term_weights
 from .chunking import whole_clauses
 from .documents import normalise
 from .index import Index, clock, episode_label, episode_of, one_line
@@ -326,6 +326,10 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
     """
     sentences = _candidates(question, hits[:EXTRACT_FROM], index, query_vector)
     ranked = sorted((s for s in sentences if s.score > -np.inf), key=lambda s: -s.score)
+    # Asked what a named person thinks or says, the answer quotes the episodes that have them, when it
+    # can: another episode's words next to theirs would read as their view ("Ryan Bell 有什么建议？").
+    if question.holder and (episodes := holders_episodes(question, index)):
+        ranked = [s for s in ranked if s.hit.source in episodes] or ranked
     if not ranked:
         return abstention(question, hits, [_LABELS[question.lang]["empty"]])
     count, chars = BUDGET.get(question.kind, DEFAULT_BUDGET)

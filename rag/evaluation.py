@@ -169,13 +169,12 @@ def format_answer_table(result: dict) -> str:
         "| answers | answered | gold evidence quoted | quoted sentences that are questions | median chars |",
         "|---|---|---|---|---|",
     ]
-    for lang in ("all", "zh", "en"):
-        m = result[lang]
-        if m["answered"]:
-            lines.append(
-                f"| {lang} | {m['answered']} | {m['evidence']:.3f} | {m['questions']:.3f} | {m['median_chars']} |"
-            )
-    return "\n".join(lines)
+    rows = [
+        f"| {lang} | {m['answered']} | {m['evidence']:.3f} | {m['questions']:.3f} | {m['median_chars']} |"
+        for lang in ("all", "zh", "en")
+        if (m := result[lang])["answered"]
+    ]
+    return "\n".join(lines + rows) if rows else "no answerable question was answered: no answers to score"
 
 
 def _rate(abstained: dict[str, bool], ids: list[str]) -> float | None:
@@ -199,11 +198,14 @@ def format_table(result: dict) -> str:
             lines.append(
                 f"| {lang} | {m['n']} | {m['in3000']:.3f} | {m['r@1']:.3f} | {m['r@5']:.3f} | {m['mrr']:.3f} |"
             )
+    if len(lines) == 2:
+        lines = ["no answerable questions: retrieval is not scored"]
     a = result["abstention"]
     if a["n_unanswerable"]:
         lines.append("")
+        answerable = a["answerable_abstained"]  # None in a set of unanswerable questions only
         lines.append(
-            f"abstained on {a['unanswerable_abstained']:.0%} of unanswerable questions "
-            f"and {a['answerable_abstained']:.0%} of answerable ones"
+            f"abstained on {a['unanswerable_abstained']:.0%} of unanswerable questions"
+            + (f" and {answerable:.0%} of answerable ones" if answerable is not None else " (no answerable ones)")
         )
     return "\n".join(lines)

@@ -283,6 +283,16 @@ _HOLDER = [
         r"\b(?i:how) (?i:does|did) (?P<x>" + _PERSON + r") (?i:see|view|describe|explain|feel about|think about)\b"
     ),
     re.compile(r"\b(?i:according to|in the view of) (?P<x>" + _PERSON + r")\b"),
+    # what a named person says or advises: "Ryan Bell 说…", "Ryan Bell 有什么建议", "What advice does Ryan Bell give"
+    # (a name in Latin letters only: "为什么说" would make 为什么 a person)
+    re.compile(
+        r"(?P<x>" + _PERSON + r")\s*(?:说(?![明法服]|不定)|讲(?![究座])|提到|推荐|建议|有什么建议|给了?什么建议|的建议)"
+    ),
+    re.compile(
+        r"\b(?i:what) (?i:advice|tips?|recommendations?|lessons?) (?i:does|did|do) (?P<x>"
+        + _PERSON
+        + r") (?i:give|offer|have|share|draw)\b"
+    ),
 ]
 _NOT_HOLDERS = frozenset("大家 我们 你们 他们 作者 嘉宾 主持人 节目 这期 本期 the guest the host the author".split())
 

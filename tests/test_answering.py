@@ -456,6 +456,11 @@ def test_a_planted_instruction_and_its_payload_are_never_quoted(tmp_path, embedd
         ("节目里怎么评价杨立昆的观点？", ""),
         ("What do you think?", ""),
         ("为什么亚马逊的项目失败了？", ""),
+        ("对刚入行的新人，Ryan Bell 有什么建议？", "Ryan Bell"),
+        ("Ryan Bell 说最能启发他的三位艺术家是谁？", "Ryan Bell"),
+        ("What advice does Ryan Bell give to new artists?", "Ryan Bell"),
+        ("Sora 说明了什么？", ""),  # 说明: shows, not says
+        ("为什么说大模型很难？", ""),
     ],
 )
 def test_whose_view_a_question_asks_for(question, holder):
@@ -484,6 +489,17 @@ def test_a_view_asked_of_someone_is_refused_when_only_other_episodes_speak_of_it
     assert not answered.abstained and answered.citations[0].source == "stocks-with-yingge.txt"
     anyone = engine.ask("比特币接下来的走势取决于什么？")
     assert not anyone.abstained
+
+
+@pytest.mark.parametrize(
+    "question", ["李志飞对强化学习怎么看？", "李志飞认为AGI怎么样？", "What does Li Zhifei think about AGI?"]
+)
+def test_a_persons_view_is_quoted_from_their_episodes_not_beside_anothers(engine, question):
+    """Other episodes speak of reinforcement learning and AGI; quoted next to 李志飞's, or alone, they
+    would read as his view. A name the question writes in pinyin finds his episode as his characters do."""
+    answer = engine.ask(question)
+    assert not answer.abstained and answer.citations
+    assert {c.source for c in answer.citations} == {"001_69e7be7a36498b79.txt"}
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,6 @@
 import json
 import os
+import re
 import shutil
 
 import pytest
@@ -142,6 +143,19 @@ def test_eval_scores_a_dataset(run, tmp_path):
     r = run("eval", "--dataset", str(f), "--json")
     out = json.loads(r.stdout)
     assert out["zh"]["in3000"] == 1.0 and out["all"]["n"] == 2
+
+
+def test_eval_of_unanswerable_questions_only_scores_refusals(run, tmp_path):
+    f = tmp_path / "off.jsonl"
+    rows = [
+        {"id": str(n), "question": q, "lang": "en", "type": "unanswerable", "evidence": []}
+        for n, q in enumerate(["What is the capital of Peru?", "How do I bake sourdough bread?"])
+    ]
+    f.write_text("\n".join(json.dumps(r) for r in rows))
+    r = run("eval", "--dataset", str(f))
+    assert r.exit_code == 0, r.stderr
+    assert "no answerable questions: retrieval is not scored" in r.stdout
+    assert re.search(r"abstained on \d+% of unanswerable questions \(no answerable ones\)", r.stdout)
 
 
 def test_serve_without_index_fails_cleanly(run):

@@ -72,6 +72,8 @@ _REQUEST = re.compile(
 # Text addressed to a language model rather than to listeners: a planted instruction ("ignore previous
 # instructions", 忽略之前的所有指示), a fake system prompt or chat-template marker.
 _CAUSE = re.compile(r"因为|由于|原因|所以|导致|因此|之所以|在于|问题是|本质|关键|\bbecause\b|\bsince\b|\breason")
+# what gives an example: 比如, 举个例子, "for instance"
+_EXAMPLE = re.compile(r"例子|比如|比方|举个例|举例|譬如|例如|\bfor (?:example|instance)\b|\be\.g\.|\bsuch as\b", re.I)
 
 _LABELS = {
     "en": {
@@ -343,7 +345,7 @@ def extractive(question: Question, hits: list[Hit], index: Index, query_vector: 
     # of what is asked, wherever it ranks: "至少需要5000万美金", not a summary without the figure. So does
     # a follow-up asking who: "who led it?" is all question word. ("Who funded…" on its own may want
     # an organisation, which no test of a sentence tells from a person.)
-    wants = question.kind in ASKED or (question.kind == "person" and question.searched)
+    wants = question.kind in ASKED or question.kind == "example" or (question.kind == "person" and question.searched)
     if wants and not ranked[0].gives and (giving := next((s for s in ranked if s.gives), None)):
         ranked = [giving, *(s for s in ranked if s is not giving)]
     points: list[list[_Sentence]] = []
@@ -423,6 +425,8 @@ def _giving(question: Question):
 
     if question.kind == "person":
         return names_person
+    if question.kind == "example":
+        return lambda text: _EXAMPLE.search(text) is not None
     if question.kind in ASKED:
         pattern = MONEY if question.asks_money else ASKED[question.kind]
         return lambda text: pattern.search(unicodedata.normalize("NFKC", fold(text))) is not None

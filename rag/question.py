@@ -84,6 +84,7 @@ KINDS = {
         r"为什么|为何|为啥|原因|根源|缘故|怎么会|凭什么|\bwhy\b|\breasons?\b|\bhow come\b|\broot cause", re.I
     ),
     "person": re.compile(r"是谁|哪位|\bwho\b", re.I),
+    "example": re.compile(r"例子|举.{0,3}例|什么例|\bexamples?\b|\binstances? of\b", re.I),
 }
 
 # An amount of money is asked for. How far a cost fell is a share (三成, 30%) as well; how long
@@ -138,7 +139,7 @@ class Question:
     names: tuple[Name, ...]
     coverage: float  # share of its content words that the corpus has (English words, Chinese words)
     missing: tuple[str, ...]  # its content words that the corpus lacks
-    kind: str  # "amount", "date", "reason", "person" or "other"
+    kind: str  # "amount", "date", "reason", "person", "example" or "other"
     searched: str = ""  # a follow-up's standalone form, when the conversation changed it (rag.conversation)
     focus: tuple[str, ...] = ()  # a follow-up's own terms ("and Meta?": meta), which its answer should speak of
     # How it meets English passages: the text embedded (an English question as it is; a Chinese one

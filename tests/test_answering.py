@@ -491,6 +491,28 @@ def test_a_view_asked_of_someone_is_refused_when_only_other_episodes_speak_of_it
     assert not anyone.abstained
 
 
+def test_a_question_asking_for_an_example_quotes_the_sentence_that_gives_one(tmp_path, embedder):
+    """Six sentences say that scientists ignore consequences; one, passages later, gives the example
+    asked for. The answer begins from it (例子, 比如, "for instance") when it speaks of what is asked."""
+    said = [
+        "科学家往往不去想自己的技术最后会带来什么后果。",
+        "很多科学家做技术的时候根本不考虑后果，只关心能不能做出来。",
+        "技术的后果这件事，科学家一般是不太想的。",
+        "我觉得科学家不考虑技术后果，是一个很普遍的现象。",
+        "科学家对技术后果的忽视，其实在历史上反复出现。",
+        "后果是什么，很多做技术的科学家并不关心。",
+    ]
+    other = [f"第{n}段我们讲的是别的话题，公司第{n}年的招聘计划和办公室搬家的安排。" for n in range(1, 13)]
+    example = "最典型的一个例子就是奥本海默和原子弹，那些科学家当时只想着把技术做出来。"
+    text = "\n".join(said[:3] + other[:4] + said[3:] + other[4:8] + [example] + other[8:])
+    for question in (
+        "嘉宾举了什么例子来说明科学家不考虑技术的后果？",
+        "What example is given of scientists ignoring consequences?",
+    ):
+        answer = _ask_about(tmp_path, embedder, text, question)
+        assert not answer.abstained and any("奥本海默" in c.quote for c in answer.citations), question
+
+
 @pytest.mark.parametrize(
     "question", ["李志飞对强化学习怎么看？", "李志飞认为AGI怎么样？", "What does Li Zhifei think about AGI?"]
 )

@@ -278,6 +278,16 @@ class Index:
         return frozenset(self.readings)
 
     @cached_property
+    def homophones(self) -> dict[str, str]:
+        """Each character of the corpus -> the characters of the corpus that share a reading with it
+        (言 -> 严岩延沿炎燕…), from `readings`."""
+        out: dict[str, set[str]] = {}
+        for chars in self.readings.values():
+            for ch in chars:
+                out.setdefault(ch, set()).update(chars)
+        return {ch: "".join(sorted(same)) for ch, same in out.items()}
+
+    @cached_property
     def corpus_text(self) -> str:
         """The titles, speakers (labels and metadata) and normalised passage text of every transcript,
         for finding names and words in them, with Traditional Chinese folded to Simplified (rag.lexical.fold)."""

@@ -370,6 +370,35 @@ def _names(text: str, index: Index, cross: bool) -> list[Name]:
     spans = dict.fromkeys("".join(segmented[i : i + n]) for n in (1, 2, 3) for i in range(len(segmented) - n + 1))
     out += [Name(w, ()) for w in spans if w in index.absent_names]
     out += [Name(w, (w, *index.present_names[w])) for w in spans if w in index.present_names]
+    known = {n.text for n in out}
+    out += [Name(w, forms) for w, forms in _misheard(text, index) if w not in known]
+    return out
+
+
+# Characters of grammar and common verbs, which names do not hold (的, 是, 什么, 哪, 会, 说…)
+_FUNCTION_CHARS = frozenset(
+    "的是了在有和就不都一个上也很到说要去你我他她它们会着没看好这那么什哪谁吗呢吧啊时为于与及等之把被让给从对向"
+    "种些每多少几怎样如何呀嘛啦哦得地过来出起能可以应该而且但还又再才最更太非常已经自己做作用"
+)
+
+
+def _misheard(text: str, index: Index) -> list[tuple[str, tuple[str, ...]]]:
+    """Three characters of the question that the transcripts never write, where they write the same
+    sounds with one character changed: a name as speech recognition heard it (岩田聪 as 炎田聪). Three
+    characters, as most Chinese names have (with two, every word has homophones), none of grammar,
+    and not a word of the transcripts with a character beside it."""
+    corpus, same, vocab = index.corpus_text, index.homophones, index.bm25.vocab
+    out = []
+    for run in _CJK_RUN.findall(fold(text)):
+        for i in range(len(run) - 2):
+            window = run[i : i + 3]
+            if not all(ch in same and ch not in _FUNCTION_CHARS for ch in window):
+                continue
+            if window[:2] in vocab or window[1:] in vocab or window in corpus:
+                continue  # a word of the transcripts and a character beside it (模型 + 底), or written
+            patterns = [window[:j] + f"[{same[window[j]].replace(window[j], '')}]" + window[j + 1 :] for j in range(3)]
+            if forms := tuple(dict.fromkeys(f for p in patterns if "[]" not in p for f in re.findall(p, corpus))):
+                out.append((window, forms))
     return out
 
 

@@ -80,6 +80,16 @@ def test_pinyin_names_are_found_in_the_characters_the_transcripts_use(engine):
     assert engine.search(q, 3)[0].source == "003_1f20d8caa856f3ec.txt"
 
 
+def test_a_chinese_name_written_with_a_homophone_finds_the_transcripts_spelling(engine):
+    """朱晓虎 for 朱啸虎 (xiao = xiao), as a listener or speech recognition writes it: the question
+    searches the transcripts' spelling. Three characters of grammar or a word and its neighbour
+    (模型 + 底) are no name, however many homophones they have."""
+    q = engine.retriever.analyse("朱晓虎怎么看AI创业？")
+    assert ("朱晓虎", ("朱啸虎",)) in [(n.text, n.forms) for n in q.names]
+    assert [h.source for h in engine.search(q, 3)] == ["003_1f20d8caa856f3ec.txt"] * 3
+    assert [n.text for n in engine.retriever.analyse("作者怎么看大模型底层公司的格局，会有几家？").names] == []
+
+
 @pytest.mark.parametrize("question", ["What does Jensen Huang say about GPUs?", "黄仁勋 Huang 怎么看 GPU？"])
 def test_a_name_that_splits_into_a_syllable_no_character_reads_is_no_error(engine, question):
     """Huang splits as hu + ang too, and no character of the corpus reads ang."""

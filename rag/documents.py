@@ -219,8 +219,9 @@ def parse(source: str, text: str) -> Document:
         line = text[start:end].strip()
         if i < body_from or not line:
             continue
-        label = m.group("label").strip().lower() if (m := _MARKED.match(line) or _LABEL_LINE.match(line)) else None
-        if label is not None and _LABEL_LINE.match(line) and label not in _BODY_LABELS | _DESCRIPTION_LABELS:
+        plain = None if (m := _MARKED.match(line)) else _LABEL_LINE.match(line)
+        label = marked.group("label").strip().lower() if (marked := m or plain) else None
+        if plain and label not in _BODY_LABELS | _DESCRIPTION_LABELS:
             label = None  # "Note:" alone on its line is not a heading
         if section is not None and (label is not None or _RULE.match(line) or line in _BODY_MARKERS):
             described += section

@@ -197,9 +197,9 @@ class Retriever:
 
     def prepare(self) -> None:
         """Compute now what the first search would compute once: each passage's language, the
-        folded text that names are looked up in (OpenCC loaded) and the characters that sound alike. The CLI calls it while a helper
-        process segments the question's Chinese (rag.segmenter.prefetch), which it would otherwise
-        wait for idle."""
+        folded text that names are looked up in (OpenCC loaded) and the characters that sound
+        alike. The CLI calls it while a helper process segments the question's Chinese
+        (rag.segmenter.prefetch), which it would otherwise wait for idle."""
         self.index.passage_chinese  # noqa: B018 (cached properties, computed on first use)
         self.index.corpus_text  # noqa: B018
         self.index.homophones  # noqa: B018

@@ -211,14 +211,24 @@ def _proper_nouns() -> tuple[tuple[str, str], ...]:
     return tuple(_find_proper_nouns())
 
 
+# A person's gloss: a name of two words or more, then the years of their life ("Mark Zuckerberg (1984-)")
+_PERSON_GLOSS = re.compile(r"([A-Z][\w'’.-]+(?: [A-Z][\w'’.-]+)+) \(\d{3,4}")
+
+
 def _find_proper_nouns() -> Iterable[tuple[str, str]]:
-    """(Chinese word, capitalised name) for CEDICT glosses that begin with a name: 微软 Microsoft."""
+    """(Chinese word, capitalised name) for CEDICT glosses that begin with a name: 微软 Microsoft.
+    A foreign person is known by their surname, which Chinese writes last or alone: 马斯克 Musk for
+    伊隆·马斯克 "Elon Musk (1971-)", 扎克伯格 Zuckerberg (not Mark, which names a currency and
+    everyone else called Mark). A Chinese person's gloss is their name's pinyin (Qiu Jin for 秋瑾)."""
     for line in _cedict_lines():
         m = _ENTRY.match(line)
         if not m:
             continue
+        spoken = re.sub(r"[^a-z]", "", line[line.find("[") + 1 : line.find("]")].lower())
         for gloss in m.group(3).split("/"):
-            if n := re.match(r"([A-Z][A-Za-z0-9]+)\b", gloss):
+            if (person := _PERSON_GLOSS.match(gloss)) and re.sub(r"[^a-z]", "", person.group(1).lower()) != spoken:
+                yield m.group(2).split("·")[-1], person.group(1).split()[-1]
+            elif n := re.match(r"([A-Z][A-Za-z0-9]+)\b", gloss):
                 yield m.group(2), n.group(1)
 
 

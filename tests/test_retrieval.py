@@ -80,6 +80,14 @@ def test_pinyin_names_are_found_in_the_characters_the_transcripts_use(engine):
     assert engine.search(q, 3)[0].source == "003_1f20d8caa856f3ec.txt"
 
 
+def test_an_english_question_names_a_foreign_person_as_the_transcripts_write_them(engine):
+    """Musk is 马斯克 in the transcripts; Zuckerberg (扎克伯格) is never mentioned, and the answer says so."""
+    musk = engine.retriever.analyse("What did Musk say about AI?")
+    assert [(n.text, n.forms) for n in musk.names] == [("Musk", ("马斯克",))]
+    assert "马斯克" in engine.search(musk, 3)[0].text.replace(" ", "")
+    assert engine.retriever.analyse("What does Zuckerberg want from AI?").unknown_names == ("Zuckerberg",)
+
+
 def test_a_chinese_name_written_with_a_homophone_finds_the_transcripts_spelling(engine):
     """朱晓虎 for 朱啸虎 (xiao = xiao), as a listener or speech recognition writes it: the question
     searches the transcripts' spelling. Three characters of grammar or a word and its neighbour

@@ -47,6 +47,16 @@ def test_names_and_pinyin():
     )
 
 
+def test_a_foreign_person_is_known_by_the_surname_chinese_writes():
+    """CC-CEDICT glosses 伊隆·马斯克 "Elon Musk (1971-)" and 扎克伯格 "Mark Zuckerberg (1984-)": an English
+    question says Musk or Zuckerberg, a Chinese transcript writes 马斯克 or 扎克伯格. A first name names
+    no one (Mark is also a currency, Elon nothing); a Chinese person's gloss is their pinyin (秋瑾 Qiu Jin)."""
+    names = build_names(["马斯克", "扎克伯格", "马克", "秋瑾"])
+    assert names["musk"] == ["马斯克"] and names["zuckerberg"] == ["扎克伯格"]
+    assert "扎克伯格" not in names.get("mark", []) and not names.get("elon")
+    assert names["qiu"] == ["秋瑾"] and "秋瑾" not in names.get("jin", [])
+
+
 def test_names_are_found_in_text_that_segmentation_splits():
     assert names_in_text(["像英伟达也发布了更加厉害的平台", "三星"]) == {"英伟达"}  # two-character names need a token
 

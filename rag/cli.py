@@ -427,7 +427,7 @@ def search(ctx, question: str | None, k: int | None, as_json: bool, queries: Pat
     _prefetch(items)
     where = _where(options)
     engine = _engine(ctx)
-    engine.retriever.prepare()
+    engine.retriever.prepare(items[0][1] or "")
     k = k if k is not None else _settings(ctx).top_k
     for qid, q, hits in _each(ctx, items, queries is not None, lambda q: engine.retriever.search(q, k, where)):
         if as_json or queries:
@@ -463,7 +463,7 @@ def ask(ctx, question, k, as_json, queries, llm, stream, **options):
     _prefetch(items)
     where = _where(options)
     engine = _engine(ctx, llm=llm)
-    engine.retriever.prepare()
+    engine.retriever.prepare(items[0][1] or "")
     k = k if k is not None else _settings(ctx).top_k
     if stream is None:
         stream = sys.stdout.isatty() and not as_json and not queries

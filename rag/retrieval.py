@@ -12,7 +12,7 @@ import numpy as np
 from .embedders import Embedder
 from .errors import UsageError
 from .index import MIN_PLANNED, Index, Passage, clock, episode_label, episode_of
-from .lexical import fold, tokenize
+from .lexical import fold, is_chinese, tokenize
 from .question import Name, Question, analyse
 from .translate import stem
 
@@ -195,14 +195,16 @@ class Retriever:
         # ("the July 10 show"): it names the episode as a filter would
         self.day_weight = day_weight
 
-    def prepare(self) -> None:
-        """Compute now what the first search would compute once: each passage's language, the
-        folded text that names are looked up in (OpenCC loaded) and the characters that sound
-        alike. The CLI calls it while a helper process segments the question's Chinese
-        (rag.segmenter.prefetch), which it would otherwise wait for idle."""
+    def prepare(self, question: str = "") -> None:
+        """Compute now what the first search of `question` would compute once: each passage's
+        language, the folded text that names are looked up in (OpenCC loaded) and, for a question
+        in Chinese, the characters that sound alike. The CLI calls it while a helper process
+        segments the question's Chinese (rag.segmenter.prefetch), which it would otherwise wait
+        for idle."""
         self.index.passage_chinese  # noqa: B018 (cached properties, computed on first use)
         self.index.corpus_text  # noqa: B018
-        self.index.homophones  # noqa: B018
+        if is_chinese(question):
+            self.index.homophones  # noqa: B018
 
     def search(self, question: str | Question, k: int = 8, where: Filter | None = None) -> list[Hit]:
         return self.search_with_evidence(question, k, where)[0]

@@ -387,9 +387,12 @@ def _misheard(text: str, index: Index) -> list[tuple[str, tuple[str, ...]]]:
     sounds with one character changed: a name as speech recognition heard it (岩田聪 as 炎田聪). Three
     characters, as most Chinese names have (with two, every word has homophones), none of grammar,
     and not a word of the transcripts with a character beside it."""
+    runs = [run for run in _CJK_RUN.findall(fold(text)) if len(run) >= 3]
+    if not runs:
+        return []  # an English question: nothing to look up by sound
     corpus, same, vocab = index.corpus_text, index.homophones, index.bm25.vocab
     out = []
-    for run in _CJK_RUN.findall(fold(text)):
+    for run in runs:
         for i in range(len(run) - 2):
             window = run[i : i + 3]
             if not all(ch in same and ch not in _FUNCTION_CHARS for ch in window):

@@ -116,12 +116,17 @@ def _split_speaker(text: str, speaker: str | None = None) -> tuple[str, str | No
     return _CHANGE.sub("", text), speaker
 
 
+# SubStation overrides that subtitle editors leave in SubRip cues ({\an8}: at the top); a backslash
+# inside the braces, so braces of speech stay
+_SRT_OVERRIDE = re.compile(r"\{\\[^}]*\}")
+
+
 def _srt(text: str) -> list[Cue]:
     import srt
 
     out = []
     for sub in srt.parse(text.replace("\r\n", "\n")):
-        body, speaker = _split_speaker(sub.content)
+        body, speaker = _split_speaker(_SRT_OVERRIDE.sub("", sub.content))
         out.append(Cue(sub.start.total_seconds(), sub.end.total_seconds(), body, speaker))
     return sorted(out, key=_start)  # overlapping or unordered cues read in time order
 

@@ -37,6 +37,18 @@ def test_chinese_asr_tags_at_the_head_of_srt_cues_name_the_speaker_and_leave_the
     ]
 
 
+def test_subtitle_editors_markup_in_srt_cues_is_not_text(tmp_path):
+    """Font tags and SubStation overrides ({\\an8}: place at the top) that editors leave in SubRip;
+    braces without a backslash are speech."""
+    path = _write(
+        tmp_path,
+        "ep.srt",
+        '1\n00:00:01,000 --> 00:00:04,000\n{\\an8}<font color="#ffffff">Welcome to the show.</font>\n\n'
+        "2\n00:00:04,000 --> 00:00:08,000\n{\\i1}Alex:{\\i0} The set {a, b} is small.\n",
+    )
+    assert _cue_texts(load(path)) == [("Welcome to the show.", 1.0, None), ("The set {a, b} is small.", 4.0, "Alex")]
+
+
 def test_bracketed_names_and_caption_speaker_changes_in_webvtt(tmp_path):
     path = _write(
         tmp_path,

@@ -58,6 +58,8 @@ class _Page(HTMLParser):
             self.date = iso_day(found.get("datetime") or "")
         if tag in _BLOCKS:
             self._break()
+        elif tag in ("td", "th") and "".join(self.line).strip():
+            self.line.append("\t")  # a table's cells stay apart: "00:00:05<TAB>Amit<TAB>text" reads as a turn
         if tag in _HIDDEN and tag not in _VOID:
             self.hidden += 1
         if tag in ("title", "h1", "cite", "time"):
@@ -94,7 +96,8 @@ class _Page(HTMLParser):
                 self.linked += len("".join(data.split()))
 
     def _break(self) -> None:
-        line = " ".join("".join(self.line).split())
+        cells = (" ".join(cell.split()) for cell in "".join(self.line).split("\t"))
+        line = "\t".join(cell for cell in cells if cell)
         # A short line that is (nearly) all links is the site's navigation ("Home | Episodes"), not speech.
         if line and not (self.linked >= 0.8 * len(line.replace(" ", "")) and len(line) <= _MENU):
             self.lines.append(line)

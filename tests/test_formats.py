@@ -292,6 +292,10 @@ def render(lines: list[tuple[str, float, float, str]]) -> dict[str, str]:
                 ],
             }
         ),
+        # a page that sets its transcript out as a table: time, speaker, text
+        "table.html": "<html><head><title>FSI, explained</title></head><body><table>"
+        + "".join(f"<tr><td>{_clock(a, '.', '')}</td><td>{who}</td><td>{t}</td></tr>" for who, a, _, t in lines)
+        + "</table></body></html>",
         "podcast20.html": "<html><head><title>FSI, explained</title></head><body>"
         + "".join(
             f"<cite>{who}:</cite>\n<time>{int(a // 60)}:{int(a % 60):02}</time>\n<p>{t}</p>\n" for who, a, _, t in lines
@@ -336,6 +340,7 @@ def test_each_format_gives_the_sentences_in_order_with_their_times(tmp_path, nam
         ("deepgram.json", {"Speaker 0", "Speaker 1"}),
         ("azure.json", {"Speaker 1", "Speaker 2"}),
         ("speechmatics.json", {"Speaker S1", "Speaker S2"}),
+        ("table.html", {"Amit", "Alex"}),
         ("podcast20.html", {"Amit", "Alex"}),
     ],
 )

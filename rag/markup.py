@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import zipfile
+from collections.abc import Callable
 from html.parser import HTMLParser
 from io import BytesIO
 
@@ -138,10 +139,11 @@ def _package(data: bytes, name: str, part: str, properties: str, kind: str):
 
 
 def docx_text(data: bytes, name: str) -> tuple[str, dict[str, str]]:
-    """(the paragraphs of a Word file, one a line; its metadata: the `title` its properties give)."""
+    """(the paragraphs of a Word file, one a line, a table's row as its cells apart by tabs; its
+    metadata: the `title` its properties give)."""
     body, title = _package(data, name, "word/document.xml", "docProps/core.xml", "Word (.docx)")
-    lines = []
-    for paragraph in body.iter(f"{_W}p"):
+
+    def text_of(paragraph) -> str:
         parts = []
         for el in paragraph.iter():
             if el.tag == f"{_W}t" and el.text:
@@ -150,11 +152,32 @@ def docx_text(data: bytes, name: str) -> tuple[str, dict[str, str]]:
                 parts.append("\t")
             elif el.tag in (f"{_W}br", f"{_W}cr"):
                 parts.append("\n")
-        lines.append("".join(parts))
+        return "".join(parts)
+
+    lines = _lines(body, lambda el: el.tag == f"{_W}p", f"{_W}tr", f"{_W}tc", text_of)
     return "\n".join(lines), {"title": title} if title else {}
 
 
+def _lines(body, is_line: Callable, row: str, cell: str, text_of: Callable) -> list[str]:
+    """The text of each paragraph of an office document (`is_line`), one a line, except that a
+    table's row is one line, its cells apart by tabs: a transcript set out as a table (time,
+    speaker, text) reads as turns (rag.timed.turns)."""
+    row_of = {p: r for r in body.iter(row) for p in r.iter() if is_line(p)}
+    lines, done = [], set()
+    for el in body.iter():
+        if not is_line(el):
+            continue
+        if (r := row_of.get(el)) is None:
+            lines.append(text_of(el))
+        elif r not in done:
+            done.add(r)
+            cells = (" ".join(text_of(p) for p in c.iter() if is_line(p)) for c in r.findall(cell))
+            lines.append("\t".join(c for c in cells if c.strip()))
+    return lines
+
+
 _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
+_TABLE = "{urn:oasis:names:tc:opendocument:xmlns:table:1.0}"
 _ODT_LINES = (f"{_TEXT}p", f"{_TEXT}h")
 
 
@@ -178,12 +201,12 @@ def odt_text(data: bytes, name: str) -> tuple[str, dict[str, str]]:
             if child.tail:
                 parts.append(child.tail)
 
-    lines = []
-    for paragraph in body.iter():
-        if paragraph.tag in _ODT_LINES:
-            parts: list[str] = []
-            text_of(paragraph, parts)
-            lines.append("".join(parts))
+    def line_of(paragraph) -> str:
+        parts: list[str] = []
+        text_of(paragraph, parts)
+        return "".join(parts)
+
+    lines = _lines(body, lambda el: el.tag in _ODT_LINES, f"{_TABLE}table-row", f"{_TABLE}table-cell", line_of)
     return "\n".join(lines), {"title": title} if title else {}
 
 

@@ -402,6 +402,16 @@ def test_a_page_or_word_file_is_read_as_text_with_its_title(tmp_path):
     assert doc.title == "FSI interview"
     assert [s.speaker for s in doc.segments] == ["Amit", "Alex", "Amit"]  # Otter's "Name  0:03" turns
     assert [doc.text[s.start : s.end] for s in doc.segments] == [t for *_, t in LINES]
+    # a transcript set out as a table (time, speaker, text a row): each row is a turn
+    table = tmp_path / "table.docx"
+    with zipfile.ZipFile(table, "w") as z:
+        cell = "<w:tc><w:p><w:r><w:t>{}</w:t></w:r></w:p></w:tc>"
+        rows = "".join(
+            "<w:tr>" + "".join(cell.format(x) for x in (f"0:{int(a):02}", who, t)) + "</w:tr>" for who, a, _, t in LINES
+        )
+        z.writestr("word/document.xml", f"<w:document {w}><w:body><w:tbl>{rows}</w:tbl></w:body></w:document>")
+    doc = load(table)
+    assert [(s.speaker, doc.text[s.start : s.end]) for s in doc.segments] == [(who, t) for who, _, _, t in LINES]
     (tmp_path / "fake.docx").write_bytes(b"not a zip at all")
     with pytest.raises(CorpusError, match=r"fake.docx: not a readable Word \(.docx\) file"):
         load(tmp_path / "fake.docx")
@@ -432,6 +442,22 @@ def test_an_opendocument_text_file_is_read_with_its_title(tmp_path):
     assert doc.title == "FSI interview"
     assert [s.speaker for s in doc.segments if s.speaker] == ["Amit", "Alex", "Amit"]  # "Name  0:03" turns
     assert [doc.text[s.start : s.end] for s in doc.segments if s.speaker] == [t for *_, t in LINES]
+    # a transcript set out as a table (time, speaker, text a row): each row is a turn
+    tb = 'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
+    rows = "".join(
+        "<table:table-row>"
+        + "".join(f"<table:table-cell><text:p>{x}</text:p></table:table-cell>" for x in (f"0:{int(a):02}", who, t))
+        + "</table:table-row>"
+        for who, a, _, t in LINES
+    )
+    with zipfile.ZipFile(tmp_path / "table.odt", "w") as z:
+        z.writestr(
+            "content.xml",
+            f"<office:document-content {o} {t} {tb}><office:body><office:text><table:table>{rows}</table:table>"
+            "</office:text></office:body></office:document-content>",
+        )
+    doc = load(tmp_path / "table.odt")
+    assert [(s.speaker, doc.text[s.start : s.end]) for s in doc.segments] == [(who, x) for who, _, _, x in LINES]
     (tmp_path / "fake.odt").write_bytes(b"not a zip at all")
     with pytest.raises(CorpusError, match=r"fake.odt: not a readable OpenDocument \(.odt\) file"):
         load(tmp_path / "fake.odt")

@@ -35,6 +35,7 @@ _SPEAKER_PREFIX = re.compile(
     r"\*{0,2}([^\s:：\[【>(（*][^:：\n*]{0,29}?)\*{0,2}\s*(?::\*{0,2}\s+|：\*{0,2}\s*))(?=\S)"
 )
 _CHANGE = re.compile(r"^\s*>>\s*")
+_DIALOGUE_DASH = re.compile(r"^\s*[-–]\s+")  # subtitles' dialogue dash: "- Are you ready?"
 _TAG = re.compile(r"<[^>\n]*>")
 _INLINE_TIME = re.compile(r"<\d{1,2}:\d{2}[:.]")  # YouTube's word timing: <00:00:01.520><c> word</c>
 
@@ -109,8 +110,13 @@ def join(found: list[Cue]) -> tuple[str, tuple[Segment, ...]]:
 
 
 def _split_speaker(text: str, speaker: str | None = None) -> tuple[str, str | None]:
-    """A cue's text without markup or a speaker tag, and its speaker (the one given, or the tag's)."""
+    """A cue's text without markup or a speaker tag, and its speaker (the one given, or the tag's).
+    A cue whose every line opens with a dash ("- Ready?" / "- Yes.") is two voices, each dash a
+    change of speaker: the dashes are not text."""
     text = _TAG.sub("", text).strip()
+    lines = [line for line in text.split("\n") if line.strip()]
+    if len(lines) >= 2 and all(_DIALOGUE_DASH.match(line) for line in lines):
+        text = "\n".join(_DIALOGUE_DASH.sub("", line) for line in lines)
     if m := _SPEAKER_PREFIX.match(text):
         return text[m.end() :], speaker if speaker is not None else next(g for g in m.groups() if g).strip()
     return _CHANGE.sub("", text), speaker

@@ -49,6 +49,17 @@ def test_subtitle_editors_markup_in_srt_cues_is_not_text(tmp_path):
     assert _cue_texts(load(path)) == [("Welcome to the show.", 1.0, None), ("The set {a, b} is small.", 4.0, "Alex")]
 
 
+def test_a_cue_of_two_voices_loses_its_dialogue_dashes(tmp_path):
+    """Subtitles write two speakers in one cue as dashed lines; a single dashed line is text."""
+    path = _write(
+        tmp_path,
+        "ep.srt",
+        "1\n00:00:01,000 --> 00:00:04,000\n- Are you ready?\n- Yes, I am.\n\n"
+        "2\n00:00:04,000 --> 00:00:08,000\n- 2 means two, not minus two.\n",
+    )
+    assert [t for t, *_ in _cue_texts(load(path))] == ["Are you ready? Yes, I am.", "- 2 means two, not minus two."]
+
+
 def test_bracketed_names_and_caption_speaker_changes_in_webvtt(tmp_path):
     path = _write(
         tmp_path,

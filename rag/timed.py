@@ -669,24 +669,17 @@ def _name(raw: str | None) -> str | None:
     return (raw or "").strip(" \t-–—*|·•:：") or None
 
 
-def _names_after_times(marks: list, bare: list, lines: list[str]) -> list:
-    """Timed lines whose rest is a name alone, the speech on the lines below it or after a tab
-    (Trint's and Sonix's "[00:00:05] Amit Varma", then the text), name their speaker: where most
-    timed lines do (the file's convention), or where the name recurs, as untimed tags must."""
-    marked = {m[0] for m in marks}
-
-    def split(i: int, rest: str) -> tuple[str, str] | None:
-        name, tab, text = rest.partition("\t")
-        below = i + 1 < len(lines) and i + 1 not in marked and lines[i + 1].strip()
-        if _NAME_ALONE.match(name.strip()) and (tab and text.strip() or not tab and below):
-            return name.strip(), text.strip()
-        return None
-
-    found = {m: got for m in bare if (got := split(m[0], m[4]))}
-    names = [name for name, _ in found.values()]
-    convention = len(found) >= max(2, len(bare) / 2)
-    found = {m: got for m, got in found.items() if convention or names.count(got[0]) >= 2}
-    return [(m[0], found[m][0], m[2], m[3], found[m][1]) if m in found else m for m in marks]
+def _named_after_time(i: int, rest: str, lines: list[str], marked: set[int]) -> tuple[str | None, str] | None:
+    """(speaker, speech) where what follows line i's time begins with a name: "Alice: Hello", or the
+    name alone with the speech on the lines below it or after a tab (Trint's and Sonix's
+    "[00:00:05] Amit Varma", then the text); None otherwise."""
+    if prefix := _SPEAKER_PREFIX.match(rest):
+        return _name(next(g for g in prefix.groups() if g)), rest[prefix.end() :]
+    name, tab, text = rest.partition("\t")
+    below = i + 1 < len(lines) and i + 1 not in marked and lines[i + 1].strip()
+    if _NAME_ALONE.match(name.strip()) and (tab and text.strip() or not tab and below):
+        return name.strip(), text.strip()
+    return None
 
 
 def turns(lines: list[str]) -> list[Cue] | None:
@@ -711,22 +704,22 @@ def turns(lines: list[str]) -> list[Cue] | None:
             rest = m.group("rest") if "rest" in m.groupdict() else line[m.end() :]
             if name := _name(name):
                 marks.append((i, name, None, None, rest))
-    # A timed line with no name may begin its text with one ("[00:00:05] Alice: Hello"): the speaker,
-    # where most such lines do (the file's convention) or where the name recurs, as untimed tags must.
+    # A timed line with no name may begin with one (_named_after_time): the speaker, where most such
+    # lines do (the file's convention) or where the name recurs, as untimed tags must.
+    marked = {m[0] for m in marks}
     bare = [m for m in marks if m[2] is not None and m[1] is None]
-    marks = _names_after_times(marks, bare, lines)
-    bare = [m for m in marks if m[2] is not None and m[1] is None]
-    named = [(m, _SPEAKER_PREFIX.match(m[4]) if m in bare else None) for m in marks]
+    found = {m[0]: got for m in bare if (got := _named_after_time(m[0], m[4], lines, marked))}
+    said = [name for name, _ in found.values()]
+    convention = len(found) >= max(2, len(bare) / 2)
     tagged = [name for _, name, t0, _, _ in marks if t0 is None and name]
     recurring = {name for name in tagged if tagged.count(name) >= 2}
-    said = [_name(next(g for g in p.groups() if g)) for _, p in named if p]
-    convention = len(said) >= max(2, len(bare) / 2)
-    marks = []
-    for (i, name, t0, t1, rest), prefix in named:
-        if prefix and (convention or said.count(_name(next(g for g in prefix.groups() if g))) >= 2):
-            name, rest = _name(next(g for g in prefix.groups() if g)), rest[prefix.end() :]
+    kept = []
+    for i, name, t0, t1, rest in marks:
+        if (got := found.get(i)) and (convention or said.count(got[0]) >= 2):
+            name, rest = got
         if t0 is not None or name in recurring:
-            marks.append((i, name, t0, t1, rest))
+            kept.append((i, name, t0, t1, rest))
+    marks = kept
     if len(marks) < MIN_TURNS:
         return None
     turn_lines = {m[0] for m in marks}

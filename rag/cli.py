@@ -309,7 +309,7 @@ class _Progress:
         if step != self.step:
             self._close()
             self.step, self.began, self.said = step, time.monotonic(), time.monotonic()
-            label = f"reading {total} files" if step == "reading" else f"embedding {total:,} characters of new text"
+            label = f"reading {total} files" if step == "reading" else f"indexing {total:,} characters of transcripts"
             if self.tty:
                 import shutil
 

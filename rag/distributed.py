@@ -38,6 +38,8 @@ class RayEmbedding:
     `resumed` counts the texts whose vectors came from checkpoints of an earlier, unfinished build.
     """
 
+    window = None  # a build hands it every new text at once: its shards and their checkpoints span the build
+
     def __init__(
         self,
         address: str | None,

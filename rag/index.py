@@ -9,6 +9,8 @@
                        the manifest names another store (a Milvus collection: rag.stores)
       sentences.jsonl  [passage number, start, end, text] of each passage's sentences (extractive answers)
       sentences.npy    their vectors, so answering embeds only the question
+      sentences_at.npy per passage, the row of its first sentence and that line's byte offset in
+                       sentences.jsonl (one more row: the totals), so answering reads only its passages'
       bm25/            bm25s index of the same passages
       bm25_en/         bm25s index of their English glosses (CC-CEDICT), for English questions
       lexicon.json     English -> Chinese words of the corpus, names, pinyin readings (rag.translate)
@@ -115,7 +117,7 @@ class Index:
         str, str
     ]  # irregular English forms -> the gloss word they inflect (rag.translate.build_inflections)
     absent_names: frozenset[str]  # Chinese proper nouns the corpus never mentions (rag.translate.chinese_names)
-    sentences: Sequence[tuple[int, int, int, str]]  # (passage number, start, end, normalised text)
+    sentences: _Sentences  # (passage number, start, end, normalised text) of every sentence
     sentence_vectors: np.ndarray
     forward: dict[str, str] = field(
         default_factory=dict
@@ -233,11 +235,8 @@ class Index:
         return frozenset(stem(t) for t in self.bm25.vocab if t.isascii() and t.isalpha())
 
     @cached_property
-    def _sentences_by_passage(self) -> dict[tuple[str, int], list[int]]:
-        out: dict[tuple[str, int], list[int]] = {}
-        for i, (p, _, _, _) in enumerate(self.sentences):
-            out.setdefault((self.passages[p].source, self.passages[p].start), []).append(i)
-        return out
+    def _passage_number(self) -> dict[tuple[str, int], int]:
+        return {(p.source, p.start): i for i, p in enumerate(self.passages)}
 
     @cached_property
     def _next_passage(self) -> dict[tuple[str, int], int]:
@@ -255,10 +254,10 @@ class Index:
 
     def sentences_of(self, source: str, start: int) -> list[tuple[str, int, int, np.ndarray]]:
         """(text, start, end, vector) of the sentences of the passage of `source` starting at `start`."""
-        ids = self._sentences_by_passage.get((source, start), [])
-        return [
-            (self.sentences[i][3], self.sentences[i][1], self.sentences[i][2], self.sentence_vectors[i]) for i in ids
-        ]
+        number = self._passage_number.get((source, start))
+        if number is None:
+            return []
+        return [(text, s, e, self.sentence_vectors[i]) for i, (_, s, e, text) in self.sentences.of_passage(number)]
 
     @property
     def vectors(self):
@@ -416,12 +415,41 @@ def one_line(text: str) -> str:
 
 
 class _Sentences(Sequence):
-    """The index's sentences (passage number, start, end, text), read from sentences.jsonl when first
-    needed: answering reads them, searching never does, so a search of a large archive does not hold
-    every sentence's text. The file's size and digest were checked with the rest (`file_digests`)."""
+    """The index's sentences (passage number, start, end, text) in sentences.jsonl. Searching reads
+    none; answering reads those of its passages (`of_passage`), found by sentences_at.npy, so that
+    neither holds every sentence of a large archive. An index written before that table existed has
+    them all read when first needed. The files' sizes and digests were checked with the rest
+    (`file_digests`)."""
 
-    def __init__(self, path: Path, size: int, passages: int):
-        self.path, self.size, self.passages = path, size, passages
+    def __init__(self, path: Path, size: int, passages: int, at: np.ndarray | None = None):
+        self.path, self.size, self.passages, self.at = path, size, passages, at
+
+    def of_passage(self, number: int) -> list[tuple[int, tuple[int, int, int, str]]]:
+        """(row, sentence) of each sentence of passage `number`."""
+        if self.at is None:
+            return [(i, self.rows[i]) for i in self._by_passage.get(number, [])]
+        (first, begin), (last, end) = self.at[number], self.at[number + 1]
+        with open(self.path / "sentences.jsonl", "rb") as f:
+            f.seek(int(begin))
+            data = f.read(int(end) - int(begin))
+        try:
+            rows = [tuple(json.loads(line)) for line in data.splitlines()]
+        except ValueError as e:
+            raise IndexMismatchError(
+                f"index at {self.path} is damaged (sentences.jsonl: {e}): run `rag build`"
+            ) from None
+        if len(rows) != last - first or any(row[0] != number for row in rows):
+            raise IndexMismatchError(
+                f"index at {self.path} is inconsistent (sentences do not match passages): run `rag build`"
+            )
+        return list(zip(range(int(first), int(last)), rows, strict=True))
+
+    @cached_property
+    def _by_passage(self) -> dict[int, list[int]]:
+        out: dict[int, list[int]] = {}
+        for i, row in enumerate(self.rows):
+            out.setdefault(row[0], []).append(i)
+        return out
 
     @cached_property
     def rows(self) -> list[tuple[int, int, int, str]]:
@@ -520,7 +548,7 @@ def open_index(path: Path, store: str | None = None) -> Index:
         )
     if set(documents) != set(manifest.sources) or any(p.source not in documents for p in passages):
         raise IndexMismatchError(f"index at {path} is inconsistent (documents do not match passages): run `rag build`")
-    sents = _Sentences(path, len(sentence_vectors), len(passages))
+    sents = _Sentences(path, len(sentence_vectors), len(passages), _sentences_at(path, len(passages), sentence_vectors))
     index = Index(
         path,
         manifest,
@@ -553,6 +581,21 @@ def open_index(path: Path, store: str | None = None) -> Index:
                 f"index at {path} has {manifest.passages} passages, but {spec.name} holds {rows} rows: run `rag build`"
             )
     return index
+
+
+def _sentences_at(path: Path, passages: int, sentence_vectors: np.ndarray) -> np.ndarray | None:
+    """The table of where each passage's sentences are (None for an index written before it), checked
+    against the passages, the sentence vectors and sentences.jsonl's size."""
+    if not (path / "sentences_at.npy").is_file():
+        return None
+    try:
+        at = np.load(path / "sentences_at.npy", allow_pickle=False, mmap_mode="r")
+    except Exception as e:
+        raise IndexMismatchError(f"index at {path} is damaged (sentences_at.npy: {e}): run `rag build`") from None
+    total = (len(sentence_vectors), (path / "sentences.jsonl").stat().st_size)
+    if at.shape != (passages + 1, 2) or tuple(int(x) for x in at[-1]) != total or (passages and at[0, 0] != 0):
+        raise IndexMismatchError(f"index at {path} is inconsistent (sentences do not match passages): run `rag build`")
+    return at
 
 
 HASH_ON_LOAD = 64 * 2**20  # an index up to this size has every file's digest checked when it loads (~10 ms)

@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import time
+from array import array
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -29,7 +30,7 @@ import numpy as np
 
 from . import stores
 from .atomic import fsync_tree, recover, remove_leftovers, swap
-from .chunking import ChunkSettings, sentences, split
+from .chunking import ChunkSettings, iter_passages, sentences
 from .documents import Document, corpus_files, load, normalise, parse, sha256_text
 from .embedders import Embedder
 from .errors import CorpusError, DiskFullError, IndexBusyError, NotFoundError, RagError, UsageError
@@ -316,7 +317,7 @@ def _windows(docs: list[Document], chunk: ChunkSettings, size: int | None = WIND
     sents: list[tuple[int, int, int, str]] = []
     number = covered = 0
     for doc in docs:
-        for p in split(doc, chunk):
+        for p in iter_passages(doc, chunk):
             passages.append(p)
             sents += [(number, s, e, t) for t, s, e in sentences(doc.text, p.start, p.end)]
             number += 1
@@ -701,9 +702,11 @@ def write(
         raw.write_bytes(b"")
         counts = Counts()  # each passage's term counts, compact: its tokens are not kept
         n_zh = 0
+        # per passage, the row of its first sentence and that line's byte offset; then the totals
+        at, rows, written = array("q"), 0, 0
         with (
             open(tmp / "passages.jsonl", "w", encoding="utf-8") as out_passages,
-            open(tmp / "sentences.jsonl", "w", encoding="utf-8") as out_sentences,
+            open(tmp / "sentences.jsonl", "wb") as out_sentences,
             _Rows(tmp / "sentences.npy", _NPY_HEADER, manifest.dim) as sentence_rows,
             _Rows(raw, 0, manifest.dim) as passage_rows,
         ):
@@ -712,11 +715,21 @@ def write(
                     out_passages.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
                     counts.add(tokenize(p.text))
                     n_zh += is_chinese(p.text)
-                for sentence in window.sents:
-                    out_sentences.write(json.dumps(sentence, ensure_ascii=False) + "\n")
+                first = passage_rows.count  # the window's first passage number
+                sentences = iter(window.sents)
+                sentence = next(sentences, None)
+                for number in range(first, first + len(window.passages)):
+                    at.extend((rows, written))
+                    while sentence is not None and sentence[0] == number:
+                        line = (json.dumps(sentence, ensure_ascii=False) + "\n").encode("utf-8")
+                        out_sentences.write(line)
+                        rows, written = rows + 1, written + len(line)
+                        sentence = next(sentences, None)
                 fill(window, passage_rows, sentence_rows)
+            at.extend((rows, written))
             os.pwrite(sentence_rows.fd, _npy_header(sentence_rows.count, manifest.dim), 0)
             manifest.passages = n = passage_rows.count
+        np.save(tmp / "sentences_at.npy", np.frombuffer(at, np.int64).reshape(-1, 2))
         if complete:
             complete(manifest)
         passage_vectors = (

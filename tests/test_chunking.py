@@ -81,3 +81,32 @@ def test_prefetched_words_are_rjiebas_own_and_a_failed_helper_falls_back(helper)
     loaded_in_process, words = json.loads(out.stdout)
     assert loaded_in_process is (helper != "works")
     assert words == [[cut(r), cut_for_search(r)] for r in runs]
+
+
+@pytest.mark.parametrize("name", ["004_65fee3c8eaa4b0c3.txt", "000_2d6f43025af66c3e.txt"])
+def test_a_long_line_goes_to_the_splitter_a_block_at_a_time(monkeypatch, name):
+    """A one-line body (no punctuation, or ASR spacing) is split in blocks of at most BLOCK characters,
+    each ending at a separator: about as many passages as from the whole line, each within the size
+    and mapped back to its text, and nothing lost between them."""
+    from langchain_text_splitters import RecursiveCharacterTextSplitter
+
+    from rag import chunking
+
+    doc = load(ROOT / "seeds" / name)
+    whole = split(doc)
+    given: list[int] = []
+    split_text = RecursiveCharacterTextSplitter.split_text
+    monkeypatch.setattr(
+        RecursiveCharacterTextSplitter,
+        "split_text",
+        lambda self, text: given.append(len(text)) or split_text(self, text),
+    )
+    monkeypatch.setattr(chunking, "BLOCK", 2000)
+    blocked = split(doc)
+    assert len(given) >= 4 and max(given) <= 2000
+    assert all(
+        len(p.text) <= ChunkSettings.size and normalise(doc.text, p.start, p.end).text == p.text for p in blocked
+    )
+    for a, b in pairwise(blocked):
+        assert b.start <= a.end or not doc.text[a.end : b.start].strip()
+    assert abs(len(blocked) - len(whole)) <= 0.15 * len(whole)  # a cut adds at most a short passage

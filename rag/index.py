@@ -122,6 +122,27 @@ class Index:
     forward: dict[str, str] = field(
         default_factory=dict
     )  # Chinese word -> English glosses (rag.translate.build_forward)
+    unlisted: dict[str, str] = field(default_factory=dict)  # word CEDICT lacks -> "foreign" or "name" (rag.translate)
+
+    @cached_property
+    def readings_of(self) -> dict[str, list[str]]:
+        """Corpus character -> its toneless pinyin readings (`readings` turned round)."""
+        out: dict[str, list[str]] = {}
+        for syllable, chars in self.readings.items():
+            for ch in chars:
+                out.setdefault(ch, []).append(syllable)
+        return out
+
+    @cached_property
+    def sound_keys(self) -> dict[str, list[tuple[str, str]]]:
+        """Sound key (rag.translate.sound_key) -> the unlisted corpus words that read so, with their kind."""
+        from .translate import pinyin_sound_keys
+
+        out: dict[str, list[tuple[str, str]]] = {}
+        for word, kind in self.unlisted.items():
+            for key in pinyin_sound_keys(fold(word), self.readings_of):
+                out.setdefault(key, []).append((word, kind))
+        return out
 
     @cached_property
     def passage_chinese(self) -> np.ndarray:
@@ -537,6 +558,7 @@ def open_index(path: Path, store: str | None = None) -> Index:
         present, absent = lexicon.get("present_names", {}), frozenset(lexicon["absent_names"])
         inflections = lexicon.get("inflections", {})
         forward = lexicon.get("forward", {})
+        unlisted = lexicon.get("unlisted", {})  # an index of an earlier analysis has none until rebuilt
         sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False, mmap_mode="r")
     except Exception as e:  # any parse failure of these files means the same thing to the user
         raise IndexMismatchError(f"index at {path} is damaged ({type(e).__name__}: {e}): run `rag build`") from None
@@ -566,6 +588,7 @@ def open_index(path: Path, store: str | None = None) -> Index:
         sents,
         sentence_vectors,
         forward,
+        unlisted,
     )
     if spec.kind == "faiss":
         index.store = stores.FaissStore(vectors, index)

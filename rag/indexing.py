@@ -58,6 +58,7 @@ from .translate import (
     names_in_text,
     pinyin_readings,
     stem,
+    unlisted_words,
 )
 
 BATCH = 32
@@ -769,6 +770,7 @@ def write(
             "present_names": present,
             "absent_names": absent,
             "readings": pinyin_readings(chain(folded(), (fold(d.title) for d in docs))),
+            "unlisted": unlisted_words(bm25.vocab),
         }
         if min(n_zh, n - n_zh) >= MIN_PLANNED:
             # Chinese questions meet the English passages of an archive of both languages through it

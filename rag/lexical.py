@@ -29,7 +29,7 @@ _METHOD = "lucene"  # bm25s's default; unmatched passages score 0
 # terms: its fingerprint differs, and `rag build` rebuilds it, reusing its vectors.
 # 2: English stems in American spelling (rag.translate.american).
 # 3: a foreign person of CC-CEDICT is known by their surname (Musk -> 马斯克), not their first name.
-ANALYSIS = 3
+ANALYSIS = 4
 _K1, _B = 1.5, 0.75  # bm25s's defaults
 _SLICE = 1 << 20  # term counts scored at a time
 # Function words that carry no topic; jieba leaves them as single-character tokens.

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
+from itertools import pairwise
 
 from .conversation import dangling_reference
 from .dates import Day, written_dates
 from .index import Index
 from .lexical import STOPWORDS, english_query, fold, is_chinese, tokenize, words
-from .translate import expand, glossary, is_pinyin, pinyin_splits, stem
+from .translate import MIN_SOUND_KEY, expand, glossary, is_pinyin, pinyin_splits, sound_key, stem
 
 DENSE_TERMS = 5  # translated terms appended to an English question before embedding
 GLOSS_TERMS = 8  # English glosses appended to a Chinese question embedded for English passages
@@ -345,6 +346,7 @@ def _names(text: str, index: Index, cross: bool) -> list[Name]:
             forms = (m.group(),) if index.mentions(m.group()) else _pinyin_forms(parts, index)
             out.append(Name(m.group(), forms, judged=False))
             covered.append(m.span())
+    latin: list[tuple[int, int, int]] = []  # (start, end, place in `out`) of the names judged below
     for m in _NAME.finditer(text):
         if any(s <= m.start() < e for s, e in covered):
             continue
@@ -362,7 +364,10 @@ def _names(text: str, index: Index, cross: bool) -> list[Name]:
         first_word = not text[: m.start()].strip() or text[: m.start()].rstrip()[-1] in ".?!:;\"'“"
         if cross and not has_digit and (first_word or len(name) < 3):
             continue  # a capitalised first word is an ordinary word; "Li" is too short to judge
+        latin.append((m.start(), m.start() + len(name), len(out)))
         out.append(_judge(name, index, cross))
+    if cross:
+        out = _sounded_runs(text, out, latin, index)
     # Chinese proper nouns of CEDICT, made of whole words of the question: jieba splits some names
     # (字节 + 跳动), and a name inside a word (子产 in 电子产品) is none. Those the corpus never mentions
     # (盘古) are unknown; those it writes (百度) are known, in characters or by their English name.
@@ -405,6 +410,33 @@ def _misheard(text: str, index: Index) -> list[tuple[str, tuple[str, ...]]]:
     return out
 
 
+def _sounded_runs(text: str, names: list[Name], spans: list[tuple[int, int, int]], index: Index) -> list[Name]:
+    """Names of two or three words that only together sound like a word of the transcripts (Yann
+    LeCun, 杨立昆): each word of the run takes that word as its form."""
+    out = list(names)
+    for size in (3, 2):
+        for i in range(len(spans) - size + 1):
+            run = spans[i : i + size]
+            if any(out[k].forms for *_, k in run) or any(b[0] - a[1] != 1 for a, b in pairwise(run)):
+                continue
+            if forms := _sounded(text[run[0][0] : run[-1][1]], index, whole=True):
+                for *_, k in run:
+                    out[k] = Name(out[k].text, forms)
+    return out
+
+
+def _sounded(name: str, index: Index, whole: bool = False) -> tuple[str, ...]:
+    """The words of the transcripts that CC-CEDICT does not list and that sound like a foreign name
+    (rag.translate.sound_key: its consonants against their pinyin's), when it has enough consonants
+    to tell: Chinese transliterates names CEDICT lacks. A word counts when it is written with the
+    characters of foreign names (奥特曼); a whole name (`whole`: first and last) also finds a Chinese
+    name of its sound (Yann LeCun: 杨立昆, and 杨乐坤 as speech recognition heard it)."""
+    key = sound_key(name)
+    if len(key) < MIN_SOUND_KEY:
+        return ()
+    return tuple(w for w, kind in index.sound_keys.get(key, ()) if kind == "foreign" or whole)
+
+
 def _judge(name: str, index: Index, cross: bool) -> Name:
     """Where the corpus writes a Latin-script name, if anywhere."""
     if index.mentions(name) or (name.endswith("s") and index.mentions(name[:-1])):  # GPUs -> GPU
@@ -429,6 +461,8 @@ def _judge(name: str, index: Index, cross: bool) -> Name:
         return Name(name, tuple(translated))
     if cross and is_pinyin(name, index.pinyin):
         return Name(name, (), judged=False)  # a Chinese name in pinyin that no run of characters matched
+    if cross and (sounded := _sounded(name, index)):
+        return Name(name, sounded)
     # A foreign name written as a word (Ilya, Altman, Moonshot): Chinese text transliterates or
     # translates such names, so it is judged only when CC-CEDICT knows its Chinese form. Acronyms,
     # mixed case and digits (TSMC, CoWoS, H800) stay in Latin script in Chinese text, and in a

@@ -389,3 +389,115 @@ def expand(query: str, lexicon: dict[str, list[str]], stopwords: frozenset[str])
         for c in cands:
             out[c] = max(out.get(c, 0.0), 1.0 / len(cands) ** 0.5)
     return list(out.items())
+
+
+def unlisted_words(vocab: Iterable[str]) -> dict[str, str]:
+    """The corpus's Chinese words that CC-CEDICT does not list and that may be a foreign name CEDICT
+    lacks, which `sound_key` finds: "foreign" when most of its characters are those CEDICT's foreign
+    names are written with (奥特曼), "name" when it has a Chinese name's shape, a surname and two
+    characters (杨立昆, Yann LeCun's own Chinese name)."""
+    listed, foreign, surnames = _cedict_headwords(), _foreign_name_chars(), _surnames()
+    out = {}
+    for w in vocab:
+        if not 2 <= len(w) <= 4 or not _ALL_CJK.match(w) or w in listed:
+            continue
+        if 2 * sum(ch in foreign for ch in w) >= len(w):
+            out[w] = "foreign"
+        elif len(w) == 3 and w[0] in surnames:
+            out[w] = "name"
+    return dict(sorted(out.items()))
+
+
+@cache
+def _cedict_headwords() -> frozenset[str]:
+    return frozenset(w for line in _cedict_lines() if (m := _ENTRY.match(line)) for w in m.group(1, 2))
+
+
+@cache
+def _foreign_name_chars() -> frozenset[str]:
+    """Characters that two or more of CEDICT's foreign names use (those written with a middle dot:
+    伊隆·马斯克), in either script."""
+    seen: dict[str, int] = defaultdict(int)
+    for line in _cedict_lines():
+        if (m := _ENTRY.match(line)) and "·" in m.group(2):
+            for ch in set(m.group(1) + m.group(2)) - {"·"}:
+                seen[ch] += 1
+    return frozenset(ch for ch, n in seen.items() if n >= 2)
+
+
+@cache
+def _surnames() -> frozenset[str]:
+    """Single characters CEDICT glosses as a surname (杨: surname Yang), in either script."""
+    return frozenset(
+        w
+        for line in _cedict_lines()
+        if (m := _ENTRY.match(line)) and "/surname " in f"/{m.group(3)}"
+        for w in m.group(1, 2)
+        if len(w) == 1
+    )
+
+
+# The consonants of a name, as Chinese transcribes foreign names: voiced and voiceless alike (b p, d t,
+# g k), sibilants as one (s z c x: Sutskever 苏茨克维), r as l (Karl 卡尔), a syllable's final n or ng as n.
+_LATIN_SPELLINGS = (
+    ("qu", "kw"), ("sch", "s"), ("tch", "q"), ("ph", "f"), ("th", "t"), ("sh", "s"), ("ch", "q"), ("ck", "k"),
+    ("x", "ks"), ("c(?=[eiy])", "s"), ("c", "k"), ("g(?=[ei])", "j"),
+)  # fmt: skip
+_CLASS = {
+    "b": "P", "p": "P", "d": "T", "t": "T", "g": "K", "k": "K", "q": "C", "j": "C", "z": "S", "s": "S",
+    "c": "S", "x": "S", "f": "F", "v": "W", "w": "W", "h": "H", "l": "L", "r": "L", "m": "M", "n": "N",
+}  # fmt: skip
+_INITIALS = (
+    "zh",
+    "ch",
+    "sh",
+    "b",
+    "p",
+    "m",
+    "f",
+    "d",
+    "t",
+    "n",
+    "l",
+    "g",
+    "k",
+    "h",
+    "j",
+    "q",
+    "x",
+    "r",
+    "z",
+    "c",
+    "s",
+    "y",
+    "w",
+)
+MIN_SOUND_KEY = 4  # consonants a name must have to be matched by sound: with three, common words match (Dylan: 打脸)
+
+
+def sound_key(name: str) -> str:
+    """The consonants of a name in Latin letters, as `_CLASS` groups them: Yann LeCun -> NLKN."""
+    s = re.sub(r"(.)\1", r"\1", name.lower())
+    for spelled, sound in _LATIN_SPELLINGS:
+        s = re.sub(spelled, sound, s)
+    s = s.replace("j", "q")  # j as in Jensen, and g before e or i, sound as pinyin's j and q
+    return re.sub(r"(.)\1+", r"\1", "".join(_CLASS.get(ch, "") for ch in s if ch.isalpha()))
+
+
+def pinyin_sound_keys(word: str, readings_of: dict[str, list[str]]) -> set[str]:
+    """The keys of a Chinese word's readings (every reading of each character): 杨立昆 yang li kun -> NLKN."""
+    keys = {""}
+    for ch in word:
+        syllables = readings_of.get(ch)
+        if not syllables:
+            return set()
+        keys = {k + _syllable_key(s) for k in keys for s in syllables}
+    return {re.sub(r"(.)\1+", r"\1", k) for k in keys}
+
+
+def _syllable_key(syllable: str) -> str:
+    if syllable == "er":
+        return "L"  # 尔 writes a foreign l or r
+    initial = next((i for i in _INITIALS if syllable.startswith(i)), "")
+    head = "S" if initial in ("zh", "sh") else "C" if initial == "ch" else _CLASS.get(initial, "")
+    return head + ("N" if syllable.endswith(("n", "ng")) else "")

@@ -88,6 +88,19 @@ def test_an_english_question_names_a_foreign_person_as_the_transcripts_write_the
     assert engine.retriever.analyse("What does Zuckerberg want from AI?").unknown_names == ("Zuckerberg",)
 
 
+def test_a_foreign_name_cedict_lacks_is_found_by_its_sound(engine):
+    """Yann LeCun is in no dictionary here; the transcripts write his Chinese name, 杨立昆, and speech
+    recognition's 杨乐坤: y-ng l k-n, the consonants of the whole name. A single word needs characters
+    of foreign names to match; names of three consonants (Dylan: 打脸) are never matched by sound."""
+    q = engine.retriever.analyse("What does the author think of Yann LeCun?")
+    assert {n.text: set(n.forms) for n in q.names} == {"Yann": {"杨立昆", "杨乐坤"}, "LeCun": {"杨立昆", "杨乐坤"}}
+    answer = engine.ask("What does the author think of Yann LeCun?")
+    assert not answer.abstained and any("杨立昆最近一两年" in c.quote for c in answer.citations)
+    assert "LeCun ← 杨立昆" in answer.answer  # the English reader is told which spelling matched
+    for question in ("What does Dylan think of AI?", "What does Jensen think of AI?"):
+        assert all(not n.forms for n in engine.retriever.analyse(question).names)
+
+
 def test_a_chinese_name_written_with_a_homophone_finds_the_transcripts_spelling(engine):
     """朱晓虎 for 朱啸虎 (xiao = xiao), as a listener or speech recognition writes it: the question
     searches the transcripts' spelling. Three characters of grammar or a word and its neighbour

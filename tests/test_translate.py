@@ -11,8 +11,11 @@ from rag.translate import (
     is_pinyin,
     names_in_text,
     pinyin_readings,
+    pinyin_sound_keys,
     pinyin_splits,
+    sound_key,
     stem,
+    unlisted_words,
 )
 
 
@@ -121,3 +124,20 @@ def test_words_that_only_look_british_keep_their_spelling(word):
     from rag.translate import american
 
     assert american(word) == word
+
+
+def test_a_name_and_its_chinese_transliteration_share_a_sound_key():
+    """Consonants as Chinese writes a foreign name: voiced and voiceless alike, r as l, a syllable's
+    final n or ng as n; every reading of a character counts."""
+    readings = {"杨": ["yang"], "立": ["li"], "昆": ["kun"], "特": ["te"], "斯": ["si"], "拉": ["la"]}
+    assert sound_key("Yann LeCun") == "NLKN" and "NLKN" in pinyin_sound_keys("杨立昆", readings)
+    assert sound_key("Tesla") == "TSL" and pinyin_sound_keys("特斯拉", readings) == {"TSL"}
+    assert pinyin_sound_keys("杨不昆", readings) == set()  # a character without a reading
+    assert sound_key("Zuckerberg") == "SKLPLK" and sound_key("Quinn") == "KWN" and sound_key("Pichai") == "PC"
+
+
+def test_unlisted_words_keep_foreign_names_and_chinese_shaped_names_only():
+    """Words CC-CEDICT lacks: a transliteration (its characters those of CEDICT's foreign names), a
+    surname and two characters; not a phrase (一两天) nor a word CEDICT lists (马斯克)."""
+    kinds = unlisted_words(["奥特曼斯", "杨立昆", "一两天", "马斯克", "耍", "Altman"])
+    assert kinds == {"奥特曼斯": "foreign", "杨立昆": "name"}

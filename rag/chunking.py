@@ -143,6 +143,8 @@ _CJK_CHAR = re.compile(r"[\u3400-\u9fff]")
 _MARKS = "。！？；，、….!?;:,"
 _CLOSERS = "\"'”’)]」』"
 CLAUSE_REACH = 160  # how far a quote may grow to reach a boundary; unpunctuated speech has none
+LINE_REACH = 3 * CLAUSE_REACH  # how far it may grow to the end of its line when no clause ends in reach
+_LINE_END = re.compile(r"\n")
 
 
 def begins_clause(text: str, pos: int) -> bool:
@@ -183,15 +185,21 @@ def _paused(text: str, pos: int) -> bool:
 
 def whole_clauses(text: str, start: int, end: int, reach: int = CLAUSE_REACH) -> tuple[int, int]:
     """[start, end) widened to the sentence or clause boundaries around it, each within `reach`
-    characters; a side with no boundary in reach (speech recognised without punctuation) stays."""
+    characters; unpunctuated speech in a transcript of lines (a subtitle cue, a speaker's turn)
+    goes to its line's start or end, within LINE_REACH; a side with neither (speech recognised
+    without punctuation or lines) stays."""
     if not begins_clause(text, start):
         lo = max(0, start - reach)
         marks = list(_BOUNDARY.finditer(text, lo, start))
+        if not marks and lo > 0:
+            lo = max(0, start - LINE_REACH)
+            marks = list(_LINE_END.finditer(text, lo, start))
         if marks or lo == 0:
             start = marks[-1].end() if marks else 0
             start += len(text[start:end]) - len(text[start:end].lstrip())
     if not ends_clause(text, end):
         mark = _BOUNDARY.search(text, end, min(len(text), end + reach))
+        mark = mark or _LINE_END.search(text, end, min(len(text), end + LINE_REACH))
         if mark:
             end = mark.end() if mark.group().strip() else mark.start()  # a pause or a line break stays out
     # never inside an English word, boundary or not ("you'" + "re")

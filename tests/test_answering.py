@@ -524,6 +524,23 @@ def test_a_persons_view_is_quoted_from_their_episodes_not_beside_anothers(engine
     assert {c.source for c in answer.citations} == {"001_69e7be7a36498b79.txt"}
 
 
+def test_unpunctuated_speech_in_a_transcript_of_lines_is_quoted_to_its_lines_ends():
+    """A speaker's line with no punctuation for longer than a clause is looked for (field-dev's Ryan
+    Bell interview, read from JSON segments) is quoted from where the line starts to where it ends;
+    with no line end in reach either, the quote stays as it was."""
+    from rag.chunking import CLAUSE_REACH, LINE_REACH, whole_clauses
+
+    words = " ".join(f"word{n}" for n in range(60))  # 60 words, about 400 characters, no punctuation
+    line = f"and Ryan what will you do {words} what will be your first step"
+    text = f"Host said this.\n{line}\nRyan: start early.\n"
+    start, end = text.index("will you do"), text.index("word20") + len("word20")
+    assert text.index("\n", end) - end > CLAUSE_REACH and len(line) < LINE_REACH
+    assert text[slice(*whole_clauses(text, start, end))] == line
+    endless = "x " * LINE_REACH + line + " y" * LINE_REACH
+    start, end = endless.index("will you do"), endless.index("word20") + len("word20")
+    assert whole_clauses(endless, start, end) == (start, end)
+
+
 @pytest.mark.parametrize(
     "text, start_at, end_at, quote",
     [

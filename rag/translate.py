@@ -438,7 +438,8 @@ def _surnames() -> frozenset[str]:
 
 
 # The consonants of a name, as Chinese transcribes foreign names: voiced and voiceless alike (b p, d t,
-# g k), sibilants as one (s z c x: Sutskever 苏茨克维), r as l (Karl 卡尔), a syllable's final n or ng as n.
+# g k), sibilants as one (s z c x: Sutskever 苏茨克维), j, q and ch as one (Jensen, Pichai), r as l
+# (Karl 卡尔), a syllable's final n or ng as n.
 _LATIN_SPELLINGS = (
     ("qu", "kw"), ("sch", "s"), ("tch", "q"), ("ph", "f"), ("th", "t"), ("sh", "s"), ("ch", "q"), ("ck", "k"),
     ("x", "ks"), ("c(?=[eiy])", "s"), ("c", "k"), ("g(?=[ei])", "j"),
@@ -447,31 +448,7 @@ _CLASS = {
     "b": "P", "p": "P", "d": "T", "t": "T", "g": "K", "k": "K", "q": "C", "j": "C", "z": "S", "s": "S",
     "c": "S", "x": "S", "f": "F", "v": "W", "w": "W", "h": "H", "l": "L", "r": "L", "m": "M", "n": "N",
 }  # fmt: skip
-_INITIALS = (
-    "zh",
-    "ch",
-    "sh",
-    "b",
-    "p",
-    "m",
-    "f",
-    "d",
-    "t",
-    "n",
-    "l",
-    "g",
-    "k",
-    "h",
-    "j",
-    "q",
-    "x",
-    "r",
-    "z",
-    "c",
-    "s",
-    "y",
-    "w",
-)
+_INITIALS = tuple("zh ch sh b p m f d t n l g k h j q x r z c s y w".split())  # pinyin initials, longest first
 MIN_SOUND_KEY = 4  # consonants a name must have to be matched by sound: with three, common words match (Dylan: 打脸)
 
 
@@ -480,7 +457,6 @@ def sound_key(name: str) -> str:
     s = re.sub(r"(.)\1", r"\1", name.lower())
     for spelled, sound in _LATIN_SPELLINGS:
         s = re.sub(spelled, sound, s)
-    s = s.replace("j", "q")  # j as in Jensen, and g before e or i, sound as pinyin's j and q
     return re.sub(r"(.)\1+", r"\1", "".join(_CLASS.get(ch, "") for ch in s if ch.isalpha()))
 
 

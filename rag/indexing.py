@@ -388,7 +388,7 @@ def estimate(
     docs = derive_titles(sorted(docs, key=lambda d: d.source))
     windows = list(_windows(docs, chunk, None))
     old = _previous_vectors(dest, embedder, lambda: {passage_text(p) for w in windows for p in w.passages})
-    fresh = sorted(dict.fromkeys(t for w in windows for t in w.texts() if t not in old), key=len)
+    fresh = sorted(dict.fromkeys(t for w in windows for t in w.texts() if _digest(t) not in old), key=len)
     return calibrate(fresh, embedder), skipped
 
 
@@ -494,8 +494,8 @@ class _Vectors:
                 out[j] = out[at] if (at := here(loc)) is not None else (passages[loc] if loc >= 0 else sentences[~loc])
                 continue
             self.rows[key] = passages.count + j if j < split_at else ~(sentences.count + j - split_at)
-            if text in self.old:
-                out[j] = self.old[text]()
+            if (stored := self.old.get(key)) is not None:
+                out[j] = stored()
                 self.reused += 1
             else:
                 todo[text] = [j]
@@ -587,10 +587,11 @@ def _build_time() -> str:
 
 def _previous_vectors(
     dest: Path, embedder: Embedder, passage_texts: Callable[[], set[str]]
-) -> dict[str, Callable[[], np.ndarray]]:
-    """Text -> a reader of its vector, for every passage and sentence of the index at `dest`, if the
-    same embedder built it. Vectors are read when asked for, not copied up front; a Milvus store is
-    asked only for the passage texts the new index wants (`passage_texts()`, called only then).
+) -> dict[int, Callable[[], np.ndarray]]:
+    """Digest of a text (`_digest`) -> a reader of its vector, for every passage and sentence of the
+    index at `dest`, if the same embedder built it: the texts themselves are not kept, nor the
+    vectors, which are read when asked for. A Milvus store is asked only for the passage texts the
+    new index wants (`passage_texts()`, called only then).
 
     Only the manifest, passages, sentences and their vectors are read, so an index written by an
     older version (lacking files this one adds) still gives its vectors to the rebuild.
@@ -617,18 +618,18 @@ def _previous_vectors(
         return {}  # no usable previous index: everything is embedded
     if len(sentence_vectors) != len(sents):
         return {}
-    out: dict[str, Callable[[], np.ndarray]] = {}
+    out: dict[int, Callable[[], np.ndarray]] = {}
     if spec.kind == "faiss":
         if faiss_index.ntotal != len(passages):
             return {}
         if isinstance(faiss_index, faiss.IndexIVF):
             faiss_index.make_direct_map()
         for i, p in enumerate(passages):
-            out.setdefault(passage_text(p), partial(_stored_vector, faiss_index, i))
+            out.setdefault(_digest(passage_text(p)), partial(_stored_vector, faiss_index, i))
     else:
-        out.update((text, partial(np.asarray, vector)) for text, vector in stored.items())
+        out.update((_digest(text), partial(np.asarray, vector)) for text, vector in stored.items())
     for j, text in enumerate(sents):
-        out.setdefault(text, partial(sentence_vectors.__getitem__, j))
+        out.setdefault(_digest(text), partial(sentence_vectors.__getitem__, j))
     return out
 
 

@@ -508,6 +508,9 @@ def test_a_build_holds_a_window_of_passages_and_writes_what_one_window_would(tmp
     assert (tmp_path / "whole" / "manifest.json").read_text() == (tmp_path / "windowed" / "manifest.json").read_text()
     again = ix.build(corpus, tmp_path / "windowed", _TextHash(), force=True)  # every vector reused
     assert again.embedded == 0 and again.reused == report.embedded
+    # and what the rebuild held of the previous index to reuse its vectors is a digest per text, not the text
+    previous = ix._previous_vectors(tmp_path / "windowed", _TextHash(), set)
+    assert len(previous) == report.embedded and all(isinstance(key, int) for key in previous)
     assert (
         json.loads((tmp_path / "windowed" / "manifest.json").read_text())["files"]
         == json.loads((tmp_path / "whole" / "manifest.json").read_text())["files"]

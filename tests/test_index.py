@@ -526,3 +526,38 @@ def test_a_windowed_build_estimates_the_whole_archive(tmp_path, monkeypatch):
     report = ix.build(corpus, tmp_path / "idx", _TextHash(), on_estimate=heard.append)
     assert len(heard) == 1 and heard[0].calibrated_on > 0
     assert 0.7 * report.embedded <= heard[0].texts <= 1.3 * report.embedded
+
+
+def test_the_language_of_every_passage_is_counted_as_is_chinese_counts_one():
+    """An index asks each passage's language when it opens, counted over the whole archive at once:
+    the same answer as `is_chinese` for each text, with letters beyond ASCII and the CJK block
+    (accents, full-width, Korean, Arabic, emoji, lone surrogates, Yijing signs in the CJK range),
+    empty texts, and texts that straddle the million characters counted at a time."""
+    import random
+
+    from rag.lexical import are_chinese, is_chinese
+
+    texts = [p.text for p in open_index(ROOT / "index").passages]
+    texts += [
+        "",
+        "abc",
+        "",
+        "é中",
+        "中\U0001f600",
+        "䷀䷁ abc",
+        "１２３ａｂｃ",
+        "Ⅻ中",
+        "\ud800x",
+        "ا中文",
+        "12345",
+        "한국어 中",
+    ]
+    rng, pool = random.Random(0), "".join(texts)
+    texts += ["".join(rng.choice(pool) for _ in range(rng.randrange(0, 60))) for _ in range(2000)]
+    texts += ["中" * 700_000, "word " * 150_000, "中文 and English " * 40_000]
+    want = [is_chinese(t) for t in texts]
+    assert 0 < sum(want) < len(texts)
+    assert are_chinese(texts).tolist() == want
+    assert are_chinese([]).tolist() == []
+    index = open_index(ROOT / "index")
+    assert index.passage_chinese.tolist() == [is_chinese(p.text) for p in index.passages]

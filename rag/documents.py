@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 import stat
 import statistics
@@ -184,18 +185,33 @@ _KINDS = {
 
 
 def corpus_files(folder: Path) -> list[Path]:
-    """The transcript files of a corpus folder, sorted by name."""
+    """The transcript files of a corpus folder and of its subfolders (an archive kept by show or by
+    year), sorted by their path in it; hidden folders (.git) and index directories are not read."""
     if not folder.is_dir():
         raise CorpusError(f"corpus folder not found: {folder}")
-    files = sorted(
-        p
-        for p in folder.iterdir()
+    files = []
+    for here, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _is_index(Path(here) / d))
         # anything but a folder: files that are no regular file are skipped by name when read (read_text)
-        if p.suffix.lower() in SUFFIXES and not p.name.endswith(".meta.json") and not p.is_dir()
-    )
+        files += [
+            Path(here) / n
+            for n in names
+            if Path(n).suffix.lower() in SUFFIXES and not n.endswith(".meta.json") and not (Path(here) / n).is_dir()
+        ]
     if not files:
         raise CorpusError(f"no transcript files ({', '.join(SUFFIXES)}) in {folder}")
-    return files
+    return sorted(files, key=lambda p: source_name(p, folder))
+
+
+def source_name(path: Path, folder: Path) -> str:
+    """How a corpus file is known in the index: its path in the corpus folder (`show-a/ep1.srt`),
+    which is its name for a file at the top."""
+    return path.relative_to(folder).as_posix()
+
+
+def _is_index(folder: Path) -> bool:
+    """Whether a folder is an index directory (its manifest and passages), kept inside the corpus."""
+    return (folder / "manifest.json").is_file() and (folder / "passages.jsonl").is_file()
 
 
 def parse(source: str, text: str) -> Document:
@@ -330,8 +346,9 @@ def _common_keys(meta: dict) -> None:
 
 def name_title(source: str) -> str:
     """A title from a file name that has words (`某播客-Vol12-聊聊长期投资-逐字稿.txt` -> 某播客 Vol12 聊聊长期投资
-    逐字稿); "" for one that is an id or a hash (`000_2d6f43025af66c3e.txt`, `uEBAKXcegqVTBkUv.mp3.srt`)."""
-    stem = source
+    逐字稿); "" for one that is an id or a hash (`000_2d6f43025af66c3e.txt`, `uEBAKXcegqVTBkUv.mp3.srt`).
+    Of a file in a subfolder, its own name."""
+    stem = source.rsplit("/", 1)[-1]
     while (dot := stem.rfind(".")) > 0 and len(stem) - dot <= 5:  # episode.mp3.srt -> episode
         stem = stem[:dot]
     parts = [p for p in re.split(r"[\s_\-.·]+", stem) if p]
@@ -356,8 +373,9 @@ def sidecar(path: Path) -> Path:
     return whole if whole.is_file() else path.with_name(path.stem + ".meta.json")
 
 
-def load(path: Path) -> Document:
+def load(path: Path, source: str | None = None) -> Document:
     """Read and parse one transcript file, with the metadata of its sidecar file if it has one.
+    `source` is what the index calls it (`source_name`); its file name by default.
 
     A sidecar is a JSON object; `title`, `show`, `date`, `speakers`, `url` and `audio` (a URL that
     citations of timed transcripts link to at their time) are the fields the product shows, and any
@@ -365,7 +383,7 @@ def load(path: Path) -> Document:
     timed-text XML, tables, speech-to-text JSON) are read by rag.timed, web pages, Word files and
     PDFs by rag.markup.
     """
-    suffix = path.suffix.lower()
+    suffix, source = path.suffix.lower(), source or path.name
     if suffix in markup.SUFFIXES:
         if suffix in (".docx", ".odt", ".pdf", ".rtf"):
             read = {
@@ -377,15 +395,15 @@ def load(path: Path) -> Document:
             text, found = read(read_bytes(path), path.name)
         else:
             text, found = markup.html_text(read_text(path))
-        doc = _with_format_meta(parse(path.name, text), found)
+        doc = _with_format_meta(parse(source, text), found)
     else:
         text = read_text(path)
         kind = suffix[1:] if suffix in timed.SUFFIXES else timed.sniff(text)  # subtitles saved as .txt too
         if kind:
             text, segments = timed.join(timed.cues(path.name, text, kind))
-            title = name_title(path.name)
+            title = name_title(source)
             doc = Document(
-                path.name,
+                source,
                 title or _first_words(text),
                 text,
                 ((0, len(text)),),
@@ -394,7 +412,7 @@ def load(path: Path) -> Document:
                 segments=segments,
             )
         else:
-            doc = parse(path.name, text)
+            doc = parse(source, text)
     side = sidecar(path)
     if not side.is_file():
         return doc

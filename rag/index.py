@@ -725,12 +725,13 @@ def _timing(segments: list, start: int, end: int) -> tuple[float | None, float |
 
 def stale_sources(index: Index, folder: Path) -> dict[str, str]:
     """Sources whose files in `folder` differ from what the index was built from: name -> why."""
-    from .documents import corpus_files, load
+    from .documents import corpus_files, load, source_name
 
     now = {}
     for path in corpus_files(folder):
         try:  # the text as read (a timed file's cues, a page's text), which the manifest's digest is of
-            now[path.name] = load(path).sha256
+            source = source_name(path, folder)
+            now[source] = load(path, source).sha256
         except CorpusError:
             continue
     built = index.manifest.sources

@@ -31,7 +31,7 @@ import numpy as np
 from . import stores
 from .atomic import fsync_tree, recover, remove_leftovers, swap
 from .chunking import ChunkSettings, iter_passages, sentences
-from .documents import Document, corpus_files, load, normalise, parse, sha256_text
+from .documents import Document, corpus_files, load, normalise, parse, sha256_text, source_name
 from .embedders import Embedder
 from .errors import CorpusError, DiskFullError, IndexBusyError, NotFoundError, RagError, UsageError
 from .index import (
@@ -93,7 +93,7 @@ def load_corpus(
         if progress:
             progress("reading", n, len(files))
         try:
-            docs.append(load(path))
+            docs.append(load(path, source_name(path, folder)))
         except CorpusError as e:
             if strict:
                 raise

@@ -107,6 +107,35 @@ def test_stale_sources_reports_changes(tmp_path, tiny_corpus, embedder):
     assert stale_sources(index, tiny_corpus) == {"a_amazon.txt": "changed", "new.txt": "not indexed"}
 
 
+def test_an_archive_kept_in_subfolders_is_read_whole(tmp_path, embedder):
+    """An archive kept by show and by year: every subfolder's transcripts are indexed, each known by
+    its path in the archive (two shows may both have an ep1.srt); hidden folders and an index kept
+    inside the archive are not read; titles come from the file's own name; `rag build` of the same
+    folder again writes nothing, and a changed file deep down is reported by its path."""
+    archive = tmp_path / "archive"
+    for folder, name, text in [
+        ("", "intro.txt", "这是整个播客的介绍：我们每周聊一次大模型行业的新闻。"),
+        ("show-a/2023", "ep1.txt", "亚马逊内部做过一个大模型 代号是Q 这个项目前后一年就宣告失败了"),
+        ("show-b", "ep1.txt", "OpenAI 发布了 Sora 视频生成模型，作者认为领先者的迭代速度是指数级的。"),
+        ("show-b", "Scaling laws and self play.md", "嘉宾认为强化学习的 self play 是下一个范式。"),
+        (".git", "notes.txt", "不是转录稿：版本库的内部文件。"),
+    ]:
+        (archive / folder).mkdir(parents=True, exist_ok=True)
+        (archive / folder / name).write_text(text, "utf-8")
+    ix.build(archive, archive / "index", embedder)  # the index inside the archive it indexes
+    index = open_index(archive / "index")
+    assert sorted(index.documents) == [
+        "intro.txt",
+        "show-a/2023/ep1.txt",
+        "show-b/Scaling laws and self play.md",
+        "show-b/ep1.txt",
+    ]
+    assert index.documents["show-b/Scaling laws and self play.md"]["title"] == "Scaling laws and self play"
+    assert ix.build(archive, archive / "index", embedder).unchanged
+    (archive / "show-a" / "2023" / "ep1.txt").write_text("改过的内容，讲的是别的事情。", "utf-8")
+    assert stale_sources(index, archive) == {"show-a/2023/ep1.txt": "changed"}
+
+
 def test_build_killed_with_sigkill_leaves_a_loadable_index(tmp_path, tiny_corpus, embedder):
     """Kill `rag build` at several points (loading, embedding, writing); the previous index still answers."""
     import signal

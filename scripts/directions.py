@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from compare import PlainRecipe  # noqa: E402
 
 import rag  # noqa: E402
-from rag.documents import corpus_files, read_text  # noqa: E402
+from rag.documents import corpus_files, read_text, source_name  # noqa: E402
 from rag.evaluation import cut_quotes, hit, load_dataset, score  # noqa: E402
 
 DIRECTIONS = ("en->en", "en->zh", "zh->en", "zh->zh")
@@ -78,7 +78,7 @@ def main() -> None:
         pass
     engine = rag.load(args.index)
     rows = [r for path in args.questions for r in load_dataset(path)]
-    zh_files = {p.name: is_zh(read_text(p)) for p in corpus_files(corpus)}
+    zh_files = {source_name(p, corpus): is_zh(read_text(p)) for p in corpus_files(corpus)}
 
     systems = {"this product": lambda q: [h.text for h in engine.search(q, 20)]}
     if not args.no_plain:

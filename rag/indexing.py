@@ -84,16 +84,17 @@ Progress = Callable[[str, int, int], None]
 
 
 def load_corpus(
-    folder: Path, strict: bool = False, progress: Progress | None = None
+    folder: Path, strict: bool = False, progress: Progress | None = None, root: Path | None = None
 ) -> tuple[list[Document], list[str]]:
-    """Parse every transcript in `folder`; unusable files are skipped with a reason, or raise if strict."""
+    """Parse every transcript in `folder`, each named by its path in `root` (the folder itself by
+    default; `_source` says when another); unusable files are skipped with a reason, or raise if strict."""
     docs, skipped = [], []
     files = corpus_files(folder)
     for n, path in enumerate(files):
         if progress:
             progress("reading", n, len(files))
         try:
-            docs.append(load(path, source_name(path, folder)))
+            docs.append(load(path, _source(path, root) if root else source_name(path, folder)))
         except CorpusError as e:
             if strict:
                 raise
@@ -134,7 +135,9 @@ def build(
         current = None if force else _current_index(dest, fingerprint(docs, chunk, embedder, spec.name))
         if current is not None:
             return BuildReport(current, skipped, unchanged=True)
-        report = _write_documents(docs, dest, embedder, chunk, progress, spec, embed=embed, on_estimate=on_estimate)
+        report = _write_documents(
+            docs, dest, embedder, chunk, progress, spec, embed=embed, on_estimate=on_estimate, corpus=Path(folder)
+        )
         if clear := getattr(embed, "clear", None):
             clear()  # the index is in place: its checkpoints are no longer needed
     report.skipped = skipped
@@ -212,7 +215,9 @@ def add(
     progress: Progress | None = None,
 ) -> BuildReport:
     """Add transcripts (files, or folders of them) to the index at `dest`; a file with an indexed
-    source name replaces that transcript. Only their text is embedded."""
+    source name replaces that transcript. Only their text is embedded. A file inside the folder the
+    index was built from is named by its path there (`show-a/2024/ep9.srt`), as a build of that
+    folder would name it; any other by its path in the folder given, or its file name."""
     with writing(dest):
         return _add(paths, dest, embedder, strict, progress)
 
@@ -221,18 +226,20 @@ def _add(paths, dest, embedder, strict, progress) -> BuildReport:
     index = open_index(dest)
     index.check_embedder(embedder)
     docs = {d.source: d for d in _indexed_documents(index)}
+    root = Path(index.manifest.corpus) if index.manifest.corpus else None
     skipped: list[str] = []
     added: set[str] = set()
     for path in paths:
         path = Path(path)
         if not path.exists():
             raise UsageError(f"no such file or folder: {path}")
+        inside = root if root and _source(path, root) else None
         if path.is_dir():
-            found, left_out = load_corpus(path, strict, progress)
+            found, left_out = load_corpus(path, strict, progress, inside)
             skipped += left_out
         else:
             try:
-                found = [load(path)]
+                found = [load(path, _source(path, inside) if inside else None)]
             except CorpusError as e:
                 if strict:
                     raise
@@ -248,6 +255,7 @@ def _add(paths, dest, embedder, strict, progress) -> BuildReport:
         progress,
         stores.parse(index.manifest.store),
         changed=added,
+        corpus=root,
     )
     report.skipped = skipped
     return report
@@ -277,7 +285,17 @@ def _remove(sources: Iterable[str], dest: Path, embedder: Embedder) -> BuildRepo
         None,
         stores.parse(index.manifest.store),
         changed=set(),
+        corpus=Path(index.manifest.corpus) if index.manifest.corpus else None,
     )
+
+
+def _source(path: Path, root: Path) -> str | None:
+    """A file's or folder's path in `root` ("" for root itself), or None when it is not inside it."""
+    try:
+        inside = path.resolve().relative_to(root)
+    except ValueError:
+        return None
+    return "" if inside == Path(".") else inside.as_posix()
 
 
 def _indexed_documents(index: Index) -> list[Document]:
@@ -407,8 +425,9 @@ def _write_documents(
     changed: set[str] | None = None,
     embed: Embedding | None = None,
     on_estimate: Callable[[Estimate], None] | None = None,
+    corpus: Path | None = None,
 ) -> BuildReport:
-    """Write the index of `docs`. `changed`: the sources whose rows a Milvus store must rewrite
+    """Write the index of `docs` (from the folder `corpus`, when they come from one). `changed`: the sources whose rows a Milvus store must rewrite
     (None: all of them, as a build does, so that every BM25 weight is current). `embed`: how the
     texts the previous index lacks are embedded (default: here, in batches, a window at a time; an
     `embed` with `window = None` gets every new text of the build at once)."""
@@ -438,6 +457,7 @@ def _write_documents(
         built_at=_build_time(),
         fingerprint=read_as,
         store=spec.name,
+        corpus=str(corpus.resolve()) if corpus else "",
     )
     size = getattr(embed, "window", WINDOW) if embed else WINDOW
     write(dest, manifest, docs, _windows(docs, chunk, size), vectors.fill, changed, milvus, complete)

@@ -136,6 +136,36 @@ def test_an_archive_kept_in_subfolders_is_read_whole(tmp_path, embedder):
     assert stale_sources(index, archive) == {"show-a/2023/ep1.txt": "changed"}
 
 
+def test_rag_add_names_a_file_of_the_archive_as_a_build_of_it_would(tmp_path, embedder):
+    """New episodes added inside the archive an index was built from keep their path in it (so a
+    later build of the archive finds them current, and `rag remove` takes that path); a file from
+    elsewhere is named by its file name, a folder from elsewhere's files by their path in it."""
+    archive = tmp_path / "archive"
+    (archive / "show-a").mkdir(parents=True)
+    (archive / "show-a" / "ep1.txt").write_text(
+        "亚马逊内部做过一个大模型 代号是Q 这个项目前后一年就宣告失败了", "utf-8"
+    )
+    ix.build(archive, tmp_path / "idx", embedder)
+    (archive / "show-a" / "2024").mkdir()
+    (archive / "show-a" / "2024" / "ep9.txt").write_text("OpenAI 发布了 Sora 视频生成模型。", "utf-8")
+    (archive / "show-b").mkdir()
+    (archive / "show-b" / "ep1.txt").write_text("嘉宾认为强化学习的 self play 是下一个范式。", "utf-8")
+    (tmp_path / "elsewhere" / "sub").mkdir(parents=True)
+    (tmp_path / "elsewhere" / "sub" / "x.txt").write_text("另一个地方的一期节目，讲开源模型的生态。", "utf-8")
+    (tmp_path / "loose.txt").write_text("单独的一个文件，讲芯片出口管制。", "utf-8")
+    ix.add([archive / "show-a" / "2024" / "ep9.txt", archive / "show-b"], tmp_path / "idx", embedder)
+    report = ix.add([tmp_path / "elsewhere", tmp_path / "loose.txt"], tmp_path / "idx", embedder)
+    assert sorted(report.index.documents) == [
+        "loose.txt",
+        "show-a/2024/ep9.txt",
+        "show-a/ep1.txt",
+        "show-b/ep1.txt",
+        "sub/x.txt",
+    ]
+    ix.remove(["sub/x.txt", "loose.txt"], tmp_path / "idx", embedder)
+    assert ix.build(archive, tmp_path / "idx", embedder).unchanged  # the archive as added
+
+
 def test_build_killed_with_sigkill_leaves_a_loadable_index(tmp_path, tiny_corpus, embedder):
     """Kill `rag build` at several points (loading, embedding, writing); the previous index still answers."""
     import signal

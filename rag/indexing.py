@@ -233,7 +233,7 @@ def _add(paths, dest, embedder, strict, progress) -> BuildReport:
         path = Path(path)
         if not path.exists():
             raise UsageError(f"no such file or folder: {path}")
-        inside = root if root and _source(path, root) else None
+        inside = root if root and _source(path, root) else None  # the archive itself names as a build does
         if path.is_dir():
             found, left_out = load_corpus(path, strict, progress, inside)
             skipped += left_out
@@ -292,10 +292,10 @@ def _remove(sources: Iterable[str], dest: Path, embedder: Embedder) -> BuildRepo
 def _source(path: Path, root: Path) -> str | None:
     """A file's or folder's path in `root` ("" for root itself), or None when it is not inside it."""
     try:
-        inside = path.resolve().relative_to(root)
+        name = source_name(path.resolve(), root)
     except ValueError:
         return None
-    return "" if inside == Path(".") else inside.as_posix()
+    return "" if name == "." else name
 
 
 def _indexed_documents(index: Index) -> list[Document]:

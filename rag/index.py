@@ -10,7 +10,7 @@
       sentences.jsonl  [passage number, start, end, text] of each passage's sentences (extractive answers)
       sentences.npy    their vectors, so answering embeds only the question
       sentences_at.npy per passage, the row of its first sentence and that line's byte offset in
-                       sentences.jsonl (one more row: the totals), so answering reads only its passages'
+                       sentences.jsonl (one more row: the totals), so answering reads only its passages' sentences
       bm25/            bm25s index of the same passages
       bm25_en/         bm25s index of their English glosses (CC-CEDICT), for English questions
       lexicon.json     English -> Chinese words of the corpus, names, pinyin readings (rag.translate)

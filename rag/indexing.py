@@ -46,7 +46,7 @@ from .index import (
     open_index,
     passage_speakers,
 )
-from .lexical import ANALYSIS, BM25, STOPWORDS, Counts, english_tokens, fold, is_chinese, tokenize, words
+from .lexical import ANALYSIS, BM25, STOPWORDS, Counts, are_chinese, english_tokens, fold, tokenize, words
 from .timed import Segment
 from .translate import (
     build_forward,
@@ -233,13 +233,13 @@ def _add(paths, dest, embedder, strict, progress) -> BuildReport:
         path = Path(path)
         if not path.exists():
             raise UsageError(f"no such file or folder: {path}")
-        inside = root if root and _source(path, root) else None  # the archive itself names as a build does
+        in_root = _source(path, root) if root else None  # "" for the archive itself, named as a build does
         if path.is_dir():
-            found, left_out = load_corpus(path, strict, progress, inside)
+            found, left_out = load_corpus(path, strict, progress, root if in_root else None)
             skipped += left_out
         else:
             try:
-                found = [load(path, _source(path, inside) if inside else None)]
+                found = [load(path, in_root)]
             except CorpusError as e:
                 if strict:
                     raise
@@ -427,8 +427,9 @@ def _write_documents(
     on_estimate: Callable[[Estimate], None] | None = None,
     corpus: Path | None = None,
 ) -> BuildReport:
-    """Write the index of `docs` (from the folder `corpus`, when they come from one). `changed`: the sources whose rows a Milvus store must rewrite
-    (None: all of them, as a build does, so that every BM25 weight is current). `embed`: how the
+    """Write the index of `docs` (from the folder `corpus`, when they come from one). `changed`: the
+    sources whose rows a Milvus store must rewrite (None: all of them, as a build does, so that every
+    BM25 weight is current). `embed`: how the
     texts the previous index lacks are embedded (default: here, in batches, a window at a time; an
     `embed` with `window = None` gets every new text of the build at once)."""
     read_as = fingerprint(docs, chunk, embedder, spec.name)  # of the transcripts as read, before titles are derived
@@ -729,7 +730,7 @@ def write(
                 for p in window.passages:
                     out_passages.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
                     counts.add(tokenize(p.text))
-                    n_zh += is_chinese(p.text)
+                n_zh += int(are_chinese([p.text for p in window.passages]).sum())
                 first = passage_rows.count  # the window's first passage number
                 sentences = iter(window.sents)
                 sentence = next(sentences, None)

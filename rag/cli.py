@@ -653,7 +653,7 @@ def verify(ctx):
     from .index import open_index
     from .index import verify as check
 
-    index = open_index(Path(_settings(ctx).index))  # sizes always; digests too for an index up to 64 MB
+    index = open_index(Path(_settings(ctx).index))  # sizes always; digests too for an index up to 16 MB
     check(index.path, index.manifest, full=True)
     n = len(index.manifest.files)
     click.echo(

@@ -3,6 +3,10 @@
     index/
       manifest.json    embedder, dimension, chunk settings, sha256 per source, package version
       passages.jsonl   one Passage per line, in vector order
+      passages_at.npy  per passage, its line's byte offset, its transcript's number in documents.jsonl, and
+                       its span (one more row: the totals), so a search reads only the passages it returns
+      chinese.npy      per passage, whether it is Chinese (rag.lexical.are_chinese)
+      folded.txt       the passages' text folded to Simplified Chinese, which names and words are looked up in
       documents.jsonl  each transcript's text (quotes index it), title, metadata, timed segments
       vectors.faiss    FAISS inner-product index of unit vectors: exact (flat) up to rag.indexing.FLAT_MAX
                        passages, inverted lists (IVF) above, as the manifest's `ann` records; absent when
@@ -23,9 +27,11 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator, Sequence
+from bisect import bisect_left, bisect_right
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
+from itertools import accumulate
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -105,7 +111,7 @@ class Index:
 
     path: Path
     manifest: Manifest
-    passages: list[Passage]
+    passages: _Passages
     store: Store  # FaissStore (vectors.faiss) or MilvusStore
     bm25: BM25
     bm25_en: BM25  # English glosses of the passages (rag.lexical.english_tokens)
@@ -147,8 +153,16 @@ class Index:
 
     @cached_property
     def passage_chinese(self) -> np.ndarray:
-        """For each passage, whether it is Chinese (or mixed); False for an English one."""
-        return are_chinese([p.text for p in self.passages])
+        """For each passage, whether it is Chinese (or mixed); False for an English one: as the build
+        counted it, or counted now for an index written before it kept the count."""
+        if "chinese.npy" not in self.manifest.files:
+            return are_chinese([p.text for p in self.passages])
+        chinese = np.load(self.path / "chinese.npy", allow_pickle=False)
+        if chinese.shape != (len(self.passages),) or chinese.dtype != bool:
+            raise IndexMismatchError(
+                f"index at {self.path} is inconsistent (chinese.npy does not match passages): run `rag build`"
+            )
+        return chinese
 
     @cached_property
     def episode_labels(self) -> dict[str, str]:
@@ -227,7 +241,7 @@ class Index:
             rows = set(self.bm25.postings(words[0])[0].tolist())
             for word in words[1:]:
                 rows &= set(self.bm25.postings(word)[0].tolist())
-            having |= {self.passages[r].source for r in rows}
+            having |= {self.passages.source(r) for r in rows}
         if not having and re.search(r"[\u3400-\u9fff]", form) and form in self.corpus_text:
             # a Chinese name jieba cuts apart in the transcripts (颖哥作为 -> 颖 + 哥作为): read the text
             having = {p.source for p, text in zip(self.passages, self._folded_passages, strict=True) if form in text}
@@ -258,15 +272,16 @@ class Index:
 
     @cached_property
     def _passage_number(self) -> dict[tuple[str, int], int]:
-        return {(p.source, p.start): i for i, p in enumerate(self.passages)}
+        return {(source, start): i for i, (source, start, _) in enumerate(self.passages.spans())}
 
     @cached_property
     def _next_passage(self) -> dict[tuple[str, int], int]:
         """(source, start) of a passage -> the number of the passage that follows it in its transcript."""
         out = {}
-        for i, (p, q) in enumerate(zip(self.passages, self.passages[1:], strict=False), start=1):
-            if p.source == q.source and q.start > p.start:
-                out[(p.source, p.start)] = i
+        spans = list(self.passages.spans())
+        for i, (p, q) in enumerate(zip(spans, spans[1:], strict=False), start=1):
+            if p[0] == q[0] and q[1] > p[1]:
+                out[(p[0], p[1])] = i
         return out
 
     def following(self, source: str, start: int) -> Passage | None:
@@ -312,13 +327,14 @@ class Index:
     def corpus_text(self) -> str:
         """The titles, speakers (labels and metadata) and normalised passage text of every transcript,
         for finding names and words in them, with Traditional Chinese folded to Simplified (rag.lexical.fold)."""
-        people = {str(s) for spoken in self.passage_speakers for s in spoken}
+        people = {str(seg[4]) for d in self.documents.values() for seg in d.get("segments", ()) if seg[4]}
         people |= {str(s) for d in self.documents.values() for s in d["meta"].get("speakers") or () if s}
-        return fold(
-            "\n".join(
-                [*(d["title"] for d in self.documents.values()), *sorted(people), *(p.text for p in self.passages)]
-            )
-        )
+        labels = [*(d["title"] for d in self.documents.values()), *sorted(people)]
+        if "folded.txt" not in self.manifest.files:
+            return fold("\n".join([*labels, *(p.text for p in self.passages)]))
+        # as the build folded it; no word of OpenCC's spans a line break, so the halves fold apart
+        text = (self.path / "folded.txt").read_text("utf-8")
+        return fold("\n".join(labels)) + ("\n" + text if len(self.passages) else "")
 
     @cached_property
     def _lower_text(self) -> str:
@@ -340,18 +356,29 @@ class Index:
     @cached_property
     def passage_speakers(self) -> list[frozenset[str]]:
         """Who speaks in each passage (timed transcripts with speakers, or a file's listed speakers)."""
-        return passage_speakers(self.passages, self.documents)
+        return passage_speakers(self.passages.spans(), self.documents)
+
+    @cached_property
+    def speakers(self) -> dict[str, str]:
+        """Who speaks in transcripts with per-line speakers: each name as written -> lower-cased and
+        folded. Numbered voices (说话人0, Speaker 1) name nobody and are left out."""
+        written = {str(seg[4]) for d in self.documents.values() for seg in d.get("segments", ()) if seg[4]}
+        return {
+            name: fold(name.lower())
+            for name in sorted(written)
+            if not re.search(r"\d|^(?:unknown|speaker|host|guest)$", name, re.I)
+        }
 
     @cached_property
     def speaking(self) -> dict[str, set[int]]:
-        """Who speaks where, as transcripts with per-line speakers say: lower-cased name -> passage
-        rows. Numbered voices (说话人0, Speaker 1) name nobody and are left out."""
+        """Who speaks where, as transcripts with per-line speakers say: a name of `speakers`,
+        lower-cased and folded -> passage rows."""
         out: dict[str, set[int]] = {}
-        for row, (p, names) in enumerate(zip(self.passages, self.passage_speakers, strict=True)):
-            if self.documents[p.source].get("segments"):
+        for row, ((source, *_), names) in enumerate(zip(self.passages.spans(), self.passage_speakers, strict=True)):
+            if self.documents[source].get("segments"):
                 for name in names:
-                    if not re.search(r"\d|^(?:unknown|speaker|host|guest)$", name, re.I):
-                        out.setdefault(fold(name.lower()), set()).add(row)
+                    if name in self.speakers:
+                        out.setdefault(self.speakers[name], set()).add(row)
         return out
 
     @cached_property
@@ -360,9 +387,8 @@ class Index:
 
     def sources(self) -> list[dict]:
         """One record per transcript: source, title, passage count, length and header metadata."""
-        counts: dict[str, int] = {}
-        for p in self.passages:
-            counts[p.source] = counts.get(p.source, 0) + 1
+        per = np.bincount(self.passages.numbers, minlength=len(self.passages.sources)).tolist()
+        counts = dict(zip(self.passages.sources, per, strict=True))
         return [
             {"source": name, "title": d["title"], "passages": counts.get(name, 0), "chars": len(d["text"]), **d["meta"]}
             for name, d in sorted(self.documents.items())
@@ -397,17 +423,26 @@ class Index:
             )
 
 
-def passage_speakers(passages: list[Passage], documents: dict[str, dict]) -> list[frozenset[str]]:
-    """Who speaks in each passage: the speakers of the timed segments it overlaps, or else the
-    speakers its transcript's metadata lists. `documents`: source -> {"segments", "meta"} as stored."""
-    out = []
-    for p in passages:
-        d = documents[p.source]
-        segs = d.get("segments")
-        if segs:
-            out.append(frozenset(s[4] for s in segs if s[4] and s[0] < p.end and s[1] > p.start))
-        else:
+def passage_speakers(spans: Iterable[tuple[str, int, int]], documents: dict[str, dict]) -> list[frozenset[str]]:
+    """Who speaks in each passage, given as (source, start, end): the speakers of the timed segments
+    it overlaps, or else the speakers its transcript's metadata lists. `documents`: source ->
+    {"segments", "meta"} as stored. Each passage's segments are found by bisection, not by reading
+    every segment of its transcript: an hour of subtitles has a thousand cues or more."""
+    out: list[frozenset[str]] = []
+    found: dict[str, tuple[list, list[int], list[int]]] = {}
+    for source, start, end in spans:
+        d = documents[source]
+        if not d.get("segments"):
             out.append(frozenset(d["meta"].get("speakers") or ()))
+            continue
+        if source not in found:
+            segs = sorted(d["segments"], key=lambda seg: seg[0])
+            # the furthest end of any segment so far: the segments before the first that reaches past
+            # a passage's start all end before it
+            found[source] = segs, [seg[0] for seg in segs], list(accumulate((seg[1] for seg in segs), max))
+        segs, starts, reach = found[source]
+        inside = segs[bisect_right(reach, start) : bisect_left(starts, end)]
+        out.append(frozenset(seg[4] for seg in inside if seg[4] and seg[1] > start))
     return out
 
 
@@ -497,6 +532,82 @@ class _Sentences(Sequence):
         return iter(self.rows)
 
 
+class _Passages(Sequence):
+    """The index's passages in passages.jsonl, in vector order. passages_at.npy says where each one's
+    line is, which transcript it is of and its span, so that opening and searching a large archive
+    read only the passages a search returns; iterating reads them all. An index written before that
+    table existed has every passage read when it opens, and the table made from them."""
+
+    def __init__(self, path: Path, sources: list[str], at: np.ndarray | None = None):
+        self.path, self.sources = path, sources  # sources: the transcripts in documents.jsonl's order
+        if at is None:
+            rows = self._parse()
+            number = {source: i for i, source in enumerate(sources)}
+            if any(p.source not in number for p in rows):
+                raise self._inconsistent()
+            spans = [(0, number[p.source], p.start, p.end) for p in rows] + [(0, len(sources), 0, 0)]
+            at = np.array(spans, dtype=np.int64).reshape(-1, 4)
+            self.__dict__["rows"] = rows
+        elif at.ndim != 2 or at.shape[1] != 4 or not np.all((0 <= at[:-1, 1]) & (at[:-1, 1] < len(sources))):
+            raise self._inconsistent()
+        self.at = at
+        self.numbers = at[:-1, 1]  # each passage's transcript, as a position in `sources`
+
+    def source(self, i: int) -> str:
+        return self.sources[int(self.numbers[i])]
+
+    def spans(self) -> Iterator[tuple[str, int, int]]:
+        """(source, start, end) of each passage, without reading its text."""
+        names = self.sources
+        return ((names[n], s, e) for n, s, e in self.at[:-1, 1:].tolist())
+
+    def __len__(self) -> int:
+        return len(self.at) - 1
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if "rows" in self.__dict__:
+            return self.rows[i]
+        i = range(len(self))[i]  # negative positions, and IndexError past the end
+        begin, end = int(self.at[i, 0]), int(self.at[i + 1, 0])
+        with open(self.path / "passages.jsonl", "rb") as f:
+            f.seek(begin)
+            line = f.read(end - begin)
+        try:
+            p = Passage(**json.loads(line))
+        except (ValueError, TypeError) as e:
+            raise IndexMismatchError(
+                f"index at {self.path} is damaged (passages.jsonl: {e}): run `rag build`"
+            ) from None
+        if (p.source, p.start, p.end) != (self.source(i), int(self.at[i, 2]), int(self.at[i, 3])):
+            raise self._inconsistent()
+        return p
+
+    def __iter__(self):
+        return iter(self.rows)
+
+    @cached_property
+    def rows(self) -> list[Passage]:
+        rows = self._parse()
+        if [(p.source, p.start, p.end) for p in rows] != list(self.spans()):
+            raise self._inconsistent()
+        return rows
+
+    def _parse(self) -> list[Passage]:
+        try:
+            return [Passage(**record) for record in _read_jsonl(self.path / "passages.jsonl")]
+        except Exception as e:
+            raise IndexMismatchError(
+                f"index at {self.path} is damaged ({type(e).__name__}: {e}): run `rag build`"
+            ) from None
+
+    def _inconsistent(self) -> IndexMismatchError:
+        return IndexMismatchError(
+            f"index at {self.path} is inconsistent (documents do not match passages): run `rag build`"
+        )
+
+
 def _read_jsonl(path: Path) -> Iterator:
     """The records of a JSON-lines file of the index, read one at a time."""
     with open(path, encoding="utf-8") as f:
@@ -544,8 +655,8 @@ def open_index(path: Path, store: str | None = None) -> Index:
         raise IndexMismatchError(f"index at {path} lacks {', '.join(missing)}: run `rag build`")
     verify(path, manifest, full=sum(size for size, _ in manifest.files.values()) <= HASH_ON_LOAD)
     try:
-        passages = [Passage(**record) for record in _read_jsonl(path / "passages.jsonl")]
         documents = {d["source"]: d for d in _read_jsonl(path / "documents.jsonl")}
+        at = np.load(path / "passages_at.npy", allow_pickle=False) if "passages_at.npy" in manifest.files else None
         # Memory-mapped, read-only: server workers share one copy of the vectors in the page cache.
         vectors = None
         if spec.kind == "faiss":
@@ -565,13 +676,15 @@ def open_index(path: Path, store: str | None = None) -> Index:
         sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False, mmap_mode="r")
     except Exception as e:  # any parse failure of these files means the same thing to the user
         raise IndexMismatchError(f"index at {path} is damaged ({type(e).__name__}: {e}): run `rag build`") from None
+    passages = _Passages(path, list(documents), at)
     stored = vectors.ntotal if vectors is not None else len(passages)
     if not (len(passages) == stored == manifest.passages) or (vectors is not None and vectors.d != manifest.dim):
         raise IndexMismatchError(
             f"index at {path} is inconsistent ({len(passages)} passages, {stored} vectors, "
             f"manifest says {manifest.passages}): run `rag build`"
         )
-    if set(documents) != set(manifest.sources) or any(p.source not in documents for p in passages):
+    written = [(path / "passages.jsonl").stat().st_size, len(documents), 0, 0]
+    if set(documents) != set(manifest.sources) or (at is not None and at[-1].tolist() != written):
         raise IndexMismatchError(f"index at {path} is inconsistent (documents do not match passages): run `rag build`")
     sents = _Sentences(path, len(sentence_vectors), len(passages), _sentences_at(path, len(passages), sentence_vectors))
     index = Index(
@@ -624,7 +737,7 @@ def _sentences_at(path: Path, passages: int, sentence_vectors: np.ndarray) -> np
     return at
 
 
-HASH_ON_LOAD = 64 * 2**20  # an index up to this size has every file's digest checked when it loads (~10 ms)
+HASH_ON_LOAD = 16 * 2**20  # an index up to this size has every file's digest checked when it loads (~14 ms)
 
 
 def file_digests(folder: Path) -> dict[str, list]:

@@ -717,20 +717,30 @@ def write(
         raw = tmp / "passages.f32"  # scratch: the passage vectors until the store has them
         raw.write_bytes(b"")
         counts = Counts()  # each passage's term counts, compact: its tokens are not kept
-        n_zh = 0
+        line_of = {d.source: i for i, d in enumerate(docs)}  # each transcript's line in documents.jsonl
+        # per passage, its line's byte offset, its transcript's number and its span; then the totals
+        spans, offset = array("q"), 0
+        chinese: list[np.ndarray] = []  # per window, whether each passage is Chinese
         # per passage, the row of its first sentence and that line's byte offset; then the totals
         at, rows, written = array("q"), 0, 0
         with (
-            open(tmp / "passages.jsonl", "w", encoding="utf-8") as out_passages,
+            open(tmp / "passages.jsonl", "wb") as out_passages,
+            open(tmp / "folded.txt", "w", encoding="utf-8") as out_folded,
             open(tmp / "sentences.jsonl", "wb") as out_sentences,
             _Rows(tmp / "sentences.npy", _NPY_HEADER, manifest.dim) as sentence_rows,
             _Rows(raw, 0, manifest.dim) as passage_rows,
         ):
             for window in windows:
                 for p in window.passages:
-                    out_passages.write(json.dumps(p.to_dict(), ensure_ascii=False) + "\n")
+                    line = (json.dumps(p.to_dict(), ensure_ascii=False) + "\n").encode("utf-8")
+                    out_passages.write(line)
+                    spans.extend((offset, line_of[p.source], p.start, p.end))
+                    offset += len(line)
                     counts.add(tokenize(p.text))
-                n_zh += int(are_chinese([p.text for p in window.passages]).sum())
+                texts = [p.text for p in window.passages]
+                chinese.append(are_chinese(texts))
+                # what names and words are looked up in (Index.corpus_text), folded a window at a time
+                out_folded.write(("\n" if passage_rows.count else "") + fold("\n".join(texts)))
                 first = passage_rows.count  # the window's first passage number
                 sentences = iter(window.sents)
                 sentence = next(sentences, None)
@@ -743,9 +753,14 @@ def write(
                         sentence = next(sentences, None)
                 fill(window, passage_rows, sentence_rows)
             at.extend((rows, written))
+            spans.extend((offset, len(docs), 0, 0))
             os.pwrite(sentence_rows.fd, _npy_header(sentence_rows.count, manifest.dim), 0)
             manifest.passages = n = passage_rows.count
         np.save(tmp / "sentences_at.npy", np.frombuffer(at, np.int64).reshape(-1, 2))
+        np.save(tmp / "passages_at.npy", np.frombuffer(spans, np.int64).reshape(-1, 4))
+        languages = np.concatenate(chinese) if chinese else np.zeros(0, dtype=bool)
+        np.save(tmp / "chinese.npy", languages)
+        n_zh = int(languages.sum())
         if complete:
             complete(manifest)
         passage_vectors = (
@@ -859,7 +874,8 @@ def _write_milvus(store, manifest, docs, passages, vectors, bm25s, changed) -> l
         lexical = {field: stores.sparse_rows(b, rows) for field, b in zip(stores.FIELDS, bm25s, strict=True)}
         by_source = {d.source: d for d in docs}
         speakers = passage_speakers(
-            passages, {d.source: {"meta": d.meta, "segments": [seg.to_list() for seg in d.segments]} for d in docs}
+            ((p.source, p.start, p.end) for p in passages),
+            {d.source: {"meta": d.meta, "segments": [seg.to_list() for seg in d.segments]} for d in docs},
         )
         store.upsert(
             stores.rows_for(

@@ -252,7 +252,8 @@ def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
 def _voices(text: str, holder: str, index: Index) -> tuple[str, ...]:
     """The speakers of speaker-tagged transcripts whom the question names, or whose view it asks for."""
     text, holder = fold(text.lower()), fold(holder.lower())
-    return tuple(name for name in index.speaking if name in text or (holder and holder in name))
+    names = dict.fromkeys(index.speakers.values())
+    return tuple(name for name in names if name in text or (holder and holder in name))
 
 
 # Capitalised words in a row, joined by a space: a possessive or punctuation ends the run

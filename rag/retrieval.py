@@ -105,8 +105,9 @@ class Filter:
 
     def mask(self, index: Index) -> np.ndarray:
         """True for each passage the filter lets through."""
-        documents = {source: self._document_matches(source, d["meta"]) for source, d in index.documents.items()}
-        keep = np.fromiter((documents[p.source] for p in index.passages), dtype=bool, count=len(index.passages))
+        passages = index.passages
+        documents = [self._document_matches(source, index.documents[source]["meta"]) for source in passages.sources]
+        keep = np.array(documents, dtype=bool)[passages.numbers]
         if self.speaker:  # who speaks is known per passage
             speaker = self.speaker.casefold()
             keep &= np.fromiter(
@@ -281,14 +282,14 @@ class Retriever:
         fused = self.dense_weight * _minmax(dense) + (1 - self.dense_weight) * _unit_max(lex)
         named, dated = self._named_episodes(written), self._dated_episodes(q)
         if named or dated:
-            sources = [self.index.passages[r].source for r in rows]
+            sources = [self.index.passages.source(r) for r in rows]
             fused += self.name_weight * np.fromiter((named.get(src, 0.0) for src in sources), np.float32, len(rows))
             # "On the July 10 market show, …": that episode's passages first; a date with no word for an
             # episode ("the July 10 rally") may be an event's, which other episodes discuss: as a name
             weight = self.day_weight if q.of_episode else self.name_weight
             fused += weight * np.fromiter((src in dated for src in sources), np.float32, len(rows))
         if self.voice_weight and q.voices:  # "How did Dylan Field choose…": his words, not the host's preview
-            voiced = set().union(*(self.index.speaking[name] for name in q.voices))
+            voiced = set().union(*(self.index.speaking.get(name, ()) for name in q.voices))
             fused += self.voice_weight * np.fromiter((r in voiced for r in rows), np.float32, len(rows))
         order = np.argsort(-fused, kind="stable")[:k]
         hits = [_hit(r + 1, self.index.passages[rows[i]], fused[i], self.index) for r, i in enumerate(order)]

@@ -171,7 +171,7 @@ def test_flipped_bytes_in_an_index_file_are_found_and_named(copied_index, name):
 def test_a_large_index_checks_sizes_on_load_and_digests_with_verify(copied_index, monkeypatch):
     from rag import index as index_module
 
-    monkeypatch.setattr(index_module, "HASH_ON_LOAD", 0)  # as for an index over 64 MB
+    monkeypatch.setattr(index_module, "HASH_ON_LOAD", 0)  # as for an index over 16 MB
     assert "as written" in _cli("--index", str(copied_index), "verify").output
     data = bytearray((copied_index / "vectors.faiss").read_bytes())
     data[-100] ^= 0xFF

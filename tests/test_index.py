@@ -576,6 +576,131 @@ def test_a_build_holds_a_window_of_passages_and_writes_what_one_window_would(tmp
     )
 
 
+def _archive(folder):
+    """Chinese episodes, one in Traditional characters, and English subtitles with named speakers."""
+    _episodes(folder, 8)
+    (folder / "繁體.txt").write_text("這個節目討論了開源模型的價值。劉先生說著作權很重要。" * 30, "utf-8")
+    cues = [
+        f"{n + 1}\n00:{n // 60:02d}:{n % 60:02d},000 --> 00:{n // 60:02d}:{n % 60:02d},900\n"
+        f"{('Ada Park', 'Ben Ruiz')[n // 7 % 2]}: line {n} says open models pay when the hardware is cheap."
+        for n in range(120)
+    ]
+    (folder / "talk.srt").write_text("\n\n".join(cues) + "\n", "utf-8")
+    return folder
+
+
+def _as_written_before_the_table(src, dest):
+    """A copy of an index as a build wrote it before it kept where each passage is, each passage's
+    language and the folded text: those files gone, and the manifest without them."""
+    import shutil
+
+    shutil.copytree(src, dest)
+    manifest = json.loads((dest / "manifest.json").read_text("utf-8"))
+    for name in ("passages_at.npy", "chinese.npy", "folded.txt"):
+        (dest / name).unlink()
+        del manifest["files"][name]
+    (dest / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+
+
+def test_a_search_reads_only_the_passages_it_returns_and_finds_what_reading_all_finds(tmp_path, monkeypatch):
+    """Opening an archive's index and searching it (and answering from it) read from passages.jsonl
+    only the passages they return, found by where the build said each one is; the passages, their
+    languages, the folded text that names are looked up in, who speaks where, and the hits are those
+    of an index that reads every passage (as one written before that table does)."""
+    import builtins
+
+    import rag.index
+    from rag.engine import Engine
+
+    monkeypatch.setattr(ix, "WINDOW", 60)  # several windows
+    ix.build(_archive(tmp_path / "corpus"), tmp_path / "idx", _TextHash())
+    _as_written_before_the_table(tmp_path / "idx", tmp_path / "before")
+    read: list[int] = []
+
+    class Counted:  # the bytes read from passages.jsonl
+        def __init__(self, f):
+            self.f = f
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.f.close()
+
+        def __iter__(self):
+            for line in self.f:
+                read.append(len(line))
+                yield line
+
+        def read(self, *size):
+            data = self.f.read(*size)
+            read.append(len(data))
+            return data
+
+        def __getattr__(self, name):
+            return getattr(self.f, name)
+
+    def counting_open(file, *args, **kwargs):
+        f = builtins.open(file, *args, **kwargs)
+        return Counted(f) if str(file).endswith("passages.jsonl") else f
+
+    size = (tmp_path / "idx" / "passages.jsonl").stat().st_size
+    monkeypatch.setattr(rag.index, "open", counting_open, raising=False)
+    monkeypatch.setattr(rag.index, "HASH_ON_LOAD", 0)  # as large an archive as is not hashed when it opens
+    index = open_index(tmp_path / "idx")
+    engine = Engine(index, _TextHash())
+    questions = ["开源模型的价值是什么？", "劉先生怎么看著作權？", "What does Ada Park say about open models?"]
+    hits = [engine.search(q, k=4) for q in questions]
+    lines = (tmp_path / "idx" / "passages.jsonl").read_bytes().splitlines(keepends=True)
+    assert len(lines) == len(index.passages) > 80
+    line = {(p["source"], p["start"]): len(raw) for raw in lines for p in [json.loads(raw)]}
+    assert sorted(read) == sorted(line[(h.source, h.start)] for hs in hits for h in hs)  # the hits' lines alone
+    answers = [engine.ask(q) for q in questions]  # and answering reads passage by passage too
+    assert set(read) <= set(line.values())
+    assert sum(read) < size / 2
+    monkeypatch.undo()
+
+    before = open_index(tmp_path / "before")
+    assert list(index.passages) == list(before.passages)
+    assert [index.passages[i] for i in (0, 7, -1)] == [before.passages[i] for i in (0, 7, -1)]
+    assert index.passages[3:6] == list(before.passages)[3:6]
+    assert index.passage_chinese.tolist() == before.passage_chinese.tolist()
+    assert 0 < index.passage_chinese.sum() < len(index.passages)
+    assert index.corpus_text == before.corpus_text and "刘先生说著作权" in index.corpus_text
+    assert index.speaking == before.speaking and set(index.speaking) == {"ada park", "ben ruiz"}
+    assert index.sources() == before.sources()
+    again = Engine(before, _TextHash())
+    assert [[h.to_dict() for h in hs] for hs in hits] == [
+        [h.to_dict() for h in again.search(q, k=4)] for q in questions
+    ]
+    assert [str(a) for a in answers] == [str(again.ask(q)) for q in questions]
+    assert all(a.citations for a in answers)
+
+
+def test_who_speaks_in_a_passage_is_found_by_bisection_as_by_reading_every_segment():
+    """Segments out of order, overlapping, nested, empty and unnamed: each passage's speakers are
+    those of the segments that overlap it, as a scan of every segment finds them."""
+    import random
+
+    from rag.index import passage_speakers
+
+    rng = random.Random(7)
+    segments = []
+    for _ in range(400):
+        start = rng.randrange(0, 5000)
+        segments.append([start, start + rng.choice([0, 1, 5, 40, 300]), None, None, rng.choice(["A", "B", "C", None])])
+    rng.shuffle(segments)
+    documents = {"t": {"segments": segments, "meta": {}}, "plain": {"meta": {"speakers": ["Host"]}}}
+    spans = [("t", s, s + rng.choice([1, 30, 400])) for s in (rng.randrange(0, 5200) for _ in range(500))]
+    spans.append(("plain", 0, 10))
+    want = [
+        frozenset(seg[4] for seg in segments if seg[4] and seg[0] < end and seg[1] > start) for _, start, end in spans
+    ]
+    want[-1] = frozenset({"Host"})
+    assert passage_speakers(spans, documents) == want
+    assert any(len(w) >= 2 for w in want) and frozenset() in want
+
+
 def test_a_windowed_build_estimates_the_whole_archive(tmp_path, monkeypatch):
     """The estimate comes from the first window that embeds enough, priced for all the transcripts."""
     corpus = _episodes(tmp_path / "corpus", 12)

@@ -12,7 +12,7 @@ import html
 import os
 import re
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -459,7 +459,7 @@ def matched(question: Question, quote: str) -> list[str]:
     return out
 
 
-def _merge_touching(points: list[list[_Sentence]], texts: dict[str, str]) -> list[list[_Sentence]]:
+def _merge_touching(points: list[list[_Sentence]], texts: Mapping[str, str]) -> list[list[_Sentence]]:
     """Points of one transcript with only whitespace or punctuation between them read as one."""
     points = sorted(points, key=lambda p: (p[0].hit.source, p[0].start))
     out: list[list[_Sentence]] = []
@@ -574,7 +574,7 @@ class Excerpt:
     text: str
 
 
-def excerpts(hits: list[Hit], texts: dict[str, str]) -> list[Excerpt]:
+def excerpts(hits: list[Hit], texts: Mapping[str, str]) -> list[Excerpt]:
     """The hits merged where they overlap or touch in one transcript, numbered by their best hit's
     rank, each transcript's excerpts kept together and in reading order."""
     spans: dict[str, list[list]] = {}

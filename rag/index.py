@@ -6,8 +6,11 @@
       passages_at.npy  per passage, its line's byte offset, its transcript's number in documents.jsonl, and
                        its span (one more row: the totals), so a search reads only the passages it returns
       chinese.npy      per passage, whether it is Chinese (rag.lexical.are_chinese)
+      speakers.json    who speaks in each passage, as its transcript's cues or metadata say
       folded.txt       the passages' text folded to Simplified Chinese, which names and words are looked up in
       documents.jsonl  each transcript's text (quotes index it), title, metadata, timed segments
+      episodes.jsonl   each transcript's title, metadata, speakers, length and where its line of
+                       documents.jsonl is: what a search needs of every transcript, without its text
       vectors.faiss    FAISS inner-product index of unit vectors: exact (flat) up to rag.indexing.FLAT_MAX
                        passages, inverted lists (IVF) above, as the manifest's `ann` records; absent when
                        the manifest names another store (a Milvus collection: rag.stores)
@@ -28,7 +31,7 @@ from __future__ import annotations
 import json
 import re
 from bisect import bisect_left, bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from itertools import accumulate
@@ -115,7 +118,7 @@ class Index:
     store: Store  # FaissStore (vectors.faiss) or MilvusStore
     bm25: BM25
     bm25_en: BM25  # English glosses of the passages (rag.lexical.english_tokens)
-    documents: dict[str, dict]  # source -> {"source", "title", "meta", "text"}: the original text for quotes
+    documents: _Documents  # source -> {"source", "title", "meta", "text", ...}: the original text for quotes
     lexicon: dict[str, list[str]]  # English gloss -> Chinese corpus words (rag.translate)
     readings: dict[str, str]  # toneless pinyin syllable -> corpus characters read so (rag.translate.pinyin_readings)
     names: dict[str, list[str]]  # names CEDICT knows -> corpus words for them (rag.translate.build_names)
@@ -177,10 +180,8 @@ class Index:
 
     def _labels(self, derived_titles: bool) -> dict[str, str]:
         out = {}
-        for source, d in self.documents.items():
-            people = [str(s) for s in d["meta"].get("speakers") or ()] + [
-                str(s[4]) for s in d.get("segments", []) if s[4]
-            ]
+        for source, d in self.documents.episodes.items():
+            people = [str(s) for s in d["meta"].get("speakers") or ()] + [str(s) for s in d["speakers"]]
             title = d["title"] if derived_titles or d.get("titled", True) else ""
             out[source] = fold("\n".join([title, *dict.fromkeys(people)]).lower())
         return out
@@ -252,7 +253,7 @@ class Index:
         """Each transcript's dates: its metadata's date, and dates its title or file name writes
         (眼哥股市会7月10日, 2024-07-10-episode.mp3)."""
         out = {}
-        for src, d in self.documents.items():
+        for src, d in self.documents.episodes.items():
             meta = d.get("meta") or {}
             out[src] = written_dates(f"{meta.get('date') or ''} {d.get('title') or ''} {src}")
         return out
@@ -327,9 +328,10 @@ class Index:
     def corpus_text(self) -> str:
         """The titles, speakers (labels and metadata) and normalised passage text of every transcript,
         for finding names and words in them, with Traditional Chinese folded to Simplified (rag.lexical.fold)."""
-        people = {str(seg[4]) for d in self.documents.values() for seg in d.get("segments", ()) if seg[4]}
-        people |= {str(s) for d in self.documents.values() for s in d["meta"].get("speakers") or () if s}
-        labels = [*(d["title"] for d in self.documents.values()), *sorted(people)]
+        episodes = self.documents.episodes.values()
+        people = {str(s) for d in episodes for s in d["speakers"]}
+        people |= {str(s) for d in episodes for s in d["meta"].get("speakers") or () if s}
+        labels = [*(d["title"] for d in episodes), *sorted(people)]
         if "folded.txt" not in self.manifest.files:
             return fold("\n".join([*labels, *(p.text for p in self.passages)]))
         # as the build folded it; no word of OpenCC's spans a line break, so the halves fold apart
@@ -355,14 +357,26 @@ class Index:
 
     @cached_property
     def passage_speakers(self) -> list[frozenset[str]]:
-        """Who speaks in each passage (timed transcripts with speakers, or a file's listed speakers)."""
-        return passage_speakers(self.passages.spans(), self.documents)
+        """Who speaks in each passage (timed transcripts with speakers, or a file's listed speakers):
+        as the build found them (speakers.json), or found now for an index written before it kept them."""
+        if "speakers.json" not in self.manifest.files:
+            return passage_speakers(self.passages.spans(), self.documents)
+        try:
+            stored = json.loads((self.path / "speakers.json").read_text("utf-8"))
+            names = [frozenset(stored["names"][i] for i in row) for row in stored["passages"]]
+        except (ValueError, KeyError, IndexError, TypeError) as e:
+            raise IndexMismatchError(f"index at {self.path} is damaged (speakers.json: {e}): run `rag build`") from None
+        if len(names) != len(self.passages):
+            raise IndexMismatchError(
+                f"index at {self.path} is inconsistent (speakers.json does not match passages): run `rag build`"
+            )
+        return names
 
     @cached_property
     def speakers(self) -> dict[str, str]:
         """Who speaks in transcripts with per-line speakers: each name as written -> lower-cased and
         folded. Numbered voices (说话人0, Speaker 1) name nobody and are left out."""
-        written = {str(seg[4]) for d in self.documents.values() for seg in d.get("segments", ()) if seg[4]}
+        written = {str(s) for d in self.documents.episodes.values() for s in d["speakers"]}
         return {
             name: fold(name.lower())
             for name in sorted(written)
@@ -375,23 +389,24 @@ class Index:
         lower-cased and folded -> passage rows."""
         out: dict[str, set[int]] = {}
         for row, ((source, *_), names) in enumerate(zip(self.passages.spans(), self.passage_speakers, strict=True)):
-            if self.documents[source].get("segments"):
+            if self.documents.episodes[source]["timed"]:
                 for name in names:
                     if name in self.speakers:
                         out.setdefault(self.speakers[name], set()).add(row)
         return out
 
     @cached_property
-    def texts(self) -> dict[str, str]:
-        return {source: d["text"] for source, d in self.documents.items()}
+    def texts(self) -> Mapping[str, str]:
+        """source -> its text, each read when asked for."""
+        return _Texts(self.documents)
 
     def sources(self) -> list[dict]:
         """One record per transcript: source, title, passage count, length and header metadata."""
         per = np.bincount(self.passages.numbers, minlength=len(self.passages.sources)).tolist()
         counts = dict(zip(self.passages.sources, per, strict=True))
         return [
-            {"source": name, "title": d["title"], "passages": counts.get(name, 0), "chars": len(d["text"]), **d["meta"]}
-            for name, d in sorted(self.documents.items())
+            {"source": name, "title": d["title"], "passages": counts.get(name, 0), "chars": d["chars"], **d["meta"]}
+            for name, d in sorted(self.documents.episodes.items())
         ]
 
     def context(self, source: str, start: int, end: int, window: int = 600) -> dict:
@@ -423,7 +438,7 @@ class Index:
             )
 
 
-def passage_speakers(spans: Iterable[tuple[str, int, int]], documents: dict[str, dict]) -> list[frozenset[str]]:
+def passage_speakers(spans: Iterable[tuple[str, int, int]], documents: Mapping[str, dict]) -> list[frozenset[str]]:
     """Who speaks in each passage, given as (source, start, end): the speakers of the timed segments
     it overlaps, or else the speakers its transcript's metadata lists. `documents`: source ->
     {"segments", "meta"} as stored. Each passage's segments are found by bisection, not by reading
@@ -530,6 +545,87 @@ class _Sentences(Sequence):
 
     def __iter__(self):
         return iter(self.rows)
+
+
+class _Documents(Mapping):
+    """The index's transcripts in documents.jsonl, source -> record (text, title, metadata, timed
+    segments, summary spans), each read when first asked for: what a search needs of every one is in
+    `episodes` (episodes.jsonl: title, metadata, speakers, length, and where its record is), so a
+    search reads the text and cues of the transcripts it returns, not the archive's. An index written
+    before episodes.jsonl has every record read when it opens, and its episodes made from them."""
+
+    def __init__(self, path: Path, episodes: dict[str, dict] | None = None):
+        self.path, self.read = path, {}
+        if episodes is None:
+            try:
+                self.read = {d["source"]: d for d in _read_jsonl(path / "documents.jsonl")}
+            except Exception as e:
+                raise IndexMismatchError(
+                    f"index at {path} is damaged ({type(e).__name__}: {e}): run `rag build`"
+                ) from None
+            episodes = {source: episode(d) for source, d in self.read.items()}
+        self.episodes = episodes
+
+    def __getitem__(self, source: str) -> dict:
+        if source not in self.read:
+            begin, end = self.episodes[source]["at"]  # KeyError for a source the index lacks
+            with open(self.path / "documents.jsonl", "rb") as f:
+                f.seek(begin)
+                line = f.read(end - begin)
+            try:
+                record = json.loads(line)
+            except ValueError as e:
+                raise IndexMismatchError(
+                    f"index at {self.path} is damaged (documents.jsonl: {e}): run `rag build`"
+                ) from None
+            if not isinstance(record, dict) or record.get("source") != source:
+                raise IndexMismatchError(
+                    f"index at {self.path} is inconsistent (documents do not match passages): run `rag build`"
+                )
+            self.read[source] = record
+        return self.read[source]
+
+    def __contains__(self, source: object) -> bool:
+        return source in self.episodes
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.episodes)
+
+    def __len__(self) -> int:
+        return len(self.episodes)
+
+
+class _Texts(Mapping):
+    """source -> the text of its transcript, read when asked for."""
+
+    def __init__(self, documents: _Documents):
+        self.documents = documents
+
+    def __getitem__(self, source: str) -> str:
+        return self.documents[source]["text"]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.documents)
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+
+def episode(record: dict, at: tuple[int, int] = (0, 0)) -> dict:
+    """What a search needs of a transcript's record in documents.jsonl (a line of episodes.jsonl):
+    its title, metadata, the speakers its segments name (each once, in order), its length, whether it
+    is timed, and `at`, where its line of documents.jsonl begins and ends."""
+    segments = record.get("segments") or ()
+    return {
+        "source": record["source"],
+        "title": record["title"],
+        "titled": record.get("titled", True),
+        "meta": record["meta"],
+        "speakers": list(dict.fromkeys(str(seg[4]) for seg in segments if seg[4])),
+        "chars": len(record["text"]),
+        "timed": bool(segments),
+        "at": list(at),
+    }
 
 
 class _Passages(Sequence):
@@ -655,7 +751,9 @@ def open_index(path: Path, store: str | None = None) -> Index:
         raise IndexMismatchError(f"index at {path} lacks {', '.join(missing)}: run `rag build`")
     verify(path, manifest, full=sum(size for size, _ in manifest.files.values()) <= HASH_ON_LOAD)
     try:
-        documents = {d["source"]: d for d in _read_jsonl(path / "documents.jsonl")}
+        episodes = None
+        if "episodes.jsonl" in manifest.files:
+            episodes = {d["source"]: d for d in _read_jsonl(path / "episodes.jsonl")}
         at = np.load(path / "passages_at.npy", allow_pickle=False) if "passages_at.npy" in manifest.files else None
         # Memory-mapped, read-only: server workers share one copy of the vectors in the page cache.
         vectors = None
@@ -676,6 +774,7 @@ def open_index(path: Path, store: str | None = None) -> Index:
         sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False, mmap_mode="r")
     except Exception as e:  # any parse failure of these files means the same thing to the user
         raise IndexMismatchError(f"index at {path} is damaged ({type(e).__name__}: {e}): run `rag build`") from None
+    documents = _Documents(path, episodes)
     passages = _Passages(path, list(documents), at)
     stored = vectors.ntotal if vectors is not None else len(passages)
     if not (len(passages) == stored == manifest.passages) or (vectors is not None and vectors.d != manifest.dim):
@@ -684,7 +783,12 @@ def open_index(path: Path, store: str | None = None) -> Index:
             f"manifest says {manifest.passages}): run `rag build`"
         )
     written = [(path / "passages.jsonl").stat().st_size, len(documents), 0, 0]
-    if set(documents) != set(manifest.sources) or (at is not None and at[-1].tolist() != written):
+    last = max((d["at"][1] for d in documents.episodes.values()), default=0)  # documents.jsonl's size
+    if (
+        set(documents) != set(manifest.sources)
+        or (at is not None and at[-1].tolist() != written)
+        or (episodes is not None and last != (path / "documents.jsonl").stat().st_size)
+    ):
         raise IndexMismatchError(f"index at {path} is inconsistent (documents do not match passages): run `rag build`")
     sents = _Sentences(path, len(sentence_vectors), len(passages), _sentences_at(path, len(passages), sentence_vectors))
     index = Index(

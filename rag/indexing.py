@@ -42,6 +42,7 @@ from .index import (
     Manifest,
     Passage,
     _read_jsonl,
+    episode,
     file_digests,
     open_index,
     passage_speakers,
@@ -705,14 +706,16 @@ def write(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        with open(tmp / "documents.jsonl", "w", encoding="utf-8") as f:
+        with open(tmp / "documents.jsonl", "wb") as f, open(tmp / "episodes.jsonl", "w", encoding="utf-8") as out:
             for d in docs:
                 record = {"source": d.source, "title": d.title, "titled": d.titled, "meta": d.meta, "text": d.text}
                 if d.segments:
                     record["segments"] = [seg.to_list() for seg in d.segments]
                 if d.summary:
                     record["summary"] = [list(span) for span in d.summary]
-                f.write(json.dumps(record, ensure_ascii=False) + "\n")
+                begin = f.tell()
+                f.write((json.dumps(record, ensure_ascii=False) + "\n").encode("utf-8"))
+                out.write(json.dumps(episode(record, (begin, f.tell())), ensure_ascii=False) + "\n")
         (tmp / "sentences.npy").write_bytes(bytes(_NPY_HEADER))  # the header is written once the rows are counted
         raw = tmp / "passages.f32"  # scratch: the passage vectors until the store has them
         raw.write_bytes(b"")
@@ -721,6 +724,8 @@ def write(
         # per passage, its line's byte offset, its transcript's number and its span; then the totals
         spans, offset = array("q"), 0
         chinese: list[np.ndarray] = []  # per window, whether each passage is Chinese
+        spoken: list[frozenset[str]] = []  # who speaks in each passage
+        said = {d.source: {"meta": d.meta, "segments": [seg.to_list() for seg in d.segments]} for d in docs}
         # per passage, the row of its first sentence and that line's byte offset; then the totals
         at, rows, written = array("q"), 0, 0
         with (
@@ -739,6 +744,7 @@ def write(
                     counts.add(tokenize(p.text))
                 texts = [p.text for p in window.passages]
                 chinese.append(are_chinese(texts))
+                spoken += passage_speakers(((p.source, p.start, p.end) for p in window.passages), said)
                 # what names and words are looked up in (Index.corpus_text), folded a window at a time
                 out_folded.write(("\n" if passage_rows.count else "") + fold("\n".join(texts)))
                 first = passage_rows.count  # the window's first passage number
@@ -760,6 +766,11 @@ def write(
         np.save(tmp / "passages_at.npy", np.frombuffer(spans, np.int64).reshape(-1, 4))
         languages = np.concatenate(chinese) if chinese else np.zeros(0, dtype=bool)
         np.save(tmp / "chinese.npy", languages)
+        names = sorted(set().union(*spoken))
+        position = {name: i for i, name in enumerate(names)}
+        speakers = {"names": names, "passages": [sorted(position[name] for name in said_by) for said_by in spoken]}
+        (tmp / "speakers.json").write_text(json.dumps(speakers, ensure_ascii=False), "utf-8")
+        del said, spoken
         n_zh = int(languages.sum())
         if complete:
             complete(manifest)

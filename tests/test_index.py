@@ -591,12 +591,13 @@ def _archive(folder):
 
 def _as_written_before_the_table(src, dest):
     """A copy of an index as a build wrote it before it kept where each passage is, each passage's
-    language and the folded text: those files gone, and the manifest without them."""
+    language and speakers, the folded text and what a search needs of each transcript: those files
+    gone, and the manifest without them."""
     import shutil
 
     shutil.copytree(src, dest)
     manifest = json.loads((dest / "manifest.json").read_text("utf-8"))
-    for name in ("passages_at.npy", "chinese.npy", "folded.txt"):
+    for name in ("passages_at.npy", "chinese.npy", "folded.txt", "episodes.jsonl", "speakers.json"):
         (dest / name).unlink()
         del manifest["files"][name]
     (dest / "manifest.json").write_text(json.dumps(manifest), "utf-8")
@@ -604,10 +605,13 @@ def _as_written_before_the_table(src, dest):
 
 def test_a_search_reads_only_the_passages_it_returns_and_finds_what_reading_all_finds(tmp_path, monkeypatch):
     """Opening an archive's index and searching it (and answering from it) read from passages.jsonl
-    only the passages they return, found by where the build said each one is; the passages, their
-    languages, the folded text that names are looked up in, who speaks where, and the hits are those
-    of an index that reads every passage (as one written before that table does)."""
+    only the passages they return, found by where the build said each one is, and from
+    documents.jsonl only their transcripts, also for a question that names a speaker; the passages,
+    their languages and speakers, the folded text that names are looked up in, the transcripts, and
+    the hits and answers are those of an index that reads everything (as one written before those
+    tables does)."""
     import builtins
+    from pathlib import Path
 
     import rag.index
     from rag.engine import Engine
@@ -615,11 +619,11 @@ def test_a_search_reads_only_the_passages_it_returns_and_finds_what_reading_all_
     monkeypatch.setattr(ix, "WINDOW", 60)  # several windows
     ix.build(_archive(tmp_path / "corpus"), tmp_path / "idx", _TextHash())
     _as_written_before_the_table(tmp_path / "idx", tmp_path / "before")
-    read: list[int] = []
+    read: dict[str, list[int]] = {"passages.jsonl": [], "documents.jsonl": []}  # bytes read at a time
 
-    class Counted:  # the bytes read from passages.jsonl
-        def __init__(self, f):
-            self.f = f
+    class Counted:
+        def __init__(self, f, reads):
+            self.f, self.reads = f, reads
 
         def __enter__(self):
             return self
@@ -629,12 +633,12 @@ def test_a_search_reads_only_the_passages_it_returns_and_finds_what_reading_all_
 
         def __iter__(self):
             for line in self.f:
-                read.append(len(line))
+                self.reads.append(len(line))
                 yield line
 
         def read(self, *size):
             data = self.f.read(*size)
-            read.append(len(data))
+            self.reads.append(len(data))
             return data
 
         def __getattr__(self, name):
@@ -642,22 +646,33 @@ def test_a_search_reads_only_the_passages_it_returns_and_finds_what_reading_all_
 
     def counting_open(file, *args, **kwargs):
         f = builtins.open(file, *args, **kwargs)
-        return Counted(f) if str(file).endswith("passages.jsonl") else f
+        return Counted(f, read[Path(file).name]) if Path(file).name in read else f
 
-    size = (tmp_path / "idx" / "passages.jsonl").stat().st_size
+    def lines(name):
+        raw = (tmp_path / "idx" / name).read_bytes().splitlines(keepends=True)
+        return {
+            tuple(json.loads(line)[key] for key in ("source", "start") if key in json.loads(line)): len(line)
+            for line in raw
+        }
+
+    passage_lines, document_lines = lines("passages.jsonl"), lines("documents.jsonl")
     monkeypatch.setattr(rag.index, "open", counting_open, raising=False)
     monkeypatch.setattr(rag.index, "HASH_ON_LOAD", 0)  # as large an archive as is not hashed when it opens
     index = open_index(tmp_path / "idx")
     engine = Engine(index, _TextHash())
     questions = ["开源模型的价值是什么？", "劉先生怎么看著作權？", "What does Ada Park say about open models?"]
     hits = [engine.search(q, k=4) for q in questions]
-    lines = (tmp_path / "idx" / "passages.jsonl").read_bytes().splitlines(keepends=True)
-    assert len(lines) == len(index.passages) > 80
-    line = {(p["source"], p["start"]): len(raw) for raw in lines for p in [json.loads(raw)]}
-    assert sorted(read) == sorted(line[(h.source, h.start)] for hs in hits for h in hs)  # the hits' lines alone
+    assert len(passage_lines) == len(index.passages) > 80 and len(document_lines) == 10
+    # the hits' passages alone, and each of their transcripts once (the last question names a speaker:
+    # who speaks where is as the build found it)
+    assert sorted(read["passages.jsonl"]) == sorted(passage_lines[(h.source, h.start)] for hs in hits for h in hs)
+    sources = {h.source for hs in hits for h in hs}
+    assert sorted(read["documents.jsonl"]) == sorted(document_lines[(s,)] for s in sources)
+    assert len(sources) < len(document_lines)
     answers = [engine.ask(q) for q in questions]  # and answering reads passage by passage too
-    assert set(read) <= set(line.values())
-    assert sum(read) < size / 2
+    assert set(read["passages.jsonl"]) <= set(passage_lines.values())
+    assert sum(read["passages.jsonl"]) < sum(passage_lines.values()) / 2
+    assert set(read["documents.jsonl"]) <= set(document_lines.values())
     monkeypatch.undo()
 
     before = open_index(tmp_path / "before")
@@ -668,7 +683,10 @@ def test_a_search_reads_only_the_passages_it_returns_and_finds_what_reading_all_
     assert 0 < index.passage_chinese.sum() < len(index.passages)
     assert index.corpus_text == before.corpus_text and "刘先生说著作权" in index.corpus_text
     assert index.speaking == before.speaking and set(index.speaking) == {"ada park", "ben ruiz"}
+    assert index.passage_speakers == before.passage_speakers
     assert index.sources() == before.sources()
+    assert index.subject_labels == before.subject_labels and index.episode_dates == before.episode_dates
+    assert dict(index.documents) == dict(before.documents) and dict(index.texts) == dict(before.texts)
     again = Engine(before, _TextHash())
     assert [[h.to_dict() for h in hs] for hs in hits] == [
         [h.to_dict() for h in again.search(q, k=4)] for q in questions

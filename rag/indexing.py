@@ -725,7 +725,7 @@ def write(
         spans, offset = array("q"), 0
         chinese: list[np.ndarray] = []  # per window, whether each passage is Chinese
         spoken: list[frozenset[str]] = []  # who speaks in each passage
-        said = {d.source: {"meta": d.meta, "segments": [seg.to_list() for seg in d.segments]} for d in docs}
+        doc_of = {d.source: d for d in docs}
         # per passage, the row of its first sentence and that line's byte offset; then the totals
         at, rows, written = array("q"), 0, 0
         with (
@@ -744,6 +744,14 @@ def write(
                     counts.add(tokenize(p.text))
                 texts = [p.text for p in window.passages]
                 chinese.append(are_chinese(texts))
+                # who speaks, from the cues of the window's transcripts (as lists, for this window only)
+                said = {
+                    source: {
+                        "meta": doc_of[source].meta,
+                        "segments": [s.to_list() for s in doc_of[source].segments],
+                    }
+                    for source in {p.source for p in window.passages}
+                }
                 spoken += passage_speakers(((p.source, p.start, p.end) for p in window.passages), said)
                 # what names and words are looked up in (Index.corpus_text), folded a window at a time
                 out_folded.write(("\n" if passage_rows.count else "") + fold("\n".join(texts)))
@@ -770,7 +778,7 @@ def write(
         position = {name: i for i, name in enumerate(names)}
         speakers = {"names": names, "passages": [sorted(position[name] for name in said_by) for said_by in spoken]}
         (tmp / "speakers.json").write_text(json.dumps(speakers, ensure_ascii=False), "utf-8")
-        del said, spoken
+        del spoken
         n_zh = int(languages.sum())
         if complete:
             complete(manifest)

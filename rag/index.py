@@ -501,9 +501,7 @@ class _Sentences(Sequence):
         if self.at is None:
             return [(i, self.rows[i]) for i in self._by_passage.get(number, [])]
         (first, begin), (last, end) = self.at[number], self.at[number + 1]
-        with open(self.path / "sentences.jsonl", "rb") as f:
-            f.seek(int(begin))
-            data = f.read(int(end) - int(begin))
+        data = _read_span(self.path / "sentences.jsonl", int(begin), int(end))
         try:
             rows = [tuple(json.loads(line)) for line in data.splitlines()]
         except ValueError as e:
@@ -569,9 +567,7 @@ class _Documents(Mapping):
     def __getitem__(self, source: str) -> dict:
         if source not in self.read:
             begin, end = self.episodes[source]["at"]  # KeyError for a source the index lacks
-            with open(self.path / "documents.jsonl", "rb") as f:
-                f.seek(begin)
-                line = f.read(end - begin)
+            line = _read_span(self.path / "documents.jsonl", begin, end)
             try:
                 record = json.loads(line)
             except ValueError as e:
@@ -667,9 +663,7 @@ class _Passages(Sequence):
             return self.rows[i]
         i = range(len(self))[i]  # negative positions, and IndexError past the end
         begin, end = int(self.at[i, 0]), int(self.at[i + 1, 0])
-        with open(self.path / "passages.jsonl", "rb") as f:
-            f.seek(begin)
-            line = f.read(end - begin)
+        line = _read_span(self.path / "passages.jsonl", begin, end)
         try:
             p = Passage(**json.loads(line))
         except (ValueError, TypeError) as e:
@@ -702,6 +696,13 @@ class _Passages(Sequence):
         return IndexMismatchError(
             f"index at {self.path} is inconsistent (documents do not match passages): run `rag build`"
         )
+
+
+def _read_span(path: Path, begin: int, end: int) -> bytes:
+    """Bytes [begin, end) of a file of the index: the lines of one record (its table says where)."""
+    with open(path, "rb") as f:
+        f.seek(begin)
+        return f.read(end - begin)
 
 
 def _read_jsonl(path: Path) -> Iterator:

@@ -279,16 +279,22 @@ def _chinese_names() -> tuple[dict[str, frozenset[str]], frozenset[str]]:
 
 
 def _words_in_text(texts: Iterable[str], wanted: set[str]) -> set[str]:
-    """The words of `wanted` (Chinese, two characters or more) that occur in the texts."""
+    """The words of `wanted` (Chinese, two characters or more) that occur in the texts. From each
+    character, a word is read on only while what has been read begins some wanted word: most
+    characters begin none, so the text is read about once, not once per length of word."""
     if not wanted:
         return set()
-    shortest, longest = min(map(len, wanted)), max(map(len, wanted))
+    shortest = min(map(len, wanted))
+    begins = {w[:k] for w in wanted for k in range(shortest, len(w) + 1)}  # each word and its beginnings
     found: set[str] = set()
     for text in texts:
         for run in re.findall(rf"[\u3400-\u9fff]{{{shortest},}}", text):
             for i in range(len(run) - shortest + 1):
-                end = min(len(run), i + longest)
-                found.update(run[i:j] for j in range(i + shortest, end + 1) if run[i:j] in wanted)
+                j = i + shortest
+                while j <= len(run) and (piece := run[i:j]) in begins:
+                    if piece in wanted:
+                        found.add(piece)
+                    j += 1
     return found
 
 

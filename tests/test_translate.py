@@ -141,3 +141,37 @@ def test_unlisted_words_keep_foreign_names_and_chinese_shaped_names_only():
     surname and two characters; not a phrase (一两天) nor a word CEDICT lists (马斯克)."""
     kinds = unlisted_words(["奥特曼斯", "杨立昆", "一两天", "马斯克", "耍", "Altman"])
     assert kinds == {"奥特曼斯": "foreign", "杨立昆": "name"}
+
+
+def test_words_are_found_in_text_as_by_trying_every_length_at_every_character():
+    """Reading a word on only while it begins a wanted one finds what trying every length at every
+    character finds: words inside words, overlapping ones, words at the ends of runs, runs shorter than
+    the shortest word, characters outside the CJK block between them."""
+    import random
+    import re
+
+    from rag.translate import _words_in_text
+
+    def every_length(texts, wanted):
+        shortest, longest = min(map(len, wanted)), max(map(len, wanted))
+        found = set()
+        for text in texts:
+            for run in re.findall(rf"[\u3400-\u9fff]{{{shortest},}}", text):
+                for i in range(len(run)):
+                    found |= {
+                        run[i:j] for j in range(i + shortest, min(len(run), i + longest) + 1) if run[i:j] in wanted
+                    }
+        return found
+
+    rng = random.Random(3)
+    alphabet = "英伟达三星马斯克特斯拉华为的了是在"
+    for _ in range(200):
+        wanted = {"".join(rng.choice(alphabet) for _ in range(rng.randint(2, 6))) for _ in range(rng.randint(1, 30))}
+        texts = ["".join(rng.choice(alphabet + " a1，") for _ in range(rng.randint(0, 80))) for _ in range(5)]
+        assert _words_in_text(texts, wanted) == every_length(texts, wanted)
+    assert _words_in_text(["马斯克特斯拉"], {"马斯克", "特斯拉", "斯克特", "马斯克特斯拉"}) == {
+        "马斯克",
+        "特斯拉",
+        "斯克特",
+        "马斯克特斯拉",
+    }

@@ -320,7 +320,10 @@ def pinyin_readings(texts: Iterable[str]) -> dict[str, str]:
     Chinese names in English questions are written in pinyin (Zhu Xiaohu); these readings find
     them in the transcripts' characters (朱啸虎). The syllables are also those `is_pinyin` accepts.
     """
-    chars = {ch for text in texts for ch in text if _ALL_CJK.match(ch)}
+    written: set[str] = set()
+    for text in texts:
+        written.update(text)  # each distinct character is then matched once, not each character
+    chars = {ch for ch in written if _ALL_CJK.match(ch)}
     out: dict[str, set[str]] = defaultdict(set)
     for line in _cedict_lines():
         m = _ENTRY.match(line)

@@ -299,6 +299,12 @@ def _source(path: Path, root: Path) -> str | None:
     return "" if name == "." else name
 
 
+def _said(docs: Iterable[Document]) -> dict[str, dict]:
+    """Each document's metadata and timed segments as the index stores them, which is what
+    `passage_speakers` reads."""
+    return {d.source: {"meta": d.meta, "segments": [seg.to_list() for seg in d.segments]} for d in docs}
+
+
 def _indexed_documents(index: Index) -> list[Document]:
     """The documents of an index as they were read: title, metadata (a sidecar's included) and the
     segments of timed transcripts come from the index; regions from the text again."""
@@ -725,7 +731,6 @@ def write(
         spans, offset = array("q"), 0
         chinese: list[np.ndarray] = []  # per window, whether each passage is Chinese
         spoken: list[frozenset[str]] = []  # who speaks in each passage
-        doc_of = {d.source: d for d in docs}
         # per passage, the row of its first sentence and that line's byte offset; then the totals
         at, rows, written = array("q"), 0, 0
         with (
@@ -745,13 +750,7 @@ def write(
                 texts = [p.text for p in window.passages]
                 chinese.append(are_chinese(texts))
                 # who speaks, from the cues of the window's transcripts (as lists, for this window only)
-                said = {
-                    source: {
-                        "meta": doc_of[source].meta,
-                        "segments": [s.to_list() for s in doc_of[source].segments],
-                    }
-                    for source in {p.source for p in window.passages}
-                }
+                said = _said([docs[line_of[source]] for source in {p.source for p in window.passages}])
                 spoken += passage_speakers(((p.source, p.start, p.end) for p in window.passages), said)
                 # what names and words are looked up in (Index.corpus_text), folded a window at a time
                 out_folded.write(("\n" if passage_rows.count else "") + fold("\n".join(texts)))
@@ -778,7 +777,6 @@ def write(
         position = {name: i for i, name in enumerate(names)}
         speakers = {"names": names, "passages": [sorted(position[name] for name in said_by) for said_by in spoken]}
         (tmp / "speakers.json").write_text(json.dumps(speakers, ensure_ascii=False), "utf-8")
-        del spoken
         n_zh = int(languages.sum())
         if complete:
             complete(manifest)
@@ -803,12 +801,13 @@ def write(
         if spec.kind == "milvus":
             milvus = milvus or stores.MilvusStore(spec, manifest.dim)
             passages = [Passage(**record) for record in _read_jsonl(tmp / "passages.jsonl")]
-            keys = _write_milvus(milvus, manifest, docs, passages, passage_vectors, (bm25, bm25_en), changed)
+            keys = _write_milvus(milvus, manifest, docs, passages, passage_vectors, (bm25, bm25_en), changed, spoken)
         del passage_vectors
         raw.unlink(missing_ok=True)
 
-        def folded() -> Iterator[str]:  # Traditional Chinese matches as Simplified
-            return (fold(record["text"]) for record in _read_jsonl(tmp / "passages.jsonl"))
+        def folded() -> Iterator[str]:  # the passages with Traditional Chinese as Simplified, as written above
+            with open(tmp / "folded.txt", encoding="utf-8") as f:
+                yield from f  # by line: no run of Chinese characters spans a line break, nor a passage
 
         words = set(bm25.vocab) | names_in_text(folded())
         present, absent = chinese_names(folded(), bm25.vocab)
@@ -882,9 +881,9 @@ class _Rows:
         os.close(self.fd)
 
 
-def _write_milvus(store, manifest, docs, passages, vectors, bm25s, changed) -> list[int]:
-    """Upsert the rows of the passages of `changed` sources (None: all) into the Milvus collection;
-    every passage's row id."""
+def _write_milvus(store, manifest, docs, passages, vectors, bm25s, changed, speakers) -> list[int]:
+    """Upsert the rows of the passages of `changed` sources (None: all) into the Milvus collection,
+    with who speaks in each (`speakers`, per passage); every passage's row id."""
     manifest.ann, nlist, manifest.nprobe = ann_settings(len(passages))
     store.ensure_collection(manifest.ann, nlist)
     keys = [stores.passage_key(p.source, p.start, p.end, p.text) for p in passages]
@@ -892,10 +891,6 @@ def _write_milvus(store, manifest, docs, passages, vectors, bm25s, changed) -> l
     if rows:
         lexical = {field: stores.sparse_rows(b, rows) for field, b in zip(stores.FIELDS, bm25s, strict=True)}
         by_source = {d.source: d for d in docs}
-        speakers = passage_speakers(
-            ((p.source, p.start, p.end) for p in passages),
-            {d.source: {"meta": d.meta, "segments": [seg.to_list() for seg in d.segments]} for d in docs},
-        )
         store.upsert(
             stores.rows_for(
                 [passages[i] for i in rows],

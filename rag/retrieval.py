@@ -106,7 +106,8 @@ class Filter:
     def mask(self, index: Index) -> np.ndarray:
         """True for each passage the filter lets through."""
         passages = index.passages
-        documents = [self._document_matches(source, index.documents[source]["meta"]) for source in passages.sources]
+        episodes = index.documents.episodes  # each transcript's metadata, without reading its text
+        documents = [self._document_matches(source, episodes[source]["meta"]) for source in passages.sources]
         keep = np.array(documents, dtype=bool)[passages.numbers]
         if self.speaker:  # who speaks is known per passage
             speaker = self.speaker.casefold()

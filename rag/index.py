@@ -21,6 +21,8 @@
       bm25/            bm25s index of the same passages
       bm25_en/         bm25s index of their English glosses (CC-CEDICT), for English questions
       lexicon.json     English -> Chinese words of the corpus, names, pinyin readings (rag.translate)
+      forward.tsv      Chinese word -> its CC-CEDICT glosses that English passages use, a line each in
+                       the words' order (an archive of both languages only): looked up by bisection
 
 This module loads and checks an index (`open_index`); rag.indexing builds one, and `open_index`
 recovers the previous directory if a build crashed between its two renames.
@@ -129,10 +131,11 @@ class Index:
     absent_names: frozenset[str]  # Chinese proper nouns the corpus never mentions (rag.translate.chinese_names)
     sentences: _Sentences  # (passage number, start, end, normalised text) of every sentence
     sentence_vectors: np.ndarray
-    forward: dict[str, str] = field(
+    forward: Mapping[str, str] = field(
         default_factory=dict
-    )  # Chinese word -> English glosses (rag.translate.build_forward)
+    )  # Chinese word -> English glosses (rag.translate.build_forward): a Table of forward.tsv
     unlisted: dict[str, str] = field(default_factory=dict)  # word CEDICT lacks -> "foreign" or "name" (rag.translate)
+    stored_forward_stems: frozenset[str] | None = None  # `forward_stems` as the build found them
 
     @cached_property
     def readings_of(self) -> dict[str, list[str]]:
@@ -267,8 +270,12 @@ class Index:
         return [fold(p.text.lower()) for p in self.passages]
 
     @cached_property
-    def english_stems(self) -> frozenset[str]:
-        """Stems of the English words the passages write (not of glosses): what English passages can match."""
+    def forward_stems(self) -> frozenset[str]:
+        """Stems of the words of `forward`'s glosses that the English passages write (not glosses):
+        what of a gloss English passages can match. As the build stored them, or (an index written
+        before it did) all the stems of the passages' English words."""
+        if self.stored_forward_stems is not None:
+            return self.stored_forward_stems
         return frozenset(stem(t) for t in self.bm25.vocab if t.isascii() and t.isalpha())
 
     @cached_property
@@ -607,6 +614,61 @@ class _Texts(Mapping):
         return len(self.documents)
 
 
+class Table(Mapping[str, str]):
+    """A file of "key<TAB>value" lines in the keys' order, looked up by bisection. A question looks up
+    a few words in a table of a hundred thousand (forward.tsv): parsing all of it would cost every
+    cold question 40 ms. The file is read whole once, and never parsed."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @cached_property
+    def _lines(self) -> tuple[bytes, np.ndarray, np.ndarray]:
+        """The file, and where each line's key ends (its tab) and where its line ends."""
+        data = self.path.read_bytes()
+        raw = np.frombuffer(data, np.uint8)
+        tabs, ends = np.flatnonzero(raw == 9), np.flatnonzero(raw == 10)
+        if len(tabs) != len(ends) or (len(data) and data[-1:] != b"\n"):
+            raise IndexMismatchError(f"index at {self.path.parent} is damaged ({self.path.name}): run `rag build`")
+        return data, tabs, ends
+
+    def _find(self, key: str) -> int | None:
+        data, tabs, ends = self._lines
+        target = key.encode("utf-8")  # UTF-8's byte order is the code points' order, the file's
+
+        def key_of(i: int) -> bytes:
+            return data[ends[i - 1] + 1 if i else 0 : tabs[i]]
+
+        i = bisect_left(range(len(tabs)), target, key=key_of)
+        return i if i < len(tabs) and key_of(i) == target else None
+
+    def __getitem__(self, key: str) -> str:
+        if (i := self._find(key)) is None:
+            raise KeyError(key)
+        data, tabs, ends = self._lines
+        return data[tabs[i] + 1 : ends[i]].decode("utf-8")
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self._find(key) is not None
+
+    def __iter__(self) -> Iterator[str]:
+        data, tabs, ends = self._lines
+        starts = [0, *(ends[:-1] + 1).tolist()]
+        return (data[s:t].decode("utf-8") for s, t in zip(starts, tabs.tolist(), strict=True))
+
+    def __len__(self) -> int:
+        return len(self._lines[1])
+
+    @staticmethod
+    def write(path: Path, table: Mapping[str, str]) -> None:
+        """Write `table` as Table reads it (keys and values hold no tab or line break)."""
+        with open(path, "w", encoding="utf-8", newline="\n") as f:
+            for key, value in sorted(table.items()):
+                if re.search(r"[\t\n]", key + value):
+                    raise ValueError(f"a table's keys and values hold no tab or line break: {key!r}")
+                f.write(f"{key}\t{value}\n")
+
+
 def episode(record: dict, at: tuple[int, int] = (0, 0)) -> dict:
     """What a search needs of a transcript's record in documents.jsonl (a line of episodes.jsonl):
     its title, metadata, the speakers its segments name (each once, in order), its length, whether it
@@ -770,7 +832,9 @@ def open_index(path: Path, store: str | None = None) -> Index:
         # Latin-script names only) nor inflections (led is then no form of lead).
         present, absent = lexicon.get("present_names", {}), frozenset(lexicon["absent_names"])
         inflections = lexicon.get("inflections", {})
-        forward = lexicon.get("forward", {})
+        # a file of its own, looked up by bisection (`Table`); in lexicon.json in indexes written before
+        forward = Table(path / "forward.tsv") if "forward.tsv" in manifest.files else lexicon.get("forward", {})
+        forward_stems = frozenset(lexicon["forward_stems"]) if "forward_stems" in lexicon else None
         unlisted = lexicon.get("unlisted", {})  # an index of an earlier analysis has none until rebuilt
         sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False, mmap_mode="r")
     except Exception as e:  # any parse failure of these files means the same thing to the user
@@ -810,6 +874,7 @@ def open_index(path: Path, store: str | None = None) -> Index:
         sentence_vectors,
         forward,
         unlisted,
+        forward_stems,
     )
     if spec.kind == "faiss":
         index.store = stores.FaissStore(vectors, index)

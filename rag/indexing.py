@@ -41,6 +41,7 @@ from .index import (
     Index,
     Manifest,
     Passage,
+    Table,
     _read_jsonl,
     episode,
     file_digests,
@@ -823,7 +824,10 @@ def write(
         if min(n_zh, n - n_zh) >= MIN_PLANNED:
             # Chinese questions meet the English passages of an archive of both languages through it
             english = {stem(t) for t in bm25.vocab if t.isascii() and t.isalpha()}
-            lexicon["forward"] = build_forward(english, STOPWORDS)
+            forward = build_forward(english, STOPWORDS)
+            Table.write(tmp / "forward.tsv", forward)
+            gloss_stems = {stem(w) for glosses in forward.values() for w in re.findall(r"[a-z]+", glosses)}
+            lexicon["forward_stems"] = sorted(gloss_stems & english)
         (tmp / "lexicon.json").write_text(json.dumps(lexicon, ensure_ascii=False), "utf-8")
         # The manifest goes last: a directory without one is never mistaken for an index.
         manifest.files = file_digests(tmp)  # checked when the index loads (sizes, and digests where cheap)

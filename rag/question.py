@@ -214,7 +214,7 @@ def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
     english_terms: dict[str, float] = dict.fromkeys(english_query(text, DISCOURSE), 1.0)
     for parts in glosses.values():  # a Chinese word's glosses share one weight
         stems = {stem(w) for part in parts for w in re.findall(r"[a-z]+", part)} - {stem(w) for w in STOPWORDS}
-        stems &= index.english_stems
+        stems &= index.forward_stems
         for s in stems:
             english_terms[s] = max(english_terms.get(s, 0.0), 1 / len(stems) ** 0.5)
     dense_text_en = " ".join([text, *dict.fromkeys(parts[0] for parts in glosses.values())][: GLOSS_TERMS + 1])

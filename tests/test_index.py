@@ -763,3 +763,72 @@ def test_the_language_of_every_passage_is_counted_as_is_chinese_counts_one():
     assert are_chinese([]).tolist() == []
     index = open_index(ROOT / "index")
     assert index.passage_chinese.tolist() == [is_chinese(p.text) for p in index.passages]
+
+
+def test_a_table_is_looked_up_by_bisection_as_the_dict_it_was_written_from(tmp_path):
+    """Keys that share prefixes, mix scripts and sort apart in bytes as in code points; absent keys
+    before the first, between two and after the last; a file cut short is reported as damaged."""
+    from rag.index import Table
+
+    table = {"一下": "once|in a while", "一下子": "all at once", "丁": "", "孟买": "mumbai", "直觉": "intuition"}
+    table |= {"𠀀字": "a rare one", "ａ": "fullwidth", "Z": "", "é": "accent"}
+    Table.write(tmp_path / "t.tsv", table)
+    read = Table(tmp_path / "t.tsv")
+    assert dict(read) == table and list(read) == sorted(table) and len(read) == len(table)
+    assert all(read[key] == value and key in read for key, value in table.items())
+    for absent in ("", "0", "一", "一下儿", "孟", "𠀀", "𠀀字字", "\uffff"):
+        assert absent not in read and read.get(absent) is None
+    assert not Table(_empty(tmp_path / "none.tsv")) and "x" not in Table(tmp_path / "none.tsv")
+    with pytest.raises(ValueError, match="no tab or line break"):
+        Table.write(tmp_path / "bad.tsv", {"a\tb": "c"})
+    (tmp_path / "cut.tsv").write_bytes((tmp_path / "t.tsv").read_bytes()[:-3])
+    with pytest.raises(IndexMismatchError, match="damaged"):
+        _ = "直觉" in Table(tmp_path / "cut.tsv")
+
+
+def _empty(path):
+    path.write_bytes(b"")
+    return path
+
+
+def test_cedicts_glosses_for_chinese_questions_are_read_only_by_them_and_as_from_the_lexicon(tmp_path):
+    """In an archive of both languages, CC-CEDICT's glosses (forward.tsv) and the stems of theirs that
+    English passages write are kept apart from the lexicon: an English question never reads them, and a
+    Chinese question is read as it is from an index that keeps them in lexicon.json (as one written
+    before did), which works the stems out from the vocabulary."""
+    import shutil
+
+    from rag.engine import Engine
+    from rag.index import Table
+    from rag.question import analyse
+
+    corpus = _episodes(tmp_path / "corpus", 4)
+    lines = [
+        f"In part {n} the guest from Mumbai says intuition {('matters', 'fails', 'helps')[n % 3]} when markets "
+        f"{('fall', 'rise', 'stall', 'turn')[n % 4]}, and the host asks about tariffs number {n}."
+        for n in range(260)
+    ]
+    (corpus / "english.txt").write_text(" ".join(lines), "utf-8")
+    ix.build(corpus, tmp_path / "idx", _TextHash())
+    lexicon = json.loads((tmp_path / "idx" / "lexicon.json").read_text("utf-8"))
+    assert "forward" not in lexicon and {"mumbai", "intuit"} <= set(lexicon["forward_stems"])
+    assert Table(tmp_path / "idx" / "forward.tsv")["直觉"] == "intuition"
+
+    shutil.copytree(tmp_path / "idx", tmp_path / "before")
+    lexicon["forward"] = dict(Table(tmp_path / "before" / "forward.tsv"))
+    del lexicon["forward_stems"]
+    (tmp_path / "before" / "lexicon.json").write_text(json.dumps(lexicon, ensure_ascii=False), "utf-8")
+    (tmp_path / "before" / "forward.tsv").unlink()
+    manifest = json.loads((tmp_path / "before" / "manifest.json").read_text("utf-8"))
+    manifest["files"] = ix.file_digests(tmp_path / "before")
+    (tmp_path / "before" / "manifest.json").write_text(json.dumps(manifest), "utf-8")
+
+    index, before = open_index(tmp_path / "idx"), open_index(tmp_path / "before")
+    assert isinstance(index.forward, Table) and isinstance(before.forward, dict)
+    Engine(index, _TextHash()).search("What does the guest from Mumbai say about intuition?")
+    assert "_lines" not in vars(index.forward)  # an English question left the table unread
+    for question in ("孟买来的嘉宾怎么看直觉？", "关税的问题是什么？"):
+        assert analyse(question, index) == analyse(question, before)
+    asked = dict(analyse("孟买来的嘉宾怎么看直觉？", index).english_terms)
+    assert {"mumbai", "intuit"} <= set(asked)
+    assert index.forward_stems < before.forward_stems

@@ -36,6 +36,8 @@ MIN_COVERAGE = 0.55
 MIN_DENSE = {"zh": 0.84, "en": 0.79}
 MIN_FIGURE_SUPPORT = 0.05
 FIGURE_FROM = 6  # best passages searched for the figure or date a question asks for
+FOLLOWING = 1  # sentences of the next passage read after a passage's last (`_said_from`)
+_CUT = re.compile(r"[,，;；:：、]\s*$")  # a passage that ends here ends inside a sentence
 HOLDER_FROM = 3  # best passages, one of which must come from an episode of the person whose view is asked
 
 # A figure: Arabic, Chinese or English numerals with what they count, a percentage or a multiple, or a
@@ -156,7 +158,7 @@ def figure_support(question: Question, hits: list[Hit], index: Index) -> float:
         # title and guests, stand beside every sentence of it.
         about = fold(" ".join([hit.title, *_people(index.documents[hit.source]["meta"])]).lower())
         previous = ""
-        for text, *_ in index.sentences_of(hit.source, hit.start):
+        for text in _said_from(hit, index):
             text = unicodedata.normalize("NFKC", fold(text))
             window = (previous + text).lower()
             previous = text
@@ -166,6 +168,18 @@ def figure_support(question: Question, hits: list[Hit], index: Index) -> float:
                 continue
             best = max(best, share(window, english=not is_chinese(text)))
     return best
+
+
+def _said_from(hit: Hit, index: Index) -> list[str]:
+    """The sentences of a hit's passage, and where the passage ends inside a sentence, the sentence
+    of the next passage that ends it: "So I did not leave the office. I'm not exaggerating this,"
+    goes on "I did not leave the office for the last 22 days", and an answer quotes both."""
+    sentences = index.sentences_of(hit.source, hit.start)
+    out = [text for text, *_ in sentences]
+    if sentences and _CUT.search(sentences[-1][0]) and (after := index.following(hit.source, hit.start)):
+        last = sentences[-1][2]
+        out += [text for text, start, *_ in index.sentences_of(after.source, after.start) if start >= last][:FOLLOWING]
+    return out
 
 
 class TermShare:

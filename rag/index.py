@@ -158,6 +158,11 @@ class Index:
         return out
 
     @cached_property
+    def has_english(self) -> bool:
+        """Whether enough passages are English for English to be searched on its own (MIN_PLANNED)."""
+        return len(self.passage_chinese) - int(self.passage_chinese.sum()) >= MIN_PLANNED
+
+    @cached_property
     def passage_chinese(self) -> np.ndarray:
         """For each passage, whether it is Chinese (or mixed); False for an English one: as the build
         counted it, or counted now for an index written before it kept the count."""

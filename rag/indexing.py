@@ -821,8 +821,8 @@ def write(
             "readings": pinyin_readings(chain(folded(), (fold(d.title) for d in docs))),
             "unlisted": unlisted_words(bm25.vocab),
         }
-        if min(n_zh, n - n_zh) >= MIN_PLANNED:
-            # Chinese questions meet the English passages of an archive of both languages through it
+        if n - n_zh >= MIN_PLANNED:
+            # Chinese questions meet English passages through it (in an archive of English alone too)
             english = {stem(t) for t in bm25.vocab if t.isascii() and t.isalpha()}
             forward = build_forward(english, STOPWORDS)
             Table.write(tmp / "forward.tsv", forward)

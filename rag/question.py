@@ -146,6 +146,10 @@ class Question:
     # How it meets English passages: the text embedded (an English question as it is; a Chinese one
     # followed by CEDICT's English glosses of its words), and stems for the English index, weighted.
     dense_text_en: str = ""
+    # A Chinese question's English glosses alone (all that CEDICT gives and English passages use),
+    # embedded beside dense_text_en and averaged with it: undiluted by the Chinese, they meet English
+    # passages closer, while dense_text_en keeps the question's names and figures.
+    glosses_en: str = ""
     english_terms: tuple[tuple[str, float], ...] = ()
     holder: str = ""  # whose view or words the question asks for ("李志飞怎么看…", "What does Seth Godin think…")
     counted: frozenset[str] = (
@@ -218,6 +222,7 @@ def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
         for s in stems:
             english_terms[s] = max(english_terms.get(s, 0.0), 1 / len(stems) ** 0.5)
     dense_text_en = " ".join([text, *dict.fromkeys(parts[0] for parts in glosses.values())][: GLOSS_TERMS + 1])
+    glosses_en = " ".join(dict.fromkeys(part for parts in glosses.values() for part in parts))
     return Question(
         text=text,
         lang=lang,
@@ -231,6 +236,7 @@ def analyse(text: str, index: Index, translate_dense: bool = True) -> Question:
         missing=missing,
         kind=kind,
         dense_text_en=dense_text_en,
+        glosses_en=glosses_en,
         english_terms=tuple(english_terms.items()),
         holder=holder,
         counted=_counted(text, index) if kind == "amount" else frozenset(),
@@ -467,8 +473,10 @@ def _judge(name: str, index: Index, cross: bool) -> Name:
     # A foreign name written as a word (Ilya, Altman, Moonshot): Chinese text transliterates or
     # translates such names, so it is judged only when CC-CEDICT knows its Chinese form. Acronyms,
     # mixed case and digits (TSMC, CoWoS, H800) stay in Latin script in Chinese text, and in a
-    # Chinese question a Latin name is written as the corpus would write it.
-    titlecase_word = cross and name.isalpha() and name[0].isupper() and name[1:].islower()
+    # Chinese question a Latin name is written as a Chinese corpus would write it. English passages
+    # write such a name as speech recognition heard it (Tabarrok as Stabarrok), whatever the
+    # question's language: in an archive with English passages it is judged as for an English question.
+    titlecase_word = (cross or index.has_english) and name.isalpha() and name[0].isupper() and name[1:].islower()
     return Name(name, (), judged=not titlecase_word or any(k in index.names for k in keys))
 
 
@@ -556,6 +564,24 @@ _NOT_COUNTED = frozenset(
 )
 
 
+# Units of one character, which CEDICT's forward glosses (words of two to six) leave out: "多少天"
+# counts days. Matched inside English words: day in "22 days", time in "three times".
+_UNIT_GLOSSES = {
+    "天": "day",
+    "年": "year",
+    "月": "month",
+    "周": "week",
+    "岁": "year",
+    "次": "time",
+    "倍": "time",
+    "层": "floor",
+    "元": "yuan|dollar",
+    "块": "yuan|dollar|buck",
+    "本": "book",
+    "篇": "article|paper",
+}
+
+
 def _counted(text: str, index: Index) -> frozenset[str]:
     """What an amount question counts, as the words (or, for English, the words and their Chinese
     translations) a sentence that gives its figure would contain; empty when the wording does not
@@ -576,6 +602,7 @@ def _counted(text: str, index: Index) -> frozenset[str]:
         if word in _NOT_COUNTED or word in _GENERIC_MEASURES:
             continue
         terms |= {word, word.removesuffix("s")} | {t for t, _ in expand(word, index.lexicon, STOPWORDS)}
-    for word in found:  # said in English passages by one of CEDICT's glosses (面积: area)
-        terms |= {w for part in index.forward.get(word, "").split("|") for w in part.split() if w not in STOPWORDS}
+    for word in found:  # said in English passages by one of CEDICT's glosses (面积: area), or a unit's (天: day)
+        glosses = index.forward.get(word, "") or (_UNIT_GLOSSES.get(word, "") if index.forward else "")
+        terms |= {w for part in glosses.split("|") for w in part.split() if w not in STOPWORDS}
     return frozenset(t.lower() for t in terms if t)

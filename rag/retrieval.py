@@ -231,13 +231,13 @@ class Retriever:
         else:  # one language (or a handful of passages of the other): one plan for all
             plans = [self._plan_zh(q) if n_zh >= n - n_zh else self._plan_en(q)]
         store, depth = self.index.store, min(n, DENSE_DEPTH)
-        texts = list(dict.fromkeys(dense_text[: 2 * MAX_QUERY_CHARS] for dense_text, _ in plans))
+        texts = list(dict.fromkeys(text[: 2 * MAX_QUERY_CHARS] for dense_texts, _ in plans for text in dense_texts))
         qvecs = self.embedder.embed_queries(texts)
         written = self._episodes_writing(q) if self.name_weight else []
         subjects = self._subject_terms(written)
         searched = []
-        for dense_text, lexical_plan in plans:
-            qvec = qvecs[texts.index(dense_text[: 2 * MAX_QUERY_CHARS])]
+        for dense_texts, lexical_plan in plans:
+            qvec = _mean_direction([qvecs[texts.index(text[: 2 * MAX_QUERY_CHARS])] for text in dense_texts])
             ranked = store.search_dense(qvec, depth, where)
             lexical = [
                 (store.search_lexical(field, [(t, w) for t, w in terms if t not in subjects], depth, where), weight)
@@ -264,7 +264,7 @@ class Retriever:
         in_chinese = chinese[rows]
         dense = np.zeros(len(rows), dtype=np.float32)
         lex = np.zeros(len(rows), dtype=np.float32)
-        best = (-1.0, None)
+        best: tuple[float, np.ndarray | None] = (-1.0, None)
         for (qvec, (dense_scores, dense_rows), lexical), mine in zip(
             searched, (in_chinese, ~in_chinese) if len(plans) == 2 else (np.ones(len(rows), bool),), strict=True
         ):
@@ -345,7 +345,7 @@ class Retriever:
                     out.update((token, stem(token)))
         return frozenset(out)
 
-    def _plan_zh(self, q: Question) -> tuple[str, list[tuple[str, list[tuple[str, float]], float]]]:
+    def _plan_zh(self, q: Question) -> tuple[tuple[str, ...], list[tuple[str, list[tuple[str, float]], float]]]:
         """How a question meets Chinese passages: its dense text (an English one followed by CEDICT
         translations) and BM25 over Chinese tokens and translations, mixed for an English question
         with BM25 of its words over the passages' English glosses."""
@@ -355,16 +355,25 @@ class Retriever:
                 ("zh", lexical[0][1], 1 - self.gloss_weight),
                 ("en", [(t, 1.0) for t in q.gloss_terms], self.gloss_weight),
             ]
-        return q.dense_text, lexical
+        return (q.dense_text,), lexical
 
-    def _plan_en(self, q: Question) -> tuple[str, list[tuple[str, list[tuple[str, float]], float]]]:
+    def _plan_en(self, q: Question) -> tuple[tuple[str, ...], list[tuple[str, list[tuple[str, float]], float]]]:
         """How a question meets English passages: an English question as it is, a Chinese one with
-        CEDICT's English glosses of its words (Question.dense_text_en, english_terms); BM25 of its own
-        tokens (names such as Figma are written alike in both languages) and of stemmed English terms."""
+        CEDICT's English glosses of its words (Question.dense_text_en, english_terms) and as those
+        glosses alone (Question.glosses_en), the two vectors averaged; BM25 of its own tokens (names
+        such as Figma are written alike in both languages) and of stemmed English terms."""
         lexical = [("zh", [(t, 1.0) for t in q.tokens], 1 - self.gloss_weight)]
         if q.english_terms:
             lexical.append(("en", list(q.english_terms), self.gloss_weight))
-        return q.dense_text_en or q.text, lexical
+        return tuple(text for text in (q.dense_text_en or q.text, q.glosses_en) if text), lexical
+
+
+def _mean_direction(vectors: list[np.ndarray]) -> np.ndarray:
+    """The unit vector of the mean of unit vectors (one vector: itself, unchanged to the last bit)."""
+    if len(vectors) == 1:
+        return vectors[0]
+    mean = np.mean(vectors, axis=0)
+    return (mean / np.linalg.norm(mean)).astype(vectors[0].dtype)
 
 
 def _distinct(rows: np.ndarray) -> np.ndarray:

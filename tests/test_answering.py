@@ -704,3 +704,52 @@ def test_an_english_sentence_repeats_a_point_only_when_it_shares_its_words():
     assert _repeats(
         said("随便挑一个坐标，可能就是一张全黑的图"), [[said("如果随便挑一个坐标，可能就是一张全黑的图。")]]
     )
+
+
+class _Passages:
+    """Two passages of one transcript, each as its sentences (text, start, end, vector)."""
+
+    def __init__(self, first, second):
+        from rag.index import Passage
+
+        self.sentences = {0: first, 100: second}
+        self.next = Passage("t", "T", 100, 200, "")
+
+    def sentences_of(self, source, start):
+        return [(text, s, e, None) for text, s, e in self.sentences[start]]
+
+    def following(self, source, start):
+        return self.next if start == 0 else None
+
+
+def test_a_figure_is_looked_for_where_a_passage_cut_off_its_sentence():
+    """A passage that ends inside a sentence ("I'm not exaggerating this,") is read on into the
+    sentence of the next passage that ends it, where the figure is; one that ends on a full stop is
+    not, nor is more than that one sentence read."""
+    from rag.answerability import _said_from
+    from rag.retrieval import Hit
+
+    hit = Hit(1, "t", "T", "", 0, 100, 1.0)
+    cut = _Passages(
+        [("So I did not leave the office.", 0, 40), ("I'm not exaggerating this,", 41, 100)],
+        [("I'm not exaggerating this,", 41, 100), ("for the last 22 days.", 101, 130), ("Then 3 more.", 131, 150)],
+    )
+    assert _said_from(hit, cut)[2:] == ["for the last 22 days."]
+    ended = _Passages([("I did not leave the office.", 0, 100)], [("It took 22 days.", 101, 130)])
+    assert _said_from(hit, ended) == ["I did not leave the office."]
+    chinese = _Passages([("他说，", 0, 100)], [("一共做了13年。", 101, 130)])
+    assert _said_from(hit, chinese) == ["他说，", "一共做了13年。"]
+
+
+def test_what_a_chinese_amount_question_counts_is_said_in_english_too():
+    """ "多少天" counts days: in an archive with English passages, a unit of one character (which
+    CC-CEDICT's forward glosses leave out) is looked for in English by its own word; without English
+    passages it is looked for as written."""
+    from types import SimpleNamespace
+
+    from rag.question import _counted
+
+    english = SimpleNamespace(forward={"员工": "employee|staff"}, lexicon={})
+    assert {"天", "day"} <= _counted("他连续多少天没离开办公室？", english)
+    assert {"员工", "employee", "staff"} <= _counted("这家公司有多少员工？", english)
+    assert _counted("他连续多少天没离开办公室？", SimpleNamespace(forward={}, lexicon={})) == {"天"}

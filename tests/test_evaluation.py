@@ -56,3 +56,20 @@ def test_labelled_evidence_is_in_its_transcripts(path):
         assert row["evidence"], row["id"]
         for quote in row["evidence"]:
             assert any(evaluation.hit(quote, texts[s]) for s in sources), (row["id"], quote)
+
+
+FIELD_DEV = ROOT.parent / "shared" / "corpora" / "field-dev" / "corpus"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "tests" / "data" / "field-dev").glob("*.jsonl")), ids=lambda p: p.name)
+def test_labelled_evidence_of_field_dev_questions_is_in_its_transcripts(path):
+    """Our own questions about the field-dev transcripts (read from ../shared, never copied here):
+    every evidence quote is in the transcript the question names, as the build reads it."""
+    from rag.documents import load
+
+    if not FIELD_DEV.is_dir():
+        pytest.skip(f"{FIELD_DEV} is not beside this checkout")
+    texts: dict[str, str] = {}
+    for row in evaluation.load_dataset(path):
+        text = texts.setdefault(row["source"], load(FIELD_DEV / row["source"]).text)
+        assert row["evidence"] and all(evaluation.hit(quote, text) for quote in row["evidence"]), row["id"]

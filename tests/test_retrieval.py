@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 
 from rag.errors import UsageError
@@ -282,3 +283,74 @@ def test_a_question_giving_an_episodes_date_searches_that_episode_first(tmp_path
     assert engine.search(question, k=1)[0].source == "market-show-2024-07-11.txt"
     assert engine.retriever.analyse("7月10日那期节目说了什么？").of_episode
     assert not engine.retriever.analyse("What did the data show in March 2023?").of_episode  # the verb
+
+
+def test_chinese_questions_about_an_archive_of_english_alone_are_read_through_cedicts_glosses(tmp_path, embedder):
+    """An archive of English transcripts only: a Chinese question meets them through CC-CEDICT's
+    English glosses of its words (forward.tsv, written for any archive with English passages), finds
+    the passage that answers and is answered, not refused as if its words were never spoken; and a
+    Latin name it writes as the user knows it (Tabarrok), which speech recognition heard otherwise
+    (Stabarrok), is not held against it, as it would not be in an English question."""
+    from rag.engine import Engine
+    from rag.indexing import build
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    filler = [
+        "We talked about galleries, markets and collectors for a while, and about the prices of prints.",
+        "The weather in the city was grey all week, and the trains ran late most mornings.",
+        "Our sponsor this week makes project software for engineering teams of every size.",
+        "Thanks for listening, and please leave a review wherever you get your podcasts.",
+    ]
+    (corpus / "seth.md").write_text(
+        "---\ntitle: Seth on taste\n---\n\n"
+        + " ".join(filler * 12)
+        + " I define good taste as knowing what other people want just before they do. "
+        + " ".join(filler * 12),
+        "utf-8",
+    )
+    (corpus / "cities.md").write_text(
+        "---\ntitle: Building up\n---\n\n"
+        + " ".join(reversed(filler * 12))
+        + " Alex Stabarrok says that building tall buildings in Mumbai is like reclaiming land from the sky. "
+        + " ".join(filler * 12),
+        "utf-8",
+    )
+    index = build(corpus, tmp_path / "idx", embedder).index
+    assert not index.passage_chinese.any() and index.has_english and len(index.forward) > 10_000
+    engine = Engine(index, embedder)
+    answer = engine.ask("Seth 是怎么定义好品味的？")
+    assert not answer.abstained, answer.reasons
+    assert "good taste" in answer.hits[0].text
+    answer = engine.ask("Alex Tabarrok 为什么说在孟买盖高楼就像填海造地？")
+    assert not answer.abstained, answer.reasons
+    assert "reclaiming land" in answer.hits[0].text
+
+    # English passages are searched with the question and its glosses, and with the glosses alone,
+    # the two vectors averaged; an English question embeds itself only
+    asked: list[list[str]] = []
+
+    class Recording:
+        name, dim = embedder.name, embedder.dim
+
+        def embed_queries(self, texts):
+            asked.append(list(texts))
+            return embedder.embed_queries(texts)
+
+    Engine(index, Recording()).search("Seth 是怎么定义好品味的？")
+    q = engine.retriever.analyse("Seth 是怎么定义好品味的？")
+    assert asked == [[q.dense_text_en, q.glosses_en]] and "taste" in q.glosses_en.split()
+    assert q.dense_text_en.startswith("Seth 是怎么定义好品味的？") and "Seth" not in q.glosses_en
+    Engine(index, Recording()).search("How does Seth define good taste?")
+    assert asked[-1] == ["How does Seth define good taste?"]
+
+
+def test_the_mean_direction_of_one_vector_is_that_vector_to_the_last_bit():
+    from rag.retrieval import _mean_direction
+
+    rng = np.random.default_rng(3)
+    a, b = (v / np.linalg.norm(v) for v in rng.normal(size=(2, 384)).astype(np.float32))
+    assert _mean_direction([a]) is a
+    mean = _mean_direction([a, b])
+    assert mean.dtype == np.float32 and abs(float(np.linalg.norm(mean)) - 1) < 1e-6
+    assert float(mean @ a) == pytest.approx(float(mean @ b), abs=1e-6) and float(mean @ a) > float(a @ b)

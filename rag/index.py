@@ -136,6 +136,8 @@ class Index:
     )  # Chinese word -> English glosses (rag.translate.build_forward): a Table of forward.tsv
     unlisted: dict[str, str] = field(default_factory=dict)  # word CEDICT lacks -> "foreign" or "name" (rag.translate)
     stored_forward_stems: frozenset[str] | None = None  # `forward_stems` as the build found them
+    # names' first words that are ordinary words too (rag.translate.ordinary_names), in an archive with English passages
+    ordinary_names: frozenset[str] = frozenset()
 
     @cached_property
     def readings_of(self) -> dict[str, list[str]]:
@@ -840,6 +842,7 @@ def open_index(path: Path, store: str | None = None) -> Index:
         # a file of its own, looked up by bisection (`Table`); in lexicon.json in indexes written before
         forward = Table(path / "forward.tsv") if "forward.tsv" in manifest.files else lexicon.get("forward", {})
         forward_stems = frozenset(lexicon["forward_stems"]) if "forward_stems" in lexicon else None
+        ordinary = frozenset(lexicon.get("ordinary_names", ()))
         unlisted = lexicon.get("unlisted", {})  # an index of an earlier analysis has none until rebuilt
         sentence_vectors = np.load(path / "sentences.npy", allow_pickle=False, mmap_mode="r")
     except Exception as e:  # any parse failure of these files means the same thing to the user
@@ -880,6 +883,7 @@ def open_index(path: Path, store: str | None = None) -> Index:
         forward,
         unlisted,
         forward_stems,
+        ordinary,
     )
     if spec.kind == "faiss":
         index.store = stores.FaissStore(vectors, index)

@@ -58,6 +58,7 @@ from .translate import (
     build_names,
     chinese_names,
     names_in_text,
+    ordinary_names,
     pinyin_readings,
     stem,
     unlisted_words,
@@ -812,10 +813,11 @@ def write(
 
         words = set(bm25.vocab) | names_in_text(folded())
         present, absent = chinese_names(folded(), bm25.vocab)
+        cedict_names = build_names(words)
         lexicon = {
             "glosses": build_lexicon(words),
             "inflections": build_inflections(words),
-            "names": build_names(words),
+            "names": cedict_names,
             "present_names": present,
             "absent_names": absent,
             "readings": pinyin_readings(chain(folded(), (fold(d.title) for d in docs))),
@@ -828,6 +830,7 @@ def write(
             Table.write(tmp / "forward.tsv", forward)
             gloss_stems = {stem(w) for glosses in forward.values() for w in re.findall(r"[a-z]+", glosses)}
             lexicon["forward_stems"] = sorted(gloss_stems & english)
+            lexicon["ordinary_names"] = ordinary_names(cedict_names)
         (tmp / "lexicon.json").write_text(json.dumps(lexicon, ensure_ascii=False), "utf-8")
         # The manifest goes last: a directory without one is never mistaken for an index.
         manifest.files = file_digests(tmp)  # checked when the index loads (sizes, and digests where cheap)

@@ -375,6 +375,7 @@ def _names(text: str, index: Index, cross: bool) -> list[Name]:
         out.append(_judge(name, index, cross))
     if cross:
         out = _sounded_runs(text, out, latin, index)
+    out = _titles(text, out, latin, index)
     # Chinese proper nouns of CEDICT, made of whole words of the question: jieba splits some names
     # (字节 + 跳动), and a name inside a word (子产 in 电子产品) is none. Those the corpus never mentions
     # (盘古) are unknown; those it writes (百度) are known, in characters or by their English name.
@@ -415,6 +416,24 @@ def _misheard(text: str, index: Index) -> list[tuple[str, tuple[str, ...]]]:
             if forms := tuple(dict.fromkeys(f for p in patterns if "[]" not in p for f in re.findall(p, corpus))):
                 out.append((window, forms))
     return out
+
+
+def _titles(text: str, names: list[Name], spans: list[tuple[int, int, int]], index: Index) -> list[Name]:
+    """The names less the words of titles: in a run of capitalised words of which the transcripts
+    write one (Indian National Security Adviser, where they write "Indian"), an ordinary word that
+    begins names in CC-CEDICT (National: rag.translate.ordinary_names) is a title's word, not a name
+    the transcripts must write in any spelling."""
+    titles: set[int] = set()
+    runs: list[list[tuple[int, int, int]]] = []
+    for span in spans:
+        if runs and text[runs[-1][-1][1] : span[0]] == " ":
+            runs[-1].append(span)
+        else:
+            runs.append([span])
+    for run in runs:
+        if len(run) >= 2 and any(index.mentions(names[k].text) for *_, k in run):
+            titles |= {k for *_, k in run if not names[k].forms and names[k].text.lower() in index.ordinary_names}
+    return [n for k, n in enumerate(names) if k not in titles]
 
 
 def _sounded_runs(text: str, names: list[Name], spans: list[tuple[int, int, int]], index: Index) -> list[Name]:

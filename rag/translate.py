@@ -314,6 +314,19 @@ def build_names(vocab: Iterable[str]) -> dict[str, list[str]]:
     return {k: sorted(v) for k, v in found.items()}
 
 
+def ordinary_names(names: Iterable[str]) -> list[str]:
+    """Those of `names` (build_names' keys, lower-cased) that CEDICT also writes in lower case, as an
+    ordinary word: national (国家的 "national"), federal, supreme. Such a word begins a name in some
+    gloss ("National People's Congress") without being one: capitalised in a question's title
+    ("Indian National Security Adviser"), English passages need not write it."""
+    wanted = set(names)
+    found: set[str] = set()
+    for line in _cedict_lines():
+        if m := _ENTRY.match(line):
+            found.update(w for w in re.findall(r"\b[a-z]+\b", m.group(3)) if w in wanted)
+    return sorted(found)
+
+
 def pinyin_readings(texts: Iterable[str]) -> dict[str, str]:
     """Toneless pinyin syllable -> the characters of the texts that CEDICT reads so (yang -> 杨阳洋...).
 

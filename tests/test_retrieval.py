@@ -313,6 +313,7 @@ def test_chinese_questions_about_an_archive_of_english_alone_are_read_through_ce
         "---\ntitle: Building up\n---\n\n"
         + " ".join(reversed(filler * 12))
         + " Alex Stabarrok says that building tall buildings in Mumbai is like reclaiming land from the sky. "
+        + " A former Indian NSA, a security adviser, said it is natural for small states to play two big powers. "
         + " ".join(filler * 12),
         "utf-8",
     )
@@ -326,6 +327,12 @@ def test_chinese_questions_about_an_archive_of_english_alone_are_read_through_ce
     assert not answer.abstained, answer.reasons
     assert "reclaiming land" in answer.hits[0].text
 
+    # A title's ordinary words (National, Security) need not be written where the transcripts write
+    # one word of it (Indian); a run of which they write nothing is still a name they never mention
+    answer = engine.ask("Which former Indian National Security Adviser said small states play two big powers?")
+    assert not answer.abstained, answer.reasons
+    assert "national" in index.ordinary_names and not index.mentions("National")
+    assert engine.ask("What did the Federal Reserve say about Mumbai?").abstained
     # English passages are searched with the question and its glosses, and with the glosses alone,
     # the two vectors averaged; an English question embeds itself only
     asked: list[list[str]] = []

@@ -22,7 +22,7 @@
       bm25_en/         bm25s index of their English glosses (CC-CEDICT), for English questions
       lexicon.json     English -> Chinese words of the corpus, names, pinyin readings (rag.translate)
       forward.tsv      Chinese word -> its CC-CEDICT glosses that English passages use, a line each in
-                       the words' order (an archive of both languages only): looked up by bisection
+                       the words' order (an archive with English passages only): looked up by bisection
 
 This module loads and checks an index (`open_index`); rag.indexing builds one, and `open_index`
 recovers the previous directory if a build crashed between its two renames.

@@ -36,7 +36,6 @@ MIN_COVERAGE = 0.55
 MIN_DENSE = {"zh": 0.84, "en": 0.79}
 MIN_FIGURE_SUPPORT = 0.05
 FIGURE_FROM = 6  # best passages searched for the figure or date a question asks for
-FOLLOWING = 1  # sentences of the next passage read after a passage's last (`_said_from`)
 _CUT = re.compile(r"[,，;；:：、]\s*$")  # a passage that ends here ends inside a sentence
 HOLDER_FROM = 3  # best passages, one of which must come from an episode of the person whose view is asked
 
@@ -178,7 +177,7 @@ def _said_from(hit: Hit, index: Index) -> list[str]:
     out = [text for text, *_ in sentences]
     if sentences and _CUT.search(sentences[-1][0]) and (after := index.following(hit.source, hit.start)):
         last = sentences[-1][2]
-        out += [text for text, start, *_ in index.sentences_of(after.source, after.start) if start >= last][:FOLLOWING]
+        out += [text for text, start, *_ in index.sentences_of(after.source, after.start) if start >= last][:1]
     return out
 
 

@@ -70,8 +70,9 @@ _PINYIN_RUN = re.compile(r"\b[A-Z][a-z]+(?: [A-Z][a-z]+)+\b")  # Yang Zhilin, Li
 # only answerable when the evidence gives a figure or a time (rag.answerability).
 KINDS = {
     "amount": re.compile(
-        r"多少|几(?:个|张|家|倍|次|年|成|天|月)|多大|多高|多长|多久|多贵|估值是|价格是|售价|参数量|"
-        r"\bhow (?:much|many|big|large|long|expensive)\b|"
+        # not "however much" (给多少钱都不值得, no matter how much): a concession asks for no figure
+        r"多少(?![^，,。？?！!]{0,6}?[都也])|几(?:个|张|家|倍|次|年|成|天|月)|多大|多高|多长|多久|多贵|估值是|价格是|售价|参数量|"
+        r"(?<!matter )\bhow (?:much|many|big|large|long|expensive)\b|"
         r"\bwhat (?:is |was |are |were )?(?:the |its |their )?(?:[\w']+ )?(?:price|valuation|revenue|amount|size|number|"
         r"cost|salary)s?\b|\bwhat (?:share|percentage|proportion|fraction) of\b",
         re.I,

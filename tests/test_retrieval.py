@@ -142,6 +142,10 @@ def test_the_kind_of_answer_asked_for():
     assert kind_of("What lesson did Yuxin share with the speaker?") == "other"  # share, the verb
     assert kind_of("Roughly what share of total human work could it replace?") == "amount"
     assert kind_of("What is the monthly price of a ChatGPT Plus subscription?") == "amount"
+    # a concession ("however much") asks for no figure
+    assert kind_of("他说什么样的工作给多少钱都不值得做？") == "other" and kind_of("多少人也做不完吗？") == "other"
+    assert kind_of("No matter how much they pay, why would he stay?") == "reason"
+    assert kind_of("他们一共有多少员工，都在北京吗？") == "amount"  # 都 after the clause ends
 
 
 def test_words_for_the_recording_are_not_translated(engine):

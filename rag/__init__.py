@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-__version__ = "0.3.0"
+__version__ = "0.4.0"
 
 __all__ = ["load", "Engine", "Answer", "Citation", "Hit", "RagError", "__version__"]
 

@@ -522,7 +522,8 @@ def _coverage(
     English words count when the corpus has them, or a CC-CEDICT gloss of one of its words (stay
     for 待), or a translation, in any form (led for lead); names count as their Name says. Chinese words (jieba's precise
     segmentation, two characters or more) count when the corpus text contains them: a substring
-    test, so a segmentation that differs from the corpus's only counts against a word that is truly absent;
+    test, so a segmentation that differs from the corpus's only counts against a word that is truly absent
+    (or said with a particle between its two characters, `_said_apart`);
     Traditional and Simplified characters count as one) or when English passages use one of its
     CEDICT glosses (`glosses`: 直觉 for intuition). Words that point at the recording (guest, 嘉宾,
     作者) are not checked.
@@ -551,7 +552,7 @@ def _coverage(
             or _COUNT_WORD.match(word)
         ):
             continue
-        if word in index.corpus_text or word in glosses:
+        if word in index.corpus_text or word in glosses or _said_apart(word, index.corpus_text):
             checked.append((word, True))
         elif not index.forward or word in index.forward:
             # In an archive of both languages a word that CEDICT does not know (盖楼, a segmentation
@@ -562,6 +563,12 @@ def _coverage(
         return 1.0, ()
     missing = tuple(dict.fromkeys(w for w, ok in checked if not ok))
     return sum(distinct.values()) / len(distinct), missing
+
+
+def _said_apart(word: str, text: str) -> bool:
+    """Whether the text says a word of two Chinese characters with a structural particle between
+    them, as speech does: 坏事 as "坏的事情", 好人 as "好的人" (not a measure word: 一共 is no 一个共识)."""
+    return len(word) == 2 and re.search(f"{re.escape(word[0])}[的地得之]{re.escape(word[1])}", text) is not None
 
 
 # Chinese words that ask rather than name (什么时候, 多少, 为什么): not content.

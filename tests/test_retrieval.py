@@ -365,3 +365,21 @@ def test_the_mean_direction_of_one_vector_is_that_vector_to_the_last_bit():
     mean = _mean_direction([a, b])
     assert mean.dtype == np.float32 and abs(float(np.linalg.norm(mean)) - 1) < 1e-6
     assert float(mean @ a) == pytest.approx(float(mean @ b), abs=1e-6) and float(mean @ a) > float(a @ b)
+
+
+def test_a_chinese_word_said_with_a_particle_between_its_characters_is_spoken_of():
+    """坏事 where the transcript says "坏的事情": the word counts as the corpus's; a word whose
+    characters stand apart by more than a particle, or by a content character, does not."""
+    from types import SimpleNamespace
+
+    from rag.question import _coverage
+
+    index = SimpleNamespace(
+        corpus_text="回踩其实不是一个特别坏的事情，因为昨天涨得太快。大家都很好奇地看着。",
+        bm25=SimpleNamespace(vocab=set()),
+        bm25_en=SimpleNamespace(vocab=set()),
+        forward={},
+    )
+    assert _coverage("为什么回踩是坏事？", index, (), {}) == (1.0, ())
+    assert _coverage("他的决定是好事吗？", index, (), {})[1] == ("决定", "好事")
+    assert "大事" in _coverage("这是大事吗？", index, (), {})[1]  # 大家 is no 大的事

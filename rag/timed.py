@@ -1,6 +1,7 @@
 """Timed transcripts read into the same offset-exact document model as plain text: SubRip (.srt),
 WebVTT (.vtt), YouTube SubViewer (.sbv), LRC (.lrc), SubStation Alpha (.ass, .ssa), TTML / DFXP and
-other timed-text XML (.ttml, .dfxp, .xml: Apple Podcasts, YouTube), tables (.tsv as Whisper writes
+other timed-text XML (.ttml, .dfxp, .xml: Apple Podcasts, YouTube), SAMI (.smi) and MicroDVD (.sub)
+through pysubs2, tables (.tsv as Whisper writes
 it, .csv with a text column) and JSON from speech-to-text tools (.json, .jsonl: Whisper / WhisperX,
 whisper.cpp, Podcasting 2.0, AssemblyAI, Deepgram, AWS Transcribe, Rev, YouTube json3, Hugging Face
 chunks, or any list of objects that carry text).
@@ -9,8 +10,8 @@ A timed file's document text is its cue texts, one cue per line (markup such as 
 removed, a `Name:` prefix taken as the speaker). Every character range keeps its cue's start and end
 time and speaker in `Document.segments`, so a citation knows when and by whom it was said. Offsets
 index that text, which the index stores, not the file's bytes. SubRip and WebVTT are parsed by `srt`
-and `webvtt-py`; the rest, small line and tree formats that no maintained library here reads all
-of, with the standard library (csv, json, xml.etree). A malformed file is a CorpusError that names it.
+and `webvtt-py`, SAMI and MicroDVD by `pysubs2`; the rest, small line and tree formats that no
+maintained library here reads all of, with the standard library (csv, json, xml.etree). A malformed file is a CorpusError that names it.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .errors import CorpusError
 
 # with the names yt-dlp gives YouTube's own caption formats: timedtext XML (srv1-3) and JSON (json3)
 SUFFIXES: tuple[str, ...] = (".srt", ".vtt", ".json", ".jsonl", ".sbv", ".lrc", ".ass", ".ssa", ".ttml", ".dfxp")
-SUFFIXES += (".xml", ".tsv", ".csv", ".srv1", ".srv2", ".srv3", ".json3")
+SUFFIXES += (".xml", ".tsv", ".csv", ".srv1", ".srv2", ".srv3", ".json3", ".smi", ".sami", ".sub")
 # Who speaks, at the head of a cue or line: "[Amit Varma]: ", "【说话人0】", "说话人1：", "Guest: ", and a
 # caption's ">>" (a new speaker, unnamed, or named as in ">> ANNA: ").
 _SPEAKER_PREFIX = re.compile(
@@ -71,7 +72,7 @@ def cues(name: str, text: str, kind: str | None = None) -> list[Cue]:
     suffix = kind or name.lower().rsplit(".", 1)[-1]
     readers = {"srt": _srt, "vtt": _vtt, "json": _json, "sbv": _sbv, "lrc": _lrc, "ass": _ass, "ssa": _ass}
     readers |= {"ttml": _xml, "dfxp": _xml, "xml": _xml, "tsv": _tsv, "csv": _csv, "jsonl": _jsonl}
-    readers |= {"srv1": _xml, "srv2": _xml, "srv3": _xml, "json3": _json}
+    readers |= {"srv1": _xml, "srv2": _xml, "srv3": _xml, "json3": _json, "smi": _sami, "sami": _sami, "sub": _microdvd}
     try:
         found = readers[suffix](text)
     except CorpusError as e:
@@ -223,6 +224,37 @@ def _ass(text: str) -> list[Cue]:
             spoken, speaker = _split_speaker(body, row.get("name") or None)
             out.append(Cue(_seconds(row.get("start", "0")), _seconds(row.get("end", "0")), spoken, speaker))
     return sorted(out, key=_start)
+
+
+def _sami(text: str) -> list[Cue]:
+    """SAMI (.smi, .sami; Windows Media, Korean broadcasters): `<SYNC Start=ms>` blocks, read by
+    pysubs2. A block shows until the next one starts (pysubs2 guesses shorter ends from the text's
+    length); a block of only `&nbsp;` clears the screen and is no cue."""
+    events = _events(text, "sami")
+    ends = [e.start for e in events[1:]] + [e.end for e in events[-1:]]
+    return [_cue(e, end) for e, end in zip(events, ends, strict=True)]
+
+
+def _microdvd(text: str) -> list[Cue]:
+    """MicroDVD (.sub): `{start frame}{end frame}text|line`, read by pysubs2 at the frame rate its
+    first line gives (`{1}{1}25`), else 23.976, the film rate most such files were timed at. Binary
+    VobSub .sub files are not text and are skipped before this."""
+    return [_cue(e, e.end) for e in _events(text, "microdvd")]
+
+
+def _events(text: str, form: str) -> list:
+    """pysubs2's events of a subtitle file, in time order, comments left out."""
+    import pysubs2
+
+    first = text.lstrip("\ufeff").split("\n", 1)[0]
+    fps = None if form != "microdvd" or re.match(r"\{1\}\{1\}\d", first) else 23.976
+    found = pysubs2.SSAFile.from_string(text, format_=form, fps=fps)
+    return sorted((e for e in found if not e.is_comment), key=lambda e: e.start)
+
+
+def _cue(event, end_ms: int) -> Cue:
+    spoken, speaker = _split_speaker(" ".join(event.plaintext.split()), event.name or None)
+    return Cue(event.start / 1000, end_ms / 1000, spoken, speaker)
 
 
 def _clock(value: str) -> float | None:

@@ -113,16 +113,17 @@ def test_sources(run):
 
 def test_build_progress_and_skips(run, tmp_path, tiny_corpus):
     """A file that cannot be read is skipped by name; files of no transcript format (the episodes'
-    audio, a cover, subtitles of a kind it does not read) are counted by kind, not read; hidden
+    audio, a cover, subtitles of a kind it does not read: Blu-ray's .sup) are counted by kind, not read; hidden
     files (.DS_Store) are neither."""
     (tiny_corpus / "broken.txt").write_bytes(b"\xff\xfe\x00\x00")
-    for name in ("ep1.mp3", "show/ep2.mp3", "cover.jpg", "ep1.sub", ".DS_Store"):
+    for name in ("ep1.mp3", "show/ep2.mp3", "cover.jpg", "ep1.sup", "ep1.sub", ".DS_Store"):
         (tiny_corpus / name).parent.mkdir(exist_ok=True)
         (tiny_corpus / name).write_bytes(b"\x00" * 16)
     r = run("--index", str(tmp_path / "idx"), "build", str(tiny_corpus))
     assert r.exit_code == 0, r.output
     assert "skipped broken.txt" in r.stderr and "characters of transcripts" in r.stderr
-    assert "not read, no transcript format: 2 .mp3, 1 .jpg, 1 .sub\n" in r.stderr
+    assert "not read, no transcript format: 2 .mp3, 1 .jpg, 1 .sup\n" in r.stderr
+    assert "skipped ep1.sub: looks binary" in r.stderr  # a VobSub .sub is images, not MicroDVD text
     assert "indexed 2 transcripts" in r.stdout
     r = run("--index", str(tmp_path / "idx"), "search", "--json", "Sora")
     assert json.loads(r.stdout)["hits"][0]["source"] == "b_sora.md"

@@ -54,6 +54,15 @@ def render(lines: list[tuple[str, float, float, str]]) -> dict[str, str]:
             f"Dialogue: 0,{_clock(a, '.', '')[:-1]},{_clock(b, '.', '')[:-1]},Default,{who},0,0,0,,{ASS_ITALIC}{_ass_break(t)}"
             for who, a, b, t in lines
         ),
+        # SAMI: a block per cue, a block of &nbsp; clears the screen (the last cue's end)
+        "windows.smi": "<SAMI>\n<HEAD><TITLE>FSI</TITLE></HEAD>\n<BODY>\n"
+        + "".join(f"<SYNC Start={round(a * 1000)}><P Class=ENCC>{who}: {t}\n" for who, a, _, t in lines)
+        + f"<SYNC Start={round(lines[-1][2] * 1000)}><P Class=ENCC>&nbsp;\n</BODY></SAMI>\n",
+        # MicroDVD: frames, at the rate its first line gives; | breaks a line
+        "movie.sub": "{1}{1}25\n"
+        + "".join(
+            f"{{{round(a * 25)}}}{{{round(b * 25)}}}{who}: {t.replace(', ', ',|', 1)}\n" for who, a, b, t in lines
+        ),
         # Apple Podcasts: sentences of touching word spans, speakers as ttm:agent
         "apple.ttml": '<?xml version="1.0" encoding="UTF-8"?>\n<tt xmlns="http://www.w3.org/ns/ttml" '
         'xmlns:ttm="http://www.w3.org/ns/ttml#metadata" xmlns:podcasts="http://podcasts.apple.com/transcript-ttml-internal">'
@@ -332,6 +341,8 @@ def test_each_format_gives_the_sentences_in_order_with_their_times(tmp_path, nam
     [
         ("youtube.sbv", {"Amit", "Alex"}),
         ("subs.ass", {"Amit", "Alex"}),
+        ("windows.smi", {"Amit", "Alex"}),
+        ("movie.sub", {"Amit", "Alex"}),
         ("apple.ttml", {"Amit", "Alex"}),
         ("captions.dfxp", {"Amit", None}),
         ("descript.csv", {"Amit", "Alex"}),
@@ -492,6 +503,8 @@ def test_utf8_with_a_damaged_byte_keeps_its_utf8(tmp_path):
         ("bad.sbv", "hello\nworld\n", "does not start with"),
         ("bad.lrc", "just a line\n", "has no [mm:ss.xx] time"),
         ("bad.ttml", "<tt><body><p begin=", "not a valid TTML transcript"),
+        ("bad.smi", "<SAMI><BODY>no sync here</BODY></SAMI>", "no cue with text"),
+        ("bad.sub", "hello\nworld\n", "no cue with text"),
     ],
 )
 def test_a_file_that_is_not_a_transcript_is_named_with_the_reason(tmp_path, name, content, reason):

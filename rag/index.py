@@ -48,7 +48,7 @@ from .dates import Day, on_day, written_dates
 from .embedders import Embedder
 from .errors import CorpusError, IndexMismatchError, IndexMissingError, NotFoundError, UsageError
 from .lexical import BM25, are_chinese, fold
-from .translate import stem
+from .translate import english_stems
 
 if TYPE_CHECKING:
     from .stores import Store
@@ -283,7 +283,7 @@ class Index:
         before it did) all the stems of the passages' English words."""
         if self.stored_forward_stems is not None:
             return self.stored_forward_stems
-        return frozenset(stem(t) for t in self.bm25.vocab if t.isascii() and t.isalpha())
+        return english_stems(self.bm25.vocab)
 
     @cached_property
     def _passage_number(self) -> dict[tuple[str, int], int]:

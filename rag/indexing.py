@@ -57,6 +57,7 @@ from .translate import (
     build_lexicon,
     build_names,
     chinese_names,
+    english_stems,
     names_in_text,
     ordinary_names,
     pinyin_readings,
@@ -825,7 +826,7 @@ def write(
         }
         if n - n_zh >= MIN_PLANNED:
             # Chinese questions meet English passages through it (in an archive of English alone too)
-            english = {stem(t) for t in bm25.vocab if t.isascii() and t.isalpha()}
+            english = english_stems(bm25.vocab)
             forward = build_forward(english, STOPWORDS)
             Table.write(tmp / "forward.tsv", forward)
             gloss_stems = {stem(w) for glosses in forward.values() for w in re.findall(r"[a-z]+", glosses)}

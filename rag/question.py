@@ -424,6 +424,8 @@ def _titles(text: str, names: list[Name], spans: list[tuple[int, int, int]], ind
     write one (Indian National Security Adviser, where they write "Indian"), an ordinary word that
     begins names in CC-CEDICT (National: rag.translate.ordinary_names) is a title's word, not a name
     the transcripts must write in any spelling."""
+    if not index.ordinary_names:  # an archive without English passages keeps none
+        return names
     titles: set[int] = set()
     runs: list[list[tuple[int, int, int]]] = []
     for span in spans:
@@ -432,7 +434,8 @@ def _titles(text: str, names: list[Name], spans: list[tuple[int, int, int]], ind
         else:
             runs.append([span])
     for run in runs:
-        if len(run) >= 2 and any(index.mentions(names[k].text) for *_, k in run):
+        # written as it is: `_judge` found it so (index.mentions), its only form itself
+        if len(run) >= 2 and any(names[k].forms == (names[k].text,) for *_, k in run):
             titles |= {k for *_, k in run if not names[k].forms and names[k].text.lower() in index.ordinary_names}
     return [n for k, n in enumerate(names) if k not in titles]
 

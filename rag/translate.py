@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 from functools import cache
 
 _ENTRY = re.compile(r"^(\S+) (\S+) \[[^\]]*\] /(.*)/\s*$")
@@ -151,9 +151,9 @@ def build_glosses(vocab: Iterable[str], stopwords: frozenset[str]) -> dict[str, 
     return {k: sorted(v) for k, v in found.items() if v}
 
 
-def build_forward(english_stems: set[str], stopwords: frozenset[str], limit: int = 3) -> dict[str, str]:
+def build_forward(used: Set[str], stopwords: frozenset[str], limit: int = 3) -> dict[str, str]:
     """Chinese word -> its first CEDICT glosses ("|"-joined, at most `limit`), for every word of two to
-    six characters, kept to glosses with a word whose stem the English passages use: 直觉 -> intuition,
+    six characters, kept to glosses with a word whose stem the English passages use (`used`, rag.translate.english_stems): 直觉 -> intuition,
     孟买 -> mumbai, 盘古 -> "" (known, but nothing of it in English). CEDICT read forwards, for Chinese questions about English transcripts; kept in
     the index because reading CEDICT takes a second."""
     out: dict[str, list[str]] = {}
@@ -165,7 +165,7 @@ def build_forward(english_stems: set[str], stopwords: frozenset[str], limit: int
             if (
                 len(kept) < limit
                 and part not in kept
-                and any(w not in stopwords and stem(w) in english_stems for w in _WORD.findall(part))
+                and any(w not in stopwords and stem(w) in used for w in _WORD.findall(part))
             ):
                 kept.append(part)
     return {w: "|".join(g) for w, g in sorted(out.items())}
@@ -312,6 +312,12 @@ def build_names(vocab: Iterable[str]) -> dict[str, list[str]]:
         if known := next((word[:i] for i in range(len(word), 1, -1) if word[:i] in vocab), None):
             words.add(known)
     return {k: sorted(v) for k, v in found.items()}
+
+
+def english_stems(vocab: Iterable[str]) -> frozenset[str]:
+    """Stems of the English words of a passages' vocabulary (BM25's), not of glosses: what of a
+    gloss English passages can match."""
+    return frozenset(stem(t) for t in vocab if t.isascii() and t.isalpha())
 
 
 def ordinary_names(names: Iterable[str]) -> list[str]:
